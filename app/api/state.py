@@ -1,0 +1,28 @@
+"""Typed application state built by the lifespan and read by routes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+from procrastinate import App
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.config import Settings
+from app.db.session import SessionFactory
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: AsyncEngine
+    session_factory: SessionFactory
+    job_app: App
+    migration_heads: set[str]
+    signing_secrets: list[str]
+
+
+def app_state(request: Request) -> AppState:
+    state = request.app.state.qbs
+    assert isinstance(state, AppState)
+    return state

@@ -1,0 +1,243 @@
+"""Settings: one object, nested groups, secrets as SecretStr, fail fast in production.
+
+Every group reads the same flat environment variable names (``CRM_SIGNING_SECRET``,
+``QBO_CLIENT_ID``, ...) because operators, docs and `.env.example` rely on those names, not on nested ``A__B`` forms.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_FILE = ".env"
+SECRETS_FILE_NAME = "secrets.json"
+# Values that show a secret was copied from an example instead of being set.
+PLACEHOLDER_MARKERS = ("changeme", "change-me", "placeholder", "example", "xxx", "todo")
+EMULATOR_CLIENT_ID = "emulator-client-id"
+EMULATOR_CLIENT_SECRET = "emulator-client-secret"  # noqa: S105 - the emulator's public default
+EMULATOR_VERIFIER_TOKEN = "emulator-verifier-token"  # noqa: S105 - the emulator's public default
+DEFAULT_EMULATOR_BASE_URL = "http://127.0.0.1:8300"
+
+
+class QboEnvironment(StrEnum):
+    EMULATOR = "emulator"
+    SANDBOX = "sandbox"
+    PRODUCTION = "production"
+
+
+def _group_config(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(
+        env_prefix=prefix, env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore"
+    )
+
+
+class CrmSettings(BaseSettings):
+    model_config = _group_config("CRM_")
+
+    signing_secret: SecretStr | None = None
+    api_key: SecretStr | None = None
+    callback_url: str | None = None
+    # Origins a connect flow may send the browser back to (issue: connect flow).
+    return_url_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_event_bytes: int = 256 * 1024
+    signature_tolerance_s: int = 300
+
+    @field_validator("return_url_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+
+class QboSettings(BaseSettings):
+    model_config = _group_config("QBO_")
+
+    environment: QboEnvironment = QboEnvironment.EMULATOR
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    redirect_uri: str | None = None
+    webhook_verifier_token: SecretStr | None = None
+    api_base_url: str | None = None
+    oauth_base_url: str | None = None
+    max_webhook_bytes: int = 2 * 1024 * 1024
+
+    def resolved_api_base_url(self) -> str:
+        if self.api_base_url:
+            return self.api_base_url.rstrip("/")
+        return {
+            QboEnvironment.EMULATOR: DEFAULT_EMULATOR_BASE_URL,
+            QboEnvironment.SANDBOX: "https://sandbox-quickbooks.api.intuit.com",
+            QboEnvironment.PRODUCTION: "https://quickbooks.api.intuit.com",
+        }[self.environment]
+
+
+class WorkerSettings(BaseSettings):
+    model_config = _group_config("QBS_WORKER_")
+
+    concurrency: int = 8
+    poll_interval_s: float = 0.5
+    heartbeat_interval_s: float = 5.0
+    stalled_after_s: float = 30.0
+    retry_max_attempts: int = 12
+    retry_base_s: float = 2.0
+    retry_cap_s: float = 600.0
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    data_dir: Path = Field(default=Path(".qbo-sync"), validation_alias="QBS_DATA_DIR")
+    token_encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, validation_alias="TOKEN_ENCRYPTION_KEYS"
+    )
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000", validation_alias="PUBLIC_BASE_URL"
+    )
+    log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
+    host: str = Field(default="127.0.0.1", validation_alias="QBS_HOST")
+    port: int = Field(default=8000, validation_alias="QBS_PORT")
+    auto_migrate: bool = Field(default=True, validation_alias="QBS_AUTO_MIGRATE")
+
+    crm: CrmSettings = Field(default_factory=CrmSettings)
+    qbo: QboSettings = Field(default_factory=QboSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+
+    @field_validator("token_encryption_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return not self.database_url
+
+
+class SettingsError(Exception):
+    """Start-up cannot continue; the message names every setting at fault."""
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _is_placeholder(value: str) -> bool:
+    lowered = value.strip().lower()
+    return not lowered or any(marker in lowered for marker in PLACEHOLDER_MARKERS)
+
+
+def _secret_value(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+def _required_secrets(settings: Settings) -> dict[str, str | None]:
+    keys = [key.get_secret_value() for key in settings.token_encryption_keys]
+    return {
+        "CRM_SIGNING_SECRET": _secret_value(settings.crm.signing_secret),
+        "CRM_API_KEY": _secret_value(settings.crm.api_key),
+        "QBO_CLIENT_ID": settings.qbo.client_id,
+        "QBO_CLIENT_SECRET": _secret_value(settings.qbo.client_secret),
+        "QBO_WEBHOOK_VERIFIER_TOKEN": _secret_value(settings.qbo.webhook_verifier_token),
+        "TOKEN_ENCRYPTION_KEYS": ",".join(keys) if keys else None,
+    }
+
+
+def check_production(settings: Settings) -> None:
+    """Refuse to start in production with any secret missing or left as a placeholder."""
+    problems = [
+        f"{name} is {'missing' if value is None else 'a placeholder'}"
+        for name, value in _required_secrets(settings).items()
+        if value is None or _is_placeholder(value)
+    ]
+    if not settings.database_url:
+        problems.append("DATABASE_URL is missing (the embedded database is for development only)")
+    if not settings.qbo.redirect_uri:
+        problems.append("QBO_REDIRECT_URI is missing")
+    if problems:
+        raise SettingsError(
+            "QBO_ENVIRONMENT=production needs every secret set: " + "; ".join(problems)
+        )
+
+
+def _generated_value(name: str) -> str:
+    if name == "TOKEN_ENCRYPTION_KEYS":
+        # A Fernet key is 32 url-safe base64 bytes; generated without importing cryptography here.
+        import base64
+
+        return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    return secrets.token_urlsafe(32)
+
+
+def load_generated_secrets(data_dir: Path) -> tuple[dict[str, str], list[str]]:
+    """Read (and extend) the development secrets file kept in the data directory.
+
+    Returns every stored value and the names generated by this call.
+    """
+    path = data_dir / SECRETS_FILE_NAME
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    created = [
+        name
+        for name in ("CRM_SIGNING_SECRET", "CRM_API_KEY", "TOKEN_ENCRYPTION_KEYS")
+        if name not in stored
+    ]
+    if created:
+        for name in created:
+            stored[name] = _generated_value(name)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(stored, handle, indent=2)
+        tmp.replace(path)
+    return stored, created
+
+
+def fill_development_defaults(settings: Settings) -> list[str]:
+    """Give a development setup working secrets without any configuration.
+
+    Emulator credentials default to the emulator's own; the rest are generated once and kept
+    in the data directory so restarts keep accepting the same signatures. Returns generated names.
+    """
+    stored, created = load_generated_secrets(settings.data_dir)
+    if settings.crm.signing_secret is None:
+        settings.crm.signing_secret = SecretStr(stored["CRM_SIGNING_SECRET"])
+    if settings.crm.api_key is None:
+        settings.crm.api_key = SecretStr(stored["CRM_API_KEY"])
+    if not settings.token_encryption_keys:
+        settings.token_encryption_keys = [SecretStr(stored["TOKEN_ENCRYPTION_KEYS"])]
+    if settings.qbo.environment is QboEnvironment.EMULATOR:
+        settings.qbo.client_id = settings.qbo.client_id or EMULATOR_CLIENT_ID
+        if settings.qbo.client_secret is None:
+            settings.qbo.client_secret = SecretStr(EMULATOR_CLIENT_SECRET)
+        if settings.qbo.webhook_verifier_token is None:
+            settings.qbo.webhook_verifier_token = SecretStr(EMULATOR_VERIFIER_TOKEN)
+        settings.qbo.api_base_url = settings.qbo.api_base_url or DEFAULT_EMULATOR_BASE_URL
+        settings.qbo.oauth_base_url = settings.qbo.oauth_base_url or DEFAULT_EMULATOR_BASE_URL
+    settings.qbo.redirect_uri = settings.qbo.redirect_uri or (
+        settings.public_base_url.rstrip("/") + "/v1/oauth/callback"
+    )
+    return created
+
+
+def prepare_settings(settings: Settings) -> list[str]:
+    """Validate for the environment and fill development defaults; returns generated names."""
+    if settings.qbo.environment is QboEnvironment.PRODUCTION:
+        check_production(settings)
+        return []
+    return fill_development_defaults(settings)
+
+
+def signing_secrets(settings: Settings) -> list[str]:
+    value = _secret_value(settings.crm.signing_secret)
+    if value is None:
+        raise SettingsError("CRM_SIGNING_SECRET is not set")
+    # Several comma-separated secrets allow rotation without rejecting in-flight events.
+    return [part.strip() for part in value.split(",") if part.strip()]

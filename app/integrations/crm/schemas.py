@@ -1,0 +1,302 @@
+"""CRM event catalogue (DESIGN.md §2.1) and the single parser the HTTP layer calls.
+
+Policy on unknown fields: the envelope is our own contract and forbids extra keys, so a sender
+that got it wrong hears so at once; everything inside ``data`` ignores unknown keys, because the
+CRM adds fields to its objects over time and that must not turn into rejected events.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+from app.integrations.crm.event_fields import (
+    Currency,
+    Email,
+    EventId,
+    Identifier,
+    Money,
+    Percent,
+    Quantity,
+    ShortText,
+    StrictDate,
+    Text,
+    Timestamp,
+    UnitPrice,
+)
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _Envelope(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Address(_Data):
+    line1: ShortText | None = None
+    line2: ShortText | None = None
+    city: ShortText | None = None
+    state: ShortText | None = None
+    postal_code: ShortText | None = None
+    country: ShortText | None = None
+
+
+class Contact(_Data):
+    id: Identifier
+    email: Email = None
+    first_name: ShortText | None = None
+    last_name: ShortText | None = None
+    company_name: ShortText | None = None
+    phone: ShortText | None = None
+    address: Address | None = None
+
+
+class Tax(_Data):
+    name: ShortText
+    rate: Percent = Field(le=100, description="A percentage: 8.25 means 8.25 %.")
+    inclusive: StrictBool = False
+
+
+class LineItem(_Data):
+    name: Annotated[ShortText, Field(min_length=1)]
+    description: Text | None = None
+    quantity: Quantity = Field(gt=0)
+    unit_price: UnitPrice
+    taxes: list[Tax] = Field(default_factory=list, max_length=20)
+
+
+class Discount(_Data):
+    type: Literal["percentage", "fixed"]
+    value: Percent
+
+    @field_validator("value")
+    @classmethod
+    def _value_fits_type(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        kind = info.data.get("type")
+        if kind == "percentage" and value > 100:
+            raise PydanticCustomError("discount", "a percentage discount must be at most 100")
+        if kind == "fixed" and value != round(value, 2):
+            raise PydanticCustomError("discount", "a fixed discount must have at most 2 places")
+        return value
+
+
+class InvoiceTotals(_Data):
+    subtotal: Money
+    discount: Money
+    tax: Money
+    total: Money
+    amount_paid: Money
+    amount_due: Money
+
+
+class PaymentTotals(_Data):
+    subtotal: Money
+    discount: Money
+    tax: Money
+    total: Money
+    amount_paid: Money | None = None
+    amount_due: Money | None = None
+
+
+class InvoiceStatus(StrEnum):
+    DRAFT = "draft"
+    SENT = "sent"
+    VIEWED = "viewed"
+    PARTIALLY_PAID = "partially_paid"
+    PAID = "paid"
+    OVERDUE = "overdue"
+    VOIDED = "voided"
+
+
+def _normalise_status(value: Any) -> Any:
+    # CRMs say "void" and "voided" interchangeably; keep one spelling, the event name's.
+    return InvoiceStatus.VOIDED.value if value == "void" else value
+
+
+class PaymentSource(StrEnum):
+    ORDER_FORM = "order_form"
+    SUBSCRIPTION = "subscription"
+    MEMBERSHIP = "membership"
+    CALENDAR = "calendar"
+    INVOICE = "invoice"
+    OTHER = "other"
+
+
+LineItems = Annotated[list[LineItem], Field(min_length=1, max_length=1000)]
+
+
+class InvoiceData(_Data):
+    id: Identifier
+    number: Identifier
+    status: Annotated[InvoiceStatus, BeforeValidator(_normalise_status)]
+    issue_date: StrictDate
+    due_date: StrictDate | None = None
+    created_at: Timestamp
+    updated_at: Timestamp
+    currency: Currency
+    contact: Contact
+    billing_email: Email = None
+    line_items: LineItems
+    discount: Discount | None = None
+    totals: InvoiceTotals
+
+
+class PaymentData(_Data):
+    id: Identifier
+    source: PaymentSource
+    invoice_id: Identifier | None = Field(default=None, validate_default=True)
+    paid_at: Timestamp
+    currency: Currency
+    contact: Contact
+    billing_email: Email = None
+    line_items: LineItems
+    discount: Discount | None = None
+    totals: PaymentTotals
+    payment_method: Annotated[ShortText, Field(min_length=1)]
+    reference: ShortText | None = None
+
+    @field_validator("invoice_id")
+    @classmethod
+    def _invoice_payment_names_invoice(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Without the invoice id an invoice payment would become a SalesReceipt: revenue twice.
+        if value is None and info.data.get("source") is PaymentSource.INVOICE:
+            raise PydanticCustomError("missing", "required when source is 'invoice'")
+        return value
+
+
+InvoiceEventType = Literal[
+    "invoice.sent", "invoice.updated", "invoice.partially_paid", "invoice.paid", "invoice.voided"
+]
+
+
+class _EventBase(_Envelope):
+    id: EventId
+    occurred_at: Timestamp
+    location_id: Identifier
+
+
+class InvoiceEvent(_EventBase):
+    type: InvoiceEventType
+    data: InvoiceData
+
+
+class PaymentEvent(_EventBase):
+    type: Literal["payment.succeeded"]
+    data: PaymentData
+
+
+class ContactEvent(_EventBase):
+    type: Literal["contact.updated"]
+    data: Contact
+
+
+CrmEvent = Annotated[InvoiceEvent | PaymentEvent | ContactEvent, Field(discriminator="type")]
+EVENT_TYPES: tuple[str, ...] = (
+    *get_args(InvoiceEventType),
+    "payment.succeeded",
+    "contact.updated",
+)
+_EVENT_ADAPTER: TypeAdapter[InvoiceEvent | PaymentEvent | ContactEvent] = TypeAdapter(CrmEvent)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One failed field: ``path`` is dotted with list indices as numbers; "" is the whole body."""
+
+    path: str
+    message: str
+
+
+class EventValidationError(Exception):
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = errors
+        summary = "; ".join(f"{e.path or '<body>'}: {e.message}" for e in errors[:5])
+        super().__init__(f"invalid CRM event: {summary}")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _load_json(body: bytes) -> Any:
+    try:
+        return json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers bad UTF-8, bad syntax, NaN/Infinity and over-long integers.
+        raise EventValidationError([FieldError("", "body is not valid JSON")]) from exc
+
+
+def _field_error(error: ErrorDetails) -> FieldError:
+    loc = list(error["loc"])
+    # The discriminated union puts the matched tag first; the sender never wrote it.
+    if loc and loc[0] in EVENT_TYPES:
+        loc = loc[1:]
+    if error["type"] == "union_tag_not_found":
+        return FieldError("type", "Field required")
+    if error["type"] == "union_tag_invalid":
+        return FieldError("type", f"unknown event type; expected one of: {', '.join(EVENT_TYPES)}")
+    return FieldError(".".join(str(part) for part in loc), error["msg"])
+
+
+def parse_event(body: bytes) -> InvoiceEvent | PaymentEvent | ContactEvent:
+    """Validate a raw request body into a typed event or raise :class:`EventValidationError`."""
+    document = _load_json(body)
+    if not isinstance(document, dict):
+        raise EventValidationError([FieldError("", "body must be a JSON object")])
+    try:
+        return _EVENT_ADAPTER.validate_python(document)
+    except ValidationError as exc:
+        errors = [_field_error(error) for error in exc.errors(include_url=False)]
+        raise EventValidationError(errors) from None
+
+
+class _NumberText(str):
+    """A JSON number kept as the exact text the sender wrote."""
+
+
+def _canonical(value: Any) -> str:
+    if isinstance(value, dict):
+        items = sorted(value.items())
+        return "{" + ",".join(f"{_canonical(k)}:{_canonical(v)}" for k, v in items) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_canonical(v) for v in value) + "]"
+    if isinstance(value, _NumberText):
+        return str.__str__(value)
+    # Strings, true/false/null: json.dumps is already canonical for these.
+    return json.dumps(value, ensure_ascii=True)
+
+
+def canonical_body_hash(body: bytes) -> str:
+    """sha256 hex of the body's canonical JSON: key order and whitespace don't count, values do.
+
+    Number text is kept verbatim (``1.0`` and ``1.00`` differ) because no parse is needed to
+    compare it. A body that is not JSON hashes as its raw bytes, which cannot collide with a
+    canonical form.
+    """
+    try:
+        document = json.loads(
+            body, parse_float=_NumberText, parse_int=_NumberText, parse_constant=_NumberText
+        )
+        text = _canonical(document)
+    except (ValueError, RecursionError):
+        return hashlib.sha256(body).hexdigest()
+    return hashlib.sha256(text.encode("ascii")).hexdigest()

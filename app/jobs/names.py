@@ -1,0 +1,14 @@
+"""Task names and lock keys: shared by whoever defers a job and the worker that runs it."""
+
+CRM_EVENT_TASK = "crm.event.process"
+QBO_CHANGE_TASK = "qbo.change.process"
+SWEEP_STALLED_TASK = "jobs.sweep_stalled"
+
+
+def crm_object_lock(location_id: str, object_kind: str, object_id: str) -> str:
+    # Jobs sharing a lock run one at a time in order: the events of one CRM object never race.
+    return f"crm:{location_id}:{object_kind}:{object_id}"
+
+
+def qbo_entity_lock(realm_id: str, entity: str, entity_id: str) -> str:
+    return f"qbo:{realm_id}:{entity}:{entity_id}"

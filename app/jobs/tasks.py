@@ -1,0 +1,42 @@
+"""Thin task wrappers: take ids from the job, open a session through sync/, nothing more."""
+
+from __future__ import annotations
+
+from procrastinate import App, JobContext
+
+from app.jobs import names
+from app.jobs.context import runtime_of
+from app.jobs.retry import CappedJitterBackoff
+from app.logging import get_logger
+from app.sync import dispatch
+
+log = get_logger(__name__)
+
+
+async def process_crm_event(context: JobContext, event_row_id: int) -> None:
+    await dispatch.process_crm_event(runtime_of(context).session_factory, event_row_id)
+
+
+async def process_qbo_change(context: JobContext, change_row_id: int) -> None:
+    await dispatch.process_qbo_change(runtime_of(context).session_factory, change_row_id)
+
+
+async def sweep_stalled(context: JobContext, timestamp: int) -> None:
+    """Re-queue jobs whose worker stopped sending heartbeats (killed mid-job)."""
+    runtime = runtime_of(context)
+    manager = context.app.job_manager
+    stalled = await manager.get_stalled_jobs(
+        seconds_since_heartbeat=runtime.settings.worker.stalled_after_s
+    )
+    for job in stalled:
+        await manager.retry_job(job)
+        log.warning("jobs.stalled.requeued", job_id=job.id, task=job.task_name, lock=job.lock)
+
+
+def register_tasks(app: App, retry: CappedJitterBackoff) -> None:
+    app.task(name=names.CRM_EVENT_TASK, pass_context=True, retry=retry)(process_crm_event)
+    app.task(name=names.QBO_CHANGE_TASK, pass_context=True, retry=retry)(process_qbo_change)
+    sweeper = app.task(
+        name=names.SWEEP_STALLED_TASK, pass_context=True, queueing_lock=names.SWEEP_STALLED_TASK
+    )(sweep_stalled)
+    app.periodic(cron="* * * * *", periodic_id=names.SWEEP_STALLED_TASK)(sweeper)

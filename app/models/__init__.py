@@ -1,0 +1,10 @@
+"""Every table, imported here so Alembic sees the whole schema."""
+
+from app.db.base import Base
+from app.models.connection import Connection
+from app.models.crm_event import CrmEvent
+from app.models.entity_link import EntityLink
+from app.models.qbo_change import QboChange
+from app.models.sync_log import SyncLogEntry
+
+__all__ = ["Base", "Connection", "CrmEvent", "EntityLink", "QboChange", "SyncLogEntry"]

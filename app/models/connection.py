@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.base import Base, TimestampMixin, enum_column
+from app.models.states import ConnectionStatus
+
+
+class Connection(TimestampMixin, Base):
+    """One CRM location linked (or being linked) to one QBO realm."""
+
+    __tablename__ = "connections"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    location_id: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    realm_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    status: Mapped[ConnectionStatus] = mapped_column(
+        enum_column(ConnectionStatus), default=ConnectionStatus.PENDING
+    )
+    import_invoices: Mapped[bool] = mapped_column(default=False)
+    review_automation: Mapped[bool] = mapped_column(default=False)
+
+    company_name: Mapped[str | None] = mapped_column(sa.String(500))
+    country: Mapped[str | None] = mapped_column(sa.String(3))
+    home_currency: Mapped[str | None] = mapped_column(sa.String(3))
+    multicurrency: Mapped[bool | None]
+    sales_tax_mode: Mapped[str | None] = mapped_column(sa.String(32))
+    custom_txn_numbers: Mapped[bool | None]
+
+    # Fernet tokens; never logged, never returned by the API.
+    access_token_enc: Mapped[str | None] = mapped_column(sa.Text)
+    refresh_token_enc: Mapped[str | None] = mapped_column(sa.Text)
+    access_token_expires_at: Mapped[datetime | None]
+    refresh_token_expires_at: Mapped[datetime | None]
+
+    cdc_watermark: Mapped[datetime | None]
+    connected_at: Mapped[datetime | None]
+    status_reason: Mapped[str | None] = mapped_column(sa.Text)

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.base import Base, TimestampMixin, enum_column
+from app.models.states import Direction, SyncState
+
+
+class SyncLogEntry(TimestampMixin, Base):
+    """What happened to one object in one direction, in words a person can act on."""
+
+    __tablename__ = "sync_log"
+    __table_args__ = (
+        sa.Index("ix_sync_log_connection_state", "connection_id", "state", "created_at"),
+        sa.Index("ix_sync_log_object", "connection_id", "kind", "crm_id"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    connection_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("connections.id"))
+    direction: Mapped[Direction] = mapped_column(enum_column(Direction))
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    crm_id: Mapped[str | None] = mapped_column(sa.String(200))
+    qbo_id: Mapped[str | None] = mapped_column(sa.String(64))
+    state: Mapped[SyncState] = mapped_column(enum_column(SyncState), default=SyncState.PENDING)
+    message: Mapped[str | None] = mapped_column(sa.Text)
+    action: Mapped[str | None] = mapped_column(sa.Text)
+    qbo_error_code: Mapped[str | None] = mapped_column(sa.String(16))
+    qbo_error_element: Mapped[str | None] = mapped_column(sa.String(200))
+    intuit_tid: Mapped[str | None] = mapped_column(sa.String(128))
+    crm_event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("crm_events.id"))
+    qbo_change_id: Mapped[int | None] = mapped_column(sa.ForeignKey("qbo_changes.id"))
+    attempts: Mapped[int] = mapped_column(default=0)

@@ -1,0 +1,50 @@
+"""SQL for connections."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Connection
+
+
+async def get_by_location(session: AsyncSession, location_id: str) -> Connection | None:
+    result = await session.execute(select(Connection).where(Connection.location_id == location_id))
+    return result.scalar_one_or_none()
+
+
+async def location_exists(session: AsyncSession, location_id: str) -> bool:
+    result = await session.execute(
+        select(Connection.id).where(Connection.location_id == location_id)
+    )
+    return result.first() is not None
+
+
+async def register_location(
+    session: AsyncSession, location_id: str, *, import_invoices: bool, review_automation: bool
+) -> Connection:
+    """Create the location's connection row if absent; an existing one is returned untouched."""
+    await session.execute(
+        insert(Connection)
+        .values(
+            location_id=location_id,
+            import_invoices=import_invoices,
+            review_automation=review_automation,
+        )
+        .on_conflict_do_nothing(index_elements=[Connection.location_id])
+    )
+    connection = await get_by_location(session, location_id)
+    assert connection is not None
+    return connection
+
+
+async def realm_locations(session: AsyncSession, realm_ids: set[str]) -> dict[str, str]:
+    if not realm_ids:
+        return {}
+    result = await session.execute(
+        select(Connection.realm_id, Connection.location_id).where(
+            Connection.realm_id.in_(realm_ids)
+        )
+    )
+    return {realm: location for realm, location in result.tuples() if realm is not None}

@@ -1,0 +1,76 @@
+"""Route a stored inbound record to the flow that handles it.
+
+Handlers are registered by type (CRM events) or entity (QBO changes). A record whose type has no
+handler yet stays visibly `pending` with the reason, never silently marked done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.session import SessionFactory, session_scope
+from app.logging import get_logger
+from app.models import CrmEvent, QboChange
+from app.models.states import InboundState
+from app.repositories import crm_events, qbo_changes
+
+log = get_logger(__name__)
+
+_FINISHED = {InboundState.DONE, InboundState.SKIPPED, InboundState.FAILED}
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    state: InboundState
+    reason: str | None = None
+
+
+CrmEventHandler = Callable[[AsyncSession, CrmEvent], Awaitable[Outcome]]
+QboChangeHandler = Callable[[AsyncSession, QboChange], Awaitable[Outcome]]
+
+CRM_EVENT_HANDLERS: dict[str, CrmEventHandler] = {}
+QBO_CHANGE_HANDLERS: dict[str, QboChangeHandler] = {}
+
+
+def no_handler_reason(kind: str) -> str:
+    return f"waiting: this service has no handler for {kind} yet"
+
+
+async def process_crm_event(factory: SessionFactory, row_id: int) -> InboundState | None:
+    async with session_scope(factory) as session:
+        event = await crm_events.get(session, row_id)
+        if event is None:
+            log.warning("crm.event.missing", row_id=row_id)
+            return None
+        if event.state in _FINISHED:
+            # A replayed job: the outcome is already recorded.
+            return event.state
+        handler = CRM_EVENT_HANDLERS.get(event.type)
+        if handler is None:
+            outcome = Outcome(InboundState.PENDING, no_handler_reason(event.type))
+            log.info("crm.event.no_handler", row_id=row_id, type=event.type)
+        else:
+            outcome = await handler(session, event)
+        await crm_events.mark(session, row_id, outcome.state, outcome.reason)
+        return outcome.state
+
+
+async def process_qbo_change(factory: SessionFactory, row_id: int) -> InboundState | None:
+    async with session_scope(factory) as session:
+        change = await qbo_changes.get(session, row_id)
+        if change is None:
+            log.warning("qbo.change.missing", row_id=row_id)
+            return None
+        if change.state in _FINISHED:
+            return change.state
+        handler = QBO_CHANGE_HANDLERS.get(change.entity)
+        if handler is None:
+            outcome = Outcome(InboundState.PENDING, no_handler_reason(f"{change.entity} changes"))
+            log.info("qbo.change.no_handler", row_id=row_id, entity=change.entity)
+        else:
+            outcome = await handler(session, change)
+        await qbo_changes.mark(session, row_id, outcome.state, outcome.reason)
+        return outcome.state

@@ -1,0 +1,128 @@
+"""Intake: store each inbound CRM event or QBO change once; defer its job in the same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from procrastinate import App
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import AppError
+from app.integrations.crm.schemas import ContactEvent, CrmEvent, InvoiceEvent, PaymentEvent
+from app.integrations.quickbooks.webhooks import EntityChange
+from app.jobs import names
+from app.jobs.queue import defer_in_transaction
+from app.repositories import connections, crm_events, qbo_changes
+from app.repositories.crm_events import NewCrmEvent
+from app.repositories.qbo_changes import NewQboChange
+
+
+class IntakeStatus(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+
+
+class UnknownLocationError(AppError):
+    def __init__(self, location_id: str) -> None:
+        super().__init__(
+            f"location {location_id!r} is not known to this service; register it with "
+            "POST /v1/connections first"
+        )
+
+
+class EventConflictError(AppError):
+    def __init__(self, event_id: str) -> None:
+        super().__init__(
+            f"event {event_id!r} was already received with a different body; an event id "
+            "must never be reused for other content"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeResult:
+    event_id: str
+    status: IntakeStatus
+
+
+def crm_object(event: CrmEvent) -> tuple[str, str]:
+    """The CRM object whose jobs must run in order: a payment of an invoice queues with it."""
+    if isinstance(event, InvoiceEvent):
+        return "invoice", event.data.id
+    if isinstance(event, PaymentEvent):
+        if event.data.invoice_id:
+            return "invoice", event.data.invoice_id
+        return "payment", event.data.id
+    assert isinstance(event, ContactEvent)
+    return "contact", event.data.id
+
+
+async def accept_crm_event(
+    session: AsyncSession, job_app: App, event: CrmEvent, body_hash: str
+) -> IntakeResult:
+    if not await connections.location_exists(session, event.location_id):
+        raise UnknownLocationError(event.location_id)
+    object_kind, object_id = crm_object(event)
+    row_id = await crm_events.insert_if_new(
+        session,
+        NewCrmEvent(
+            location_id=event.location_id,
+            event_id=event.id,
+            type=event.type,
+            occurred_at=event.occurred_at,
+            body_hash=body_hash,
+            payload=event.model_dump(mode="json"),
+            object_kind=object_kind,
+            object_id=object_id,
+        ),
+    )
+    if row_id is None:
+        stored_hash = await crm_events.stored_body_hash(session, event.location_id, event.id)
+        if stored_hash != body_hash:
+            raise EventConflictError(event.id)
+        return IntakeResult(event.id, IntakeStatus.DUPLICATE)
+    await defer_in_transaction(
+        session,
+        job_app,
+        names.CRM_EVENT_TASK,
+        lock=names.crm_object_lock(event.location_id, object_kind, object_id),
+        event_row_id=row_id,
+    )
+    return IntakeResult(event.id, IntakeStatus.ACCEPTED)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangesResult:
+    accepted: int
+    duplicates: int
+
+
+async def accept_qbo_changes(
+    session: AsyncSession, job_app: App, changes: Sequence[EntityChange]
+) -> ChangesResult:
+    rows = await qbo_changes.insert_new(
+        session,
+        [
+            NewQboChange(
+                realm_id=change.realm_id,
+                entity=change.entity,
+                entity_id=change.entity_id,
+                operation=change.operation,
+                occurred_at=change.occurred_at,
+                deleted_id=change.deleted_id,
+                dedupe_key=change.dedupe_key,
+                source=change.source_format,
+            )
+            for change in changes
+        ],
+    )
+    for row in rows:
+        await defer_in_transaction(
+            session,
+            job_app,
+            names.QBO_CHANGE_TASK,
+            lock=names.qbo_entity_lock(row.realm_id, row.entity, row.entity_id),
+            change_row_id=row.id,
+        )
+    return ChangesResult(accepted=len(rows), duplicates=len(changes) - len(rows))

@@ -1,0 +1,203 @@
+"""ASGI middleware in front of the accounting API: what Intuit's gateway does before QBO.
+
+Order: intuit_tid on every response; then for /v3/company/...: bearer token check (401/403),
+injected faults, throttling (429), configured latency, requestid replay, and the request log.
+It is plain ASGI rather than BaseHTTPMiddleware to keep the per-request cost low.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from qbo_emulator import faults
+from qbo_emulator.jsonutil import dumps
+from qbo_emulator.limits import next_fault, over_limit
+from qbo_emulator.state import Emulator
+from qbo_emulator.store import Company, FaultRule
+
+JSON_TYPE = b"application/json;charset=UTF-8"
+PREFIX = "/v3/company/"
+
+
+class DroppedConnection(httpx.RemoteProtocolError):
+    """Raised mid-response for the "drop" fault; in-process clients see a transport error."""
+
+
+class Reply(Exception):  # noqa: N818 - control flow, not an error
+    def __init__(self, status: int, body: bytes, content_type: bytes = JSON_TYPE) -> None:
+        self.status = status
+        self.body = body
+        self.content_type = content_type
+
+
+def _query_param(query: str, name: str) -> str | None:
+    for part in query.split("&"):
+        key, _, value = part.partition("=")
+        if key.lower() == name:
+            return value
+    return None
+
+
+class AccountingGuard:
+    def __init__(self, app: ASGIApp, emu: Emulator) -> None:
+        self.app = app
+        self.emu = emu
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        tid = self.emu.new_tid().encode()
+        path: str = scope["path"]
+        if not path.startswith(PREFIX):
+            await self.app(scope, receive, _with_tid(send, tid, None))
+            return
+        realm, _, rest = path[len(PREFIX) :].partition("/")
+        company = self.emu.company(realm)
+        status: list[int] = [0]
+        try:
+            await self._guarded(scope, receive, _with_tid(send, tid, status), realm, company)
+        finally:
+            if company is not None:
+                self._log(company, scope, "/" + rest, status[0])
+
+    async def _guarded(
+        self, scope: Scope, receive: Receive, send: Send, realm: str, company: Company | None
+    ) -> None:
+        try:
+            company = self._authenticate(scope, realm, company)
+            rule = next_fault(self.emu, company)
+            if rule is not None:
+                await self._inject(rule, company, send)
+                return
+            if over_limit(self.emu, company):
+                raise self._throttle(None)
+        except Reply as reply:
+            await _send(send, reply)
+            return
+        company.in_flight += 1
+        try:
+            if self.emu.config.latency_ms > 0:
+                await asyncio.sleep(self.emu.config.latency_ms / 1000)
+            await self._call(scope, receive, send, company)
+        finally:
+            company.in_flight -= 1
+
+    def _authenticate(self, scope: Scope, realm: str, company: Company | None) -> Company:
+        token_value = ""
+        for key, value in scope["headers"]:
+            if key == b"authorization":
+                scheme, _, token_value = value.decode("latin-1").partition(" ")
+                token_value = token_value.strip() if scheme.lower() == "bearer" else ""
+        token = self.emu.tokens.access.get(token_value)
+        now = self.emu.clock.now()
+        if token is None:
+            raise self._unauthorized("Token invalid")
+        if token.grant.revoked:
+            raise self._unauthorized(f"Token revoked: {token_value[:20]}")
+        if token.expired_by_control or token.expires_at <= now:
+            raise self._unauthorized(f"Token expired: {token_value[:20]}")
+        if company is None or token.grant.realm_id != realm:
+            body = dumps(faults.authorization_failed(self.emu.clock.response_time()))
+            raise Reply(403, body)
+        return company
+
+    def _unauthorized(self, detail: str) -> Reply:
+        epoch_ms = int(self.emu.clock.now() * 1000)
+        return Reply(401, dumps(faults.auth_failed(detail, epoch_ms)))
+
+    def _throttle(self, fmt: str | None) -> Reply:
+        time = self.emu.clock.response_time()
+        if (fmt or self.emu.config.throttle_format) == "xml":
+            return Reply(429, faults.throttle_xml(time), b"application/xml")
+        return Reply(429, dumps(faults.throttle_json(time)))
+
+    async def _inject(self, rule: FaultRule, company: Company, send: Send) -> None:
+        time = self.emu.clock.response_time()
+        if rule.kind == "429":
+            await _send(send, self._throttle(rule.fmt))
+        elif rule.kind == "500":
+            await _send(send, Reply(500, dumps(faults.system_error().body(time))))
+        elif rule.kind == "503":
+            html = b"<html><body><h1>503 Service Unavailable</h1></body></html>"
+            await _send(send, Reply(503, html, b"text/html"))
+        elif rule.kind == "401":
+            self.emu.tokens.expire_realm(company.realm_id)
+            await _send(send, self._unauthorized("Token expired: injected fault"))
+        elif rule.kind == "slow":
+            await asyncio.sleep(rule.delay_ms / 1000)
+            raise _Proceed
+        elif rule.kind == "drop":
+            headers = [(b"content-type", JSON_TYPE), (b"content-length", b"1024")]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            raise DroppedConnection("connection dropped by injected fault")
+
+    async def _call(self, scope: Scope, receive: Receive, send: Send, company: Company) -> None:
+        query = scope["query_string"].decode("latin-1")
+        request_id = _query_param(query, "requestid") if scope["method"] == "POST" else None
+        if request_id:
+            cached = company.requestids.get(request_id)
+            if cached is not None:
+                await _send(send, Reply(cached[0], cached[1], cached[2].encode()))
+                return
+            send = self._capture(send, company, request_id)
+        await self.app(scope, receive, send)
+
+    def _capture(self, send: Send, company: Company, request_id: str) -> Send:
+        parts: dict[str, Any] = {"status": 0, "body": [], "type": "application/json"}
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                parts["status"] = message["status"]
+                for key, value in message.get("headers", []):
+                    if key == b"content-type":
+                        parts["type"] = value.decode("latin-1")
+            elif message["type"] == "http.response.body":
+                parts["body"].append(message.get("body", b""))
+                if not message.get("more_body") and parts["status"] < 500:
+                    value = (parts["status"], b"".join(parts["body"]), parts["type"])
+                    company.remember_response(
+                        request_id, value, self.emu.config.requestid_cache_size
+                    )
+            await send(message)
+
+        return capture
+
+    def _log(self, company: Company, scope: Scope, rest: str, status: int) -> None:
+        method = scope["method"]
+        entry = {
+            "method": method,
+            "path": rest,
+            "query": scope["query_string"].decode("latin-1"),
+            "status": status,
+            "at": self.emu.clock.response_time(),
+        }
+        company.record_request(entry, f"{method} {rest}", self.emu.config.request_log_size)
+
+
+class _Proceed(Exception):  # noqa: N818 - control flow: a "slow" fault continues normally
+    pass
+
+
+def _with_tid(send: Send, tid: bytes, status: list[int] | None) -> Send:
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            headers.append((b"intuit_tid", tid))
+            headers.append((b"qbo-version", b"1990.256"))
+            message = {**message, "headers": headers}
+            if status is not None:
+                status[0] = message["status"]
+        await send(message)
+
+    return wrapped
+
+
+async def _send(send: Send, reply: Reply) -> None:
+    headers = [(b"content-type", reply.content_type), (b"content-length", str(len(reply.body)).encode())]
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    await send({"type": "http.response.body", "body": reply.body})

@@ -1,0 +1,193 @@
+"""Name-list entities: Customer, Vendor, Employee, Item, Account, PaymentMethod, settings."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from qbo_emulator import faults
+from qbo_emulator.companies import currency_ref
+from qbo_emulator.jsonutil import JSON, to_decimal
+from qbo_emulator.service import Handler, register
+from qbo_emulator.state import Emulator
+from qbo_emulator.store import Company, Record, normalise_name
+
+NAME_PARTS = ("Title", "GivenName", "MiddleName", "FamilyName", "Suffix")
+FORBIDDEN_NAME_CHARS = (":", "\t", "\n")
+ITEM_TYPES = ("Service", "NonInventory", "Inventory", "Category", "Group")
+NEEDS_INCOME_ACCOUNT = ("Service", "Inventory")
+
+
+def _check_name_chars(value: str, element: str) -> None:
+    if any(ch in value for ch in FORBIDDEN_NAME_CHARS):
+        raise faults.invalid_field(element, f"{element} can not contain a colon, tab or newline.")
+
+
+def _display_name(data: JSON, existing: Record | None) -> str:
+    name = data.get("DisplayName")
+    if isinstance(name, str) and name.strip():
+        return name.strip()
+    if existing is not None:
+        # A DisplayName cannot be removed by an update; QBO keeps the current one.
+        return str(existing.data["DisplayName"])
+    parts = [str(data[p]).strip() for p in NAME_PARTS if data.get(p)]
+    if not parts:
+        raise faults.required("DisplayName")
+    return " ".join(parts)
+
+
+def _check_email(data: JSON) -> None:
+    email = data.get("PrimaryEmailAddr")
+    address = email.get("Address") if isinstance(email, dict) else None
+    if address is not None and ("@" not in str(address) or "." not in str(address)):
+        raise faults.invalid_field(
+            "PrimaryEmailAddr", "Email Address does not conform to the syntax rules of RFC 822."
+        )
+
+
+def prepare_person(
+    entity: str, company: Company, data: JSON, existing: Record | None
+) -> None:
+    name = _display_name(data, existing)
+    _check_name_chars(name, "DisplayName")
+    owner = company.name_owner(name)
+    if owner is not None and (existing is None or owner != (entity, existing.data["Id"])):
+        raise faults.duplicate_name()
+    _check_email(data)
+    data["DisplayName"] = name
+    data.setdefault("PrintOnCheckName", name)
+    data["Active"] = data.get("Active", True) is not False
+    old = existing.data if existing else None
+    if old is not None and old.get("CurrencyRef") and data.get("CurrencyRef"):
+        if old["CurrencyRef"].get("value") != data["CurrencyRef"].get("value"):
+            raise faults.business("You can't change the currency of a customer.")
+
+
+def _customer_fields(company: Company, data: JSON, existing: Record | None) -> None:
+    if existing is None:
+        balance = to_decimal(data.get("Balance")) or Decimal(0)
+    else:
+        balance = to_decimal(existing.data.get("Balance")) or Decimal(0)
+    if data["Active"] is False and balance != 0:
+        raise faults.business("Delete List Has Balance Error: this customer has an open balance.")
+    data["Balance"] = balance
+    data["BalanceWithJobs"] = balance
+    data.setdefault("Taxable", True)
+    data.setdefault("BillWithParent", False)
+    data.setdefault("PreferredDeliveryMethod", "Print")
+    data["Job"] = False
+    data["FullyQualifiedName"] = data["DisplayName"]
+    parent = data.get("ParentRef")
+    if isinstance(parent, dict) and parent.get("value"):
+        parent_record = company.get("Customer", str(parent["value"]))
+        if parent_record is None:
+            raise faults.not_found()
+        data["Job"] = True
+        data["Level"] = int(parent_record.data.get("Level", 0)) + 1
+        data["FullyQualifiedName"] = f"{parent_record.data['FullyQualifiedName']}:{data['DisplayName']}"
+    if company.multicurrency:
+        data.setdefault("CurrencyRef", currency_ref(company.currency))
+
+
+def _person_handler(entity: str) -> Handler:
+    def prepare(
+        emu: Emulator, company: Company, data: JSON, request: JSON, existing: Record | None
+    ) -> None:
+        prepare_person(entity, company, data, existing)
+        if entity == "Customer":
+            _customer_fields(company, data, existing)
+        else:
+            data.setdefault("Balance", Decimal(0))
+
+    def after(emu: Emulator, company: Company, data: JSON, old: JSON | None) -> None:
+        if old is not None:
+            company.display_names.pop(normalise_name(old["DisplayName"]), None)
+        company.display_names[normalise_name(data["DisplayName"])] = (entity, data["Id"])
+
+    return Handler(prepare=prepare, after=after)
+
+
+def _prepare_item(
+    emu: Emulator, company: Company, data: JSON, request: JSON, existing: Record | None
+) -> None:
+    name = str(data.get("Name") or "").strip()
+    if not name:
+        raise faults.required("Name")
+    _check_name_chars(name, "Name")
+    owner = company.item_names.get(normalise_name(name))
+    if owner is not None and (existing is None or owner != existing.data["Id"]):
+        raise faults.QBOFault(
+            "6240",
+            "Duplicate Name Exists Error",
+            "The name supplied already exists. : Another product or service is already using "
+            "this name. Please use a different name.",
+        )
+    kind = data.setdefault("Type", "Service")
+    if kind not in ITEM_TYPES:
+        raise faults.invalid_field("Type", f"Invalid Enumeration : {kind}")
+    if kind in NEEDS_INCOME_ACCOUNT:
+        _require_ref(company, data, "IncomeAccountRef", "Account")
+    data["Name"] = name
+    data["FullyQualifiedName"] = name
+    data["Active"] = data.get("Active", True) is not False
+    data.setdefault("Taxable", False)
+    data.setdefault("UnitPrice", Decimal(0))
+
+
+def _require_ref(company: Company, data: JSON, field: str, entity: str) -> None:
+    ref = data.get(field)
+    if not isinstance(ref, dict) or not ref.get("value"):
+        raise faults.required(field)
+    record = company.get(entity, str(ref["value"]))
+    if record is None:
+        raise faults.invalid_reference(field, str(ref["value"]))
+    ref["name"] = record.data.get("Name", "")
+
+
+def _after_item(emu: Emulator, company: Company, data: JSON, old: JSON | None) -> None:
+    if old is not None:
+        company.item_names.pop(normalise_name(old["Name"]), None)
+    company.item_names[normalise_name(data["Name"])] = data["Id"]
+
+
+def _prepare_simple(required: str) -> Any:
+    def prepare(
+        emu: Emulator, company: Company, data: JSON, request: JSON, existing: Record | None
+    ) -> None:
+        if not data.get(required):
+            raise faults.required(required)
+        data["Active"] = data.get("Active", True) is not False
+        if "Name" in data:
+            data["FullyQualifiedName"] = data["Name"]
+
+    return prepare
+
+
+def _read_only(emu: Emulator, company: Company, data: JSON, request: JSON, existing: Record | None) -> None:
+    raise faults.unsupported("Create" if existing is None else "Update")
+
+
+def _prepare_settings(
+    emu: Emulator, company: Company, data: JSON, request: JSON, existing: Record | None
+) -> None:
+    if existing is None:
+        raise faults.unsupported("Create")
+    sales = data.get("SalesFormsPrefs")
+    if isinstance(sales, dict) and "CustomTxnNumbers" in sales:
+        company.custom_txn_numbers = sales["CustomTxnNumbers"] is True
+    currency = data.get("CurrencyPrefs")
+    if isinstance(currency, dict) and "MultiCurrencyEnabled" in currency:
+        # QBO never lets multicurrency be switched off once on.
+        company.multicurrency = company.multicurrency or currency["MultiCurrencyEnabled"] is True
+        currency["MultiCurrencyEnabled"] = company.multicurrency
+
+
+for _entity in ("Customer", "Vendor", "Employee"):
+    register(_entity, _person_handler(_entity))
+register("Item", Handler(prepare=_prepare_item, after=_after_item))
+register("Account", Handler(prepare=_prepare_simple("Name")))
+register("PaymentMethod", Handler(prepare=_prepare_simple("Name")))
+register("TaxCode", Handler(prepare=_read_only))
+register("TaxRate", Handler(prepare=_read_only))
+register("CompanyInfo", Handler(prepare=_prepare_settings))
+register("Preferences", Handler(prepare=_prepare_settings))
