@@ -240,4 +240,7 @@ def signing_secrets(settings: Settings) -> list[str]:
     if value is None:
         raise SettingsError("CRM_SIGNING_SECRET is not set")
     # Several comma-separated secrets allow rotation without rejecting in-flight events.
-    return [part.strip() for part in value.split(",") if part.strip()]
+    parts = [part.strip() for part in value.split(",") if part.strip()]
+    if not parts:
+        raise SettingsError("CRM_SIGNING_SECRET is empty")
+    return parts

@@ -26,7 +26,11 @@ COUNTRY_TAX_CODES: dict[str, list[JSON]] = {
         {"name": "5.0% R", "rate": "5"},
         {"name": "0.0% Z", "rate": "0"},
     ],
-    "CA": [{"name": "GST", "rate": "5"}, {"name": "HST ON", "rate": "13"}, {"name": "Exempt", "rate": "0"}],
+    "CA": [
+        {"name": "GST", "rate": "5"},
+        {"name": "HST ON", "rate": "13"},
+        {"name": "Exempt", "rate": "0"},
+    ],
     "AU": [{"name": "GST", "rate": "10"}, {"name": "FRE", "rate": "0"}],
 }
 DEFAULT_US_RATE = "8.25"
@@ -38,7 +42,11 @@ ACCOUNTS = (
     ("Discounts given", "Income", "DiscountsRefundsGiven"),
     ("Accounts Receivable (A/R)", "Accounts Receivable", "AccountsReceivable"),
 )
-PAYMENT_METHODS = (("Cash", "NON_CREDIT_CARD"), ("Check", "NON_CREDIT_CARD"), ("Visa", "CREDIT_CARD"))
+PAYMENT_METHODS = (
+    ("Cash", "NON_CREDIT_CARD"),
+    ("Check", "NON_CREDIT_CARD"),
+    ("Visa", "CREDIT_CARD"),
+)
 
 
 def currency_ref(code: str) -> JSON:
@@ -73,7 +81,13 @@ def _meta(emu: Emulator) -> JSON:
 
 
 def _add(emu: Emulator, company: Company, entity: str, data: JSON) -> JSON:
-    data = {"Id": company.new_id(entity), "SyncToken": "0", "domain": "QBO", "sparse": False, **data}
+    data = {
+        "Id": company.new_id(entity),
+        "SyncToken": "0",
+        "domain": "QBO",
+        "sparse": False,
+        **data,
+    }
     data["MetaData"] = _meta(emu)
     company.put(entity, data, emu.clock.now())
     return data
@@ -83,19 +97,27 @@ def _bootstrap(emu: Emulator, company: Company, tax_codes: Any) -> None:
     _add(emu, company, "CompanyInfo", _company_info(company))
     _add(emu, company, "Preferences", _preferences(company))
     for name, kind, sub in ACCOUNTS:
-        account = {"Name": name, "FullyQualifiedName": name, "AccountType": kind}
+        account: JSON = {"Name": name, "FullyQualifiedName": name, "AccountType": kind}
         account |= {"AccountSubType": sub, "Active": True, "SubAccount": False}
         account |= {"CurrentBalance": Decimal(0), "CurrencyRef": currency_ref(company.currency)}
         _add(emu, company, "Account", account)
     for name, kind in PAYMENT_METHODS:
         _add(emu, company, "PaymentMethod", {"Name": name, "Type": kind, "Active": True})
     item = {"Name": "Services", "FullyQualifiedName": "Services", "Type": "Service", "Active": True}
-    item |= {"Taxable": False, "UnitPrice": Decimal(0), "IncomeAccountRef": account_ref(company, "1")}
+    item |= {
+        "Taxable": False,
+        "UnitPrice": Decimal(0),
+        "IncomeAccountRef": account_ref(company, "1"),
+    }
     company.item_names["services"] = _add(emu, company, "Item", item)["Id"]
     if company.is_us:
         _us_tax(emu, company)
     else:
-        codes = tax_codes or COUNTRY_TAX_CODES.get(company.country) or [{"name": "Standard", "rate": "0"}]
+        codes = (
+            tax_codes
+            or COUNTRY_TAX_CODES.get(company.country)
+            or [{"name": "Standard", "rate": "0"}]
+        )
         for spec in codes:
             _tax_code(emu, company, str(spec["name"]), to_decimal(spec.get("rate")) or Decimal(0))
 
@@ -120,7 +142,13 @@ def _tax_code(emu: Emulator, company: Company, name: str, percent: Decimal) -> N
 
 
 def _rate(name: str, percent: Decimal, agency: JSON) -> JSON:
-    return {"Name": name, "Description": name, "Active": True, "RateValue": percent, "AgencyRef": agency}
+    return {
+        "Name": name,
+        "Description": name,
+        "Active": True,
+        "RateValue": percent,
+        "AgencyRef": agency,
+    }
 
 
 def _code(name: str, rate_ids: list[str], *, taxable: bool) -> JSON:

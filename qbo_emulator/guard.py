@@ -68,10 +68,13 @@ class AccountingGuard:
     async def _guarded(
         self, scope: Scope, receive: Receive, send: Send, realm: str, company: Company | None
     ) -> None:
+        delay_ms = self.emu.config.latency_ms
         try:
             company = self._authenticate(scope, realm, company)
             rule = next_fault(self.emu, company)
-            if rule is not None:
+            if rule is not None and rule.kind == "slow":
+                delay_ms += rule.delay_ms
+            elif rule is not None:
                 await self._inject(rule, company, send)
                 return
             if over_limit(self.emu, company):
@@ -81,8 +84,8 @@ class AccountingGuard:
             return
         company.in_flight += 1
         try:
-            if self.emu.config.latency_ms > 0:
-                await asyncio.sleep(self.emu.config.latency_ms / 1000)
+            if delay_ms > 0:
+                await asyncio.sleep(delay_ms / 1000)
             await self._call(scope, receive, send, company)
         finally:
             company.in_flight -= 1
@@ -128,9 +131,6 @@ class AccountingGuard:
         elif rule.kind == "401":
             self.emu.tokens.expire_realm(company.realm_id)
             await _send(send, self._unauthorized("Token expired: injected fault"))
-        elif rule.kind == "slow":
-            await asyncio.sleep(rule.delay_ms / 1000)
-            raise _Proceed
         elif rule.kind == "drop":
             headers = [(b"content-type", JSON_TYPE), (b"content-length", b"1024")]
             await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -179,10 +179,6 @@ class AccountingGuard:
         company.record_request(entry, f"{method} {rest}", self.emu.config.request_log_size)
 
 
-class _Proceed(Exception):  # noqa: N818 - control flow: a "slow" fault continues normally
-    pass
-
-
 def _with_tid(send: Send, tid: bytes, status: list[int] | None) -> Send:
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -198,6 +194,9 @@ def _with_tid(send: Send, tid: bytes, status: list[int] | None) -> Send:
 
 
 async def _send(send: Send, reply: Reply) -> None:
-    headers = [(b"content-type", reply.content_type), (b"content-length", str(len(reply.body)).encode())]
+    headers = [
+        (b"content-type", reply.content_type),
+        (b"content-length", str(len(reply.body)).encode()),
+    ]
     await send({"type": "http.response.start", "status": reply.status, "headers": headers})
     await send({"type": "http.response.body", "body": reply.body})

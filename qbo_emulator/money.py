@@ -64,9 +64,12 @@ def _sales_line(line: JSON, currency: str) -> Decimal:
         if qty is None or price is None:
             raise faults.required("Line.Amount")
         amount = round_money(qty * price, currency)
-    elif qty is not None and price is not None:
-        if round_money(qty * price, currency) != round_money(amount, currency):
-            raise faults.amount_mismatch()
+    elif (
+        qty is not None
+        and price is not None
+        and round_money(qty * price, currency) != round_money(amount, currency)
+    ):
+        raise faults.amount_mismatch()
     amount = round_money(amount, currency)
     line["Amount"] = amount
     line["SalesItemLineDetail"] = detail
@@ -136,7 +139,9 @@ def _group_by_code(sales: list[JSON], ctx: TaxContext) -> dict[str, Decimal]:
     for line in sales:
         code = _ref_value(line.get("SalesItemLineDetail", {}).get("TaxCodeRef"))
         if code is None:
-            raise faults.business("Make sure all your transactions have a tax rate before you save.")
+            raise faults.business(
+                "Make sure all your transactions have a tax rate before you save."
+            )
         if code not in ctx.codes:
             raise faults.invalid_reference("TaxCodeRef", code)
         groups[code] = groups.get(code, ZERO) + line["Amount"]

@@ -45,9 +45,7 @@ def _check_email(data: JSON) -> None:
         )
 
 
-def prepare_person(
-    entity: str, company: Company, data: JSON, existing: Record | None
-) -> None:
+def prepare_person(entity: str, company: Company, data: JSON, existing: Record | None) -> None:
     name = _display_name(data, existing)
     _check_name_chars(name, "DisplayName")
     owner = company.name_owner(name)
@@ -57,10 +55,10 @@ def prepare_person(
     data["DisplayName"] = name
     data.setdefault("PrintOnCheckName", name)
     data["Active"] = data.get("Active", True) is not False
-    old = existing.data if existing else None
-    if old is not None and old.get("CurrencyRef") and data.get("CurrencyRef"):
-        if old["CurrencyRef"].get("value") != data["CurrencyRef"].get("value"):
-            raise faults.business("You can't change the currency of a customer.")
+    old_currency = (existing.data.get("CurrencyRef") if existing else None) or {}
+    new_currency = data.get("CurrencyRef") or {}
+    if old_currency and new_currency and old_currency.get("value") != new_currency.get("value"):
+        raise faults.business("You can't change the currency of a customer.")
 
 
 def _customer_fields(company: Company, data: JSON, existing: Record | None) -> None:
@@ -84,9 +82,16 @@ def _customer_fields(company: Company, data: JSON, existing: Record | None) -> N
             raise faults.not_found()
         data["Job"] = True
         data["Level"] = int(parent_record.data.get("Level", 0)) + 1
-        data["FullyQualifiedName"] = f"{parent_record.data['FullyQualifiedName']}:{data['DisplayName']}"
+        data["FullyQualifiedName"] = (
+            f"{parent_record.data['FullyQualifiedName']}:{data['DisplayName']}"
+        )
     if company.multicurrency:
         data.setdefault("CurrencyRef", currency_ref(company.currency))
+    if company.is_us and data["Taxable"] is True:
+        # Under automated sales tax QBO sets this itself; clients cannot choose it.
+        data["DefaultTaxCodeRef"] = {"value": company.ast_tax_code_id}
+    else:
+        data.pop("DefaultTaxCodeRef", None)
 
 
 def _person_handler(entity: str) -> Handler:
@@ -163,7 +168,9 @@ def _prepare_simple(required: str) -> Any:
     return prepare
 
 
-def _read_only(emu: Emulator, company: Company, data: JSON, request: JSON, existing: Record | None) -> None:
+def _read_only(
+    emu: Emulator, company: Company, data: JSON, request: JSON, existing: Record | None
+) -> None:
     raise faults.unsupported("Create" if existing is None else "Update")
 
 

@@ -27,17 +27,23 @@ def _applications(company: Company, data: JSON) -> dict[str, Decimal]:
         line["Amount"] = amount
         for link in line.get("LinkedTxn", []):
             if link.get("TxnType") != "Invoice":
-                raise faults.business(f"Linking a payment to a {link.get('TxnType')} is not supported.")
+                raise faults.business(
+                    f"Linking a payment to a {link.get('TxnType')} is not supported."
+                )
             invoice_id = str(link.get("TxnId"))
             out[invoice_id] = out.get(invoice_id, ZERO) + amount
             break  # QBO applies each line to one transaction
     return out
 
 
-def _check_application(company: Company, data: JSON, payment_id: str | None, invoice_id: str, amount: Decimal) -> None:
+def _check_application(
+    company: Company, data: JSON, payment_id: str | None, invoice_id: str, amount: Decimal
+) -> None:
     invoice = company.get("Invoice", invoice_id)
     if invoice is None:
-        raise faults.QBOFault("610", "Object Not Found", faults.NOT_FOUND_DETAIL, element="LinkedTxn")
+        raise faults.QBOFault(
+            "610", "Object Not Found", faults.NOT_FOUND_DETAIL, element="LinkedTxn"
+        )
     customer = (invoice.data.get("CustomerRef") or {}).get("value")
     if customer != data["CustomerRef"]["value"]:
         raise faults.business("The invoice belongs to a different customer than the payment.")
@@ -46,7 +52,9 @@ def _check_application(company: Company, data: JSON, payment_id: str | None, inv
         raise faults.business("The amount applied is more than the open balance of the invoice.")
 
 
-def _prepare(emu: Emulator, company: Company, data: JSON, request: JSON, existing: Record | None) -> None:
+def _prepare(
+    emu: Emulator, company: Company, data: JSON, request: JSON, existing: Record | None
+) -> None:
     resolve_ref(company, data, "CustomerRef", "Customer", required=True)
     total = to_decimal(data.get("TotalAmt"))
     if total is None:

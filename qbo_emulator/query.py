@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -298,13 +298,14 @@ def _compare(actual: Any, op: str, expected: Value) -> bool:
             left, right = (4, str(actual).casefold()), (4, str(expected).casefold())
     if left[0] != right[0]:
         return False
-    return {
+    outcome: bool = {
         "=": left[1] == right[1],
         "<": left[1] < right[1],
         ">": left[1] > right[1],
         "<=": left[1] <= right[1],
         ">=": left[1] >= right[1],
     }[op]
+    return outcome
 
 
 def _like(actual: Any, pattern: str) -> bool:
@@ -323,17 +324,21 @@ def matches(obj: JSON, condition: Condition) -> bool:
     return _compare(actual, condition.op, condition.values[0])
 
 
+def _key_for(field: str) -> Callable[[JSON], tuple[int, Any]]:
+    return lambda obj: _sort_key(lookup(obj, field))
+
+
 def evaluate(query: Query, objects: Iterable[JSON], *, name_list: bool) -> tuple[list[JSON], int]:
     """Filter, order and page; returns (page, total matches)."""
     where = query.where
     if name_list and not any(c.field.casefold() == "active" for c in where):
         # QBO hides inactive name-list objects unless the query mentions Active.
-        where = (*where, Condition("Active", "=", True))
+        where = (*where, Condition("Active", "=", (True,)))
     hits = [obj for obj in objects if all(matches(obj, c) for c in where)]
     if query.count:
         return [], len(hits)
     order = query.order or (("Id", False),)
     for field, descending in reversed(order):
-        hits.sort(key=lambda o, f=field: _sort_key(lookup(o, f)), reverse=descending)
+        hits.sort(key=_key_for(field), reverse=descending)
     begin = query.start - 1
     return hits[begin : begin + query.max_results], len(hits)

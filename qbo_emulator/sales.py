@@ -6,7 +6,6 @@ from decimal import Decimal
 from typing import Any
 
 from qbo_emulator import faults, money
-from qbo_emulator.clock import add_days
 from qbo_emulator.companies import account_ref, currency_ref
 from qbo_emulator.jsonutil import JSON, to_decimal
 from qbo_emulator.service import Handler, bump, register
@@ -24,7 +23,9 @@ def tax_context(company: Company) -> money.TaxContext:
         ctx.us_code_id = company.ast_tax_code_id
         ctx.us_rate_id = company.ast_tax_rate_id
         return ctx
-    rates = {r.data["Id"]: to_decimal(r.data.get("RateValue")) or ZERO for r in company.live("TaxRate")}
+    rates = {
+        r.data["Id"]: to_decimal(r.data.get("RateValue")) or ZERO for r in company.live("TaxRate")
+    }
     for code in company.live("TaxCode"):
         details = code.data.get("SalesTaxRateList", {}).get("TaxRateDetail", [])
         ids = [str(d["TaxRateRef"]["value"]) for d in details]
@@ -34,7 +35,9 @@ def tax_context(company: Company) -> money.TaxContext:
     return ctx
 
 
-def resolve_ref(company: Company, data: JSON, field: str, entity: str, *, required: bool) -> Record | None:
+def resolve_ref(
+    company: Company, data: JSON, field: str, entity: str, *, required: bool
+) -> Record | None:
     """Check a reference points at an active object and fill its name, as QBO echoes it."""
     ref = data.get(field)
     if not isinstance(ref, dict) or not ref.get("value"):
@@ -54,9 +57,9 @@ def apply_currency(company: Company, data: JSON, customer: Record | None) -> Non
     code = str((data.get("CurrencyRef") or {}).get("value") or company.currency).upper()
     if code != company.currency and not company.multicurrency:
         raise faults.business("Multicurrency is not enabled for this company.")
-    if customer is not None and customer.data.get("CurrencyRef"):
-        if customer.data["CurrencyRef"].get("value") != code:
-            raise faults.business("The transaction currency must match the customer's currency.")
+    customer_currency = (customer.data.get("CurrencyRef") if customer else None) or {}
+    if customer_currency and customer_currency.get("value") != code:
+        raise faults.business("The transaction currency must match the customer's currency.")
     data["CurrencyRef"] = currency_ref(code)
     if company.multicurrency:
         rate = to_decimal(data.get("ExchangeRate")) or Decimal(1)
@@ -122,14 +125,18 @@ def _totals(company: Company, data: JSON, request: JSON) -> None:
     else:
         data["GlobalTaxCalculation"] = opts["global_calc"] or "TaxExcluded"
     if company.multicurrency:
-        data["HomeTotalAmt"] = money.round_money(totals.total * data["ExchangeRate"], company.currency)
+        data["HomeTotalAmt"] = money.round_money(
+            totals.total * data["ExchangeRate"], company.currency
+        )
 
 
 def applied_total(company: Company, invoice_id: str) -> Decimal:
     return sum(company.applied.get(invoice_id, {}).values(), ZERO)
 
 
-def _common(emu: Emulator, company: Company, entity: str, data: JSON, request: JSON, existing: Record | None) -> None:
+def _common(
+    emu: Emulator, company: Company, entity: str, data: JSON, request: JSON, existing: Record | None
+) -> None:
     customer = resolve_ref(company, data, "CustomerRef", "Customer", required=entity == "Invoice")
     apply_currency(company, data, customer)
     _totals(company, data, request)
@@ -139,7 +146,9 @@ def _common(emu: Emulator, company: Company, entity: str, data: JSON, request: J
     data.setdefault("EmailStatus", "NotSet")
 
 
-def _prepare_invoice(emu: Emulator, company: Company, data: JSON, request: JSON, existing: Record | None) -> None:
+def _prepare_invoice(
+    emu: Emulator, company: Company, data: JSON, request: JSON, existing: Record | None
+) -> None:
     _common(emu, company, "Invoice", data, request, existing)
     data.setdefault("DueDate", data["TxnDate"])
     deposit = money.round_money(to_decimal(data.get("Deposit")) or ZERO, company.currency)
@@ -149,15 +158,22 @@ def _prepare_invoice(emu: Emulator, company: Company, data: JSON, request: JSON,
     if balance < 0:
         raise faults.business("The invoice total can't be less than the payments applied to it.")
     data["Balance"] = balance
-    links = [l for l in data.get("LinkedTxn", []) if l.get("TxnType") != "Payment"]
+    links = [x for x in data.get("LinkedTxn", []) if x.get("TxnType") != "Payment"]
     if existing is not None:
-        links += [{"TxnId": pid, "TxnType": "Payment"} for pid in company.applied.get(existing.data["Id"], {})]
+        links += [
+            {"TxnId": pid, "TxnType": "Payment"}
+            for pid in company.applied.get(existing.data["Id"], {})
+        ]
     data["LinkedTxn"] = links
+    if not links:
+        data.pop("LinkedTxn")
     if company.multicurrency:
         data["HomeBalance"] = money.round_money(balance * data["ExchangeRate"], company.currency)
 
 
-def _prepare_receipt(emu: Emulator, company: Company, data: JSON, request: JSON, existing: Record | None) -> None:
+def _prepare_receipt(
+    emu: Emulator, company: Company, data: JSON, request: JSON, existing: Record | None
+) -> None:
     _common(emu, company, "SalesReceipt", data, request, existing)
     resolve_ref(company, data, "PaymentMethodRef", "PaymentMethod", required=False)
     if not data.get("DepositToAccountRef"):
@@ -203,14 +219,14 @@ def _after_sales(entity: str) -> Any:
 
 
 def _forget(company: Company, entity: str, record: Record) -> None:
+    if entity == "Invoice" and company.applied.get(record.data["Id"]):
+        raise faults.business(
+            "This transaction is linked to a payment. Unlink or delete the payment first."
+        )
     doc = record.data.get("DocNumber")
     if doc is not None:
         company.doc_numbers.setdefault(entity, {}).pop(str(doc), None)
     if entity == "Invoice":
-        if company.applied.get(record.data["Id"]):
-            raise faults.business(
-                "This transaction is linked to a payment. Unlink or delete the payment first."
-            )
         adjust_customer(company, _customer_id(record.data), -record.data.get("Balance", ZERO))
 
 
@@ -241,13 +257,15 @@ def refresh_invoice(emu: Emulator, company: Company, invoice_id: str) -> None:
         return
     data = record.data
     balance = data["TotalAmt"] - data.get("Deposit", ZERO) - applied_total(company, invoice_id)
-    links = [l for l in data.get("LinkedTxn", []) if l.get("TxnType") != "Payment"]
+    links = [x for x in data.get("LinkedTxn", []) if x.get("TxnType") != "Payment"]
     links += [{"TxnId": pid, "TxnType": "Payment"} for pid in company.applied.get(invoice_id, {})]
     if balance == data["Balance"] and links == data.get("LinkedTxn", []):
         return
     adjust_customer(company, _customer_id(data), balance - data["Balance"])
     data["Balance"] = balance
     data["LinkedTxn"] = links
+    if not links:
+        data.pop("LinkedTxn")
     if "HomeBalance" in data:
         data["HomeBalance"] = money.round_money(balance * data["ExchangeRate"], company.currency)
     bump(emu, company, "Invoice", record, "Update")

@@ -59,7 +59,12 @@ def read(company: Company, entity: str, entity_id: str) -> JSON:
 
 
 def write(
-    emu: Emulator, company: Company, entity: str, body: Any, operation: str | None, include: str | None
+    emu: Emulator,
+    company: Company,
+    entity: str,
+    body: Any,
+    operation: str | None,
+    include: str | None,
 ) -> JSON:
     """Dispatch a POST /{entity} the way QBO reads its query parameters."""
     if not isinstance(body, dict):
@@ -140,7 +145,10 @@ def bump(emu: Emulator, company: Company, entity: str, record: Record, operation
     """A change QBO makes itself (a payment lowering a balance, a void): new SyncToken, event."""
     now = emu.clock.now()
     record.data["SyncToken"] = str(int(record.data["SyncToken"]) + 1)
-    record.data["MetaData"] = {**record.data["MetaData"], "LastUpdatedTime": emu.clock.meta_time(now)}
+    record.data["MetaData"] = {
+        **record.data["MetaData"],
+        "LastUpdatedTime": emu.clock.meta_time(now),
+    }
     record.updated = now
     notify(emu, company, entity, record.data["Id"], operation)
 

@@ -48,12 +48,18 @@ class TokenStore:
         self.by_refresh: dict[str, Grant] = {}
         self.access: dict[str, AccessToken] = {}
 
-    def new_code(self, realm_id: str, client_id: str, redirect_uri: str, scope: str, now: float) -> str:
+    def new_code(
+        self, realm_id: str, client_id: str, redirect_uri: str, scope: str, now: float
+    ) -> str:
         code = "AB1" + secrets.token_urlsafe(40)
-        self.codes[code] = AuthCode(code, realm_id, client_id, redirect_uri, scope, now + CODE_TTL_S)
+        self.codes[code] = AuthCode(
+            code, realm_id, client_id, redirect_uri, scope, now + CODE_TTL_S
+        )
         return code
 
-    def new_grant(self, realm_id: str, client_id: str, scope: str, refresh_expires_at: float) -> Grant:
+    def new_grant(
+        self, realm_id: str, client_id: str, scope: str, refresh_expires_at: float
+    ) -> Grant:
         grant = Grant(
             grant_id=secrets.token_hex(8),
             realm_id=realm_id,
@@ -72,7 +78,9 @@ class TokenStore:
         self.by_refresh[grant.refresh_token] = grant
 
     def new_access(self, grant: Grant, expires_at: float) -> AccessToken:
-        token = AccessToken("eyJlbmMiOiJBMTI4Q0JDLUhTMjU2" + secrets.token_urlsafe(96), grant, expires_at)
+        token = AccessToken(
+            "eyJlbmMiOiJBMTI4Q0JDLUhTMjU2" + secrets.token_urlsafe(96), grant, expires_at
+        )
         self.access[token.token] = token
         return token
 

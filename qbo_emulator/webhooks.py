@@ -95,6 +95,7 @@ class WebhookDispatcher:
         self.clock = clock
         self.rng = rng
         self.client: httpx.AsyncClient | None = None
+        self.muted = False
         self.pending: dict[str, list[Event]] = {}
         self.locks: dict[str, asyncio.Lock] = {}
         self.tasks: set[asyncio.Task[None]] = set()
@@ -125,7 +126,7 @@ class WebhookDispatcher:
 
     def notify(self, event: Event) -> None:
         """Queue a change; never blocks the API response that caused it."""
-        if not self.config.webhook_url or event.entity not in WEBHOOK_ENTITIES:
+        if self.muted or not self.config.webhook_url or event.entity not in WEBHOOK_ENTITIES:
             return
         self.stats["events"] += 1
         batch = self.pending.setdefault(event.realm_id, [])
@@ -194,7 +195,12 @@ class WebhookDispatcher:
         return response.status_code, None if 200 <= response.status_code < 300 else "status"
 
     def _record(
-        self, realm_id: str, events: list[Event], attempt: int, status: int | None, error: str | None
+        self,
+        realm_id: str,
+        events: list[Event],
+        attempt: int,
+        status: int | None,
+        error: str | None,
     ) -> None:
         entry = {
             "realm_id": realm_id,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.session import SessionFactory, session_scope
+from app.errors import PermanentError
 from app.logging import get_logger
 from app.models import CrmEvent, QboChange
 from app.models.states import InboundState
@@ -35,6 +36,33 @@ CRM_EVENT_HANDLERS: dict[str, CrmEventHandler] = {}
 QBO_CHANGE_HANDLERS: dict[str, QboChangeHandler] = {}
 
 
+Mark = Callable[[AsyncSession, int, InboundState, str | None], Awaitable[None]]
+
+
+async def _run(
+    handle: Callable[[], Awaitable[Outcome]],
+    session: AsyncSession,
+    factory: SessionFactory,
+    mark: Mark,
+    row_id: int,
+) -> Outcome:
+    """Run a handler; a permanent error is an outcome, a transient one is recorded and re-raised.
+
+    The handler runs in a savepoint so a permanent failure keeps none of its partial writes. A
+    transient failure rolls the whole transaction back, so its reason is written in a separate
+    one: a retrying record must say why it is still pending.
+    """
+    try:
+        async with session.begin_nested():
+            return await handle()
+    except PermanentError as exc:
+        return Outcome(InboundState.FAILED, str(exc))
+    except Exception as exc:
+        async with session_scope(factory) as session:
+            await mark(session, row_id, InboundState.PENDING, f"retrying after: {exc}")
+        raise
+
+
 def no_handler_reason(kind: str) -> str:
     return f"waiting: this service has no handler for {kind} yet"
 
@@ -53,7 +81,9 @@ async def process_crm_event(factory: SessionFactory, row_id: int) -> InboundStat
             outcome = Outcome(InboundState.PENDING, no_handler_reason(event.type))
             log.info("crm.event.no_handler", row_id=row_id, type=event.type)
         else:
-            outcome = await handler(session, event)
+            outcome = await _run(
+                lambda: handler(session, event), session, factory, crm_events.mark, row_id
+            )
         await crm_events.mark(session, row_id, outcome.state, outcome.reason)
         return outcome.state
 
@@ -71,6 +101,8 @@ async def process_qbo_change(factory: SessionFactory, row_id: int) -> InboundSta
             outcome = Outcome(InboundState.PENDING, no_handler_reason(f"{change.entity} changes"))
             log.info("qbo.change.no_handler", row_id=row_id, entity=change.entity)
         else:
-            outcome = await handler(session, change)
+            outcome = await _run(
+                lambda: handler(session, change), session, factory, qbo_changes.mark, row_id
+            )
         await qbo_changes.mark(session, row_id, outcome.state, outcome.reason)
         return outcome.state

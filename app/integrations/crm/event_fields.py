@@ -57,18 +57,20 @@ def _decimal_places(number: Decimal) -> int:
     # rather than normalize(), which would round anything beyond 28 significant digits.
     _, digits, exponent = number.as_tuple()
     assert isinstance(exponent, int)  # only finite numbers reach here
-    if exponent >= 0:
+    if exponent >= 0 or not number:
         return 0
     trailing_zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
     return max(0, -exponent - trailing_zeros)
 
 
-def _decimal_validator(places: int, *, allow_negative: bool) -> Callable[[Any], Decimal]:
+def _decimal_validator(places: int) -> Callable[[Any], Decimal]:
     def validate(value: Any) -> Decimal:
         number = _to_decimal(value)
-        if abs(number) > MAX_AMOUNT:
+        # copy_abs is exact; abs() applies the context and raises Overflow on 1E+999999999.
+        if number.copy_abs() > MAX_AMOUNT:
             raise PydanticCustomError("decimal_range", "must not exceed 1000000000000 in size")
-        if number < 0 and not allow_negative:
+        # No field of the catalogue is negative: discounts and credits have their own fields.
+        if number < 0:
             raise PydanticCustomError("decimal_range", "must not be negative")
         if _decimal_places(number) > places:
             raise PydanticCustomError(
@@ -86,7 +88,7 @@ def _decimal_text(number: Decimal) -> str:
 
 def _decimal_field(places: int) -> tuple[BeforeValidator, PlainSerializer]:
     return (
-        BeforeValidator(_decimal_validator(places, allow_negative=False)),
+        BeforeValidator(_decimal_validator(places)),
         PlainSerializer(_decimal_text, return_type=str, when_used="json"),
     )
 

@@ -3,6 +3,10 @@
 Policy on unknown fields: the envelope is our own contract and forbids extra keys, so a sender
 that got it wrong hears so at once; everything inside ``data`` ignores unknown keys, because the
 CRM adds fields to its objects over time and that must not turn into rejected events.
+
+Invoice ``status`` accepts draft, sent, viewed, partially_paid, paid, overdue and both "void" and
+"voided"; it is stored as "voided", matching the ``invoice.voided`` event name. Errors carry dotted
+paths relative to the body (``data.line_items.0.unit_price``); "" means the body as a whole.
 """
 
 from __future__ import annotations
@@ -240,8 +244,9 @@ def _reject_constant(name: str) -> Any:
 def _load_json(body: bytes) -> Any:
     try:
         return json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
-        # ValueError covers bad UTF-8, bad syntax, NaN/Infinity and over-long integers.
+    except (ValueError, RecursionError, ArithmeticError) as exc:
+        # ValueError: bad UTF-8, bad syntax, NaN/Infinity, over-long integers.
+        # ArithmeticError: a number whose exponent even Decimal cannot hold (1E+99999999999999).
         raise EventValidationError([FieldError("", "body is not valid JSON")]) from exc
 
 

@@ -273,7 +273,8 @@ def parse_notification(body: bytes) -> ParsedNotification:
     """
     try:
         document = json.loads(body, parse_float=Decimal)
-    except (ValueError, RecursionError) as exc:
+    except (ValueError, RecursionError, ArithmeticError) as exc:
+        # ArithmeticError: Decimal refuses exponents like 1E+99999999999999.
         raise WebhookFormatError("body is not valid JSON") from exc
     result = ParsedNotification()
     if isinstance(document, dict) and "eventNotifications" in document:
@@ -282,5 +283,5 @@ def parse_notification(body: bytes) -> ParsedNotification:
         _parse_cloudevents(document, result)
     else:
         raise WebhookFormatError("body is neither legacy eventNotifications nor CloudEvents")
-    
+    result.changes = _without_duplicates(result.changes)
     return result

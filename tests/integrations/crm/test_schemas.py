@@ -5,6 +5,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.integrations.crm.schemas import (
     EVENT_TYPES,
@@ -561,3 +563,58 @@ class TestCanonicalBodyHash:
     def test_invalid_json_hashes_without_raising(self) -> None:
         assert canonical_body_hash(b"not json") != canonical_body_hash(b"not json!")
         assert len(canonical_body_hash(b"[" * 100_000)) == 64
+
+
+class TestRobustness:
+    @pytest.mark.parametrize(
+        ("raw", "paths"),
+        [
+            ("1e999999999", ["data.totals.total"]),
+            ("-1e999999999", ["data.totals.total"]),
+            ("1e-999999999", ["data.totals.total"]),
+            ("1E+9999999999999999999", [""]),  # beyond what Decimal itself can hold
+        ],
+    )
+    def test_extreme_exponents_fail_cleanly(self, raw: str, paths: list[str]) -> None:
+        document = json.dumps(invoice_event()).replace('"total": "336.83"', f'"total": {raw}')
+
+        assert [e.path for e in _errors(document.encode())] == paths
+
+    def test_zero_with_a_long_exponent_is_zero(self) -> None:
+        document = json.dumps(invoice_event()).replace('"total": "336.83"', '"total": 0e-1000')
+
+        assert parse_event(document.encode()).data.totals.total == 0  # type: ignore[union-attr]
+
+    @given(
+        document=st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+            lambda children: (
+                st.lists(children, max_size=4)
+                | st.dictionaries(st.text(max_size=12), children, max_size=4)
+            ),
+            max_leaves=20,
+        ),
+        event_type=st.sampled_from([*EVENT_TYPES, "other"]),
+    )
+    def test_arbitrary_data_only_ever_raises_event_validation_error(
+        self, document: Any, event_type: str
+    ) -> None:
+        envelope = {**contact_event(), "type": event_type, "data": document}
+        errors: list[FieldError] = []
+        try:
+            parse_event(_body(envelope))
+        except EventValidationError as exc:
+            errors = exc.errors or [FieldError("<none>", "")]
+
+        assert all(e.path.startswith(("data", "type")) and e.message for e in errors)
+
+    @given(mutation=st.sampled_from(["", "x", 0, -1, "1.001", None, [], {}, True, "2026-13-01"]))
+    def test_any_single_leaf_replacement_is_handled(self, mutation: Any) -> None:
+        for document in (invoice_event(), payment_event()):
+            for key in ("issue_date", "paid_at", "currency", "contact", "totals", "line_items"):
+                if key in document["data"]:
+                    changed = copy.deepcopy(document)
+                    changed["data"][key] = mutation
+                    with pytest.raises(EventValidationError) as caught:
+                        parse_event(_body(changed))
+                    assert {e.path.split(".")[1] for e in caught.value.errors} == {key}

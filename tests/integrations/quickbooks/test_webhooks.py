@@ -1,4 +1,5 @@
 import base64
+import contextlib
 import dataclasses
 import hashlib
 import hmac
@@ -8,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.integrations.quickbooks.webhooks import (
     MAX_KEY_LENGTH,
@@ -465,3 +468,44 @@ class TestWholeBody:
     def test_unusable_bodies_raise_format_error(self, body: bytes) -> None:
         with pytest.raises(WebhookFormatError):
             parse_notification(body)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=16,
+)
+_KEYS = ["name", "id", "operation", "lastUpdated", "deletedId", "realmId", "dataChangeEvent"]
+_CE_KEYS = ["specversion", "id", "type", "time", "intuitentityid", "intuitaccountid", "data"]
+
+
+class TestRobustness:
+    @given(header=st.text(max_size=80), body=st.binary(max_size=64))
+    def test_verify_signature_never_raises(self, header: str, body: bytes) -> None:
+        assert verify_signature(TOKEN, body, header) is False
+
+    @given(body=st.binary(max_size=200))
+    def test_random_bytes_raise_only_format_error(self, body: bytes) -> None:
+        with contextlib.suppress(WebhookFormatError):
+            parse_notification(body)
+
+    @given(entries=st.lists(st.dictionaries(st.sampled_from(_KEYS), _JSON), max_size=4))
+    def test_odd_legacy_entries_are_rejected_not_raised(self, entries: list[Any]) -> None:
+        parsed = parse_notification(_legacy(("111", entries), ("222", entries)))
+
+        assert len(parsed.changes) + len(parsed.rejected) <= 2 * len(entries)
+
+    @given(events=st.lists(st.dictionaries(st.sampled_from(_CE_KEYS), _JSON), max_size=4))
+    def test_odd_cloudevents_are_rejected_not_raised(self, events: list[Any]) -> None:
+        body = json.dumps([_cloudevent(), *events]).encode()
+
+        parsed = parse_notification(body)
+
+        assert parsed.changes[0].dedupe_key == "ev-1"
+        assert len(parsed.changes) + len(parsed.rejected) <= len(events) + 1
+
+    def test_number_beyond_decimal_range_is_a_format_error(self) -> None:
+        with pytest.raises(WebhookFormatError):
+            parse_notification(b'{"eventNotifications": [], "x": 1E+9999999999999999999}')

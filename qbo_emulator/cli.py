@@ -1,0 +1,99 @@
+"""Command line: `qbo-sync emulator --port 8300 ...` or `python -m qbo_emulator ...`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import structlog
+import uvicorn
+
+from qbo_emulator.app import create_app
+from qbo_emulator.config import EmulatorConfig
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="qbo-emulator", description="QuickBooks Online emulator")
+    p.add_argument("--port", type=int, default=8300)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--base-url", help="public base URL if not http://HOST:PORT")
+    p.add_argument("--webhook-url")
+    p.add_argument("--verifier-token", default=EmulatorConfig.verifier_token)
+    p.add_argument("--webhook-format", choices=["legacy", "cloudevents"], default="legacy")
+    p.add_argument("--webhook-drop-rate", type=float, default=0.0)
+    p.add_argument("--webhook-batch-window", type=float, default=0.2, help="seconds")
+    p.add_argument("--latency-ms", type=int, default=0)
+    p.add_argument("--auto-consent", action="store_true")
+    p.add_argument("--client-id", default=EmulatorConfig.client_id)
+    p.add_argument("--client-secret", default=EmulatorConfig.client_secret)
+    p.add_argument("--redirect-uri", action="append", help="allowed redirect URI (repeatable)")
+    p.add_argument("--access-token-ttl", type=int, default=3600, help="seconds")
+    p.add_argument("--no-refresh-rotation", action="store_true")
+    p.add_argument("--rate-limit-per-minute", type=int, default=500)
+    p.add_argument("--max-in-flight", type=int, default=10)
+    p.add_argument("--throttle-format", choices=["json", "xml"], default="json")
+    p.add_argument("--seed", type=int, help="random seed for realm ids, seeding and drop rate")
+    p.add_argument("--log-level", default="info")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
+    return EmulatorConfig(
+        base_url=args.base_url or f"http://{args.host}:{args.port}",
+        client_id=args.client_id,
+        client_secret=args.client_secret,
+        verifier_token=args.verifier_token,
+        redirect_uris=args.redirect_uri,
+        webhook_url=args.webhook_url,
+        webhook_format=args.webhook_format,
+        webhook_batch_window_s=args.webhook_batch_window,
+        webhook_drop_rate=args.webhook_drop_rate,
+        latency_ms=args.latency_ms,
+        auto_consent=args.auto_consent,
+        access_token_ttl_s=args.access_token_ttl,
+        refresh_rotation=not args.no_refresh_rotation,
+        rate_limit_per_minute=args.rate_limit_per_minute,
+        max_in_flight=args.max_in_flight,
+        throttle_format=args.throttle_format,
+        seed=args.seed,
+    )
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(stream=sys.stderr, level=level.upper(), format="%(message)s")
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso"),
+            structlog.processors.JSONRenderer(),
+        ],
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    config = config_from_args(args)
+    _configure_logging(args.log_level)
+    structlog.get_logger("qbo_emulator").info(
+        "qbo_emulator.started",
+        base_url=config.base_url,
+        QBO_API_BASE_URL=config.base_url,
+        QBO_OAUTH_BASE_URL=config.base_url,
+        QBO_CLIENT_ID=config.client_id,
+        QBO_CLIENT_SECRET=config.client_secret,
+        QBO_WEBHOOK_VERIFIER_TOKEN=config.verifier_token,
+        webhook_url=config.webhook_url,
+        webhook_format=config.webhook_format,
+        auto_consent=config.auto_consent,
+    )
+    uvicorn.run(
+        create_app(config),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=False,
+    )
+    return 0

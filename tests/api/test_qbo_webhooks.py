@@ -1,0 +1,207 @@
+"""POST /v1/qbo/webhooks with Intuit's published payloads, signed over the exact raw bytes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select, text
+
+from app.db.session import SessionFactory
+from app.models import QboChange
+from tests.fixtures.events import intuit_headers
+
+SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "reference" / "qbo-samples"
+LEGACY = (
+    b'{"eventNotifications":[{"realmId":"1185883450","dataChangeEvent":{"entities":['
+    b'{"name":"Customer","id":"1","operation":"Create","lastUpdated":"2015-10-05T14:42:19-0700"},'
+    b'{"name":"Vendor","id":"1","operation":"Create","lastUpdated":"2015-10-05T14:42:19-0700"}]}}]}'
+)
+
+
+def sample(name: str) -> bytes:
+    path = SAMPLES / name
+    if not path.exists():
+        pytest.skip(f"reference sample {name} is not beside this checkout")
+    return path.read_bytes()
+
+
+async def changes(factory: SessionFactory) -> list[QboChange]:
+    async with factory() as session:
+        return list((await session.execute(select(QboChange).order_by(QboChange.id))).scalars())
+
+
+async def job_count(factory: SessionFactory) -> int:
+    async with factory() as session:
+        return int(
+            (await session.execute(text("SELECT count(*) FROM procrastinate_jobs"))).scalar_one()
+        )
+
+
+async def deliver(client: httpx.AsyncClient, body: bytes, **kwargs: str) -> httpx.Response:
+    return await client.post(
+        "/v1/qbo/webhooks", content=body, headers=intuit_headers(body, **kwargs)
+    )
+
+
+async def test_legacy_payload_stores_one_change_per_entity(
+    client: httpx.AsyncClient, db: SessionFactory
+) -> None:
+    response = await deliver(client, LEGACY)
+    assert response.status_code == 200
+    assert response.json()["accepted"] == 2
+    stored = await changes(db)
+    assert [(c.realm_id, c.entity, c.entity_id, c.operation, c.source) for c in stored] == [
+        ("1185883450", "Customer", "1", "Create", "legacy"),
+        ("1185883450", "Vendor", "1", "Create", "legacy"),
+    ]
+    assert await job_count(db) == 2
+
+
+async def test_cloudevents_sample_is_stored(client: httpx.AsyncClient, db: SessionFactory) -> None:
+    response = await deliver(client, sample("webhook-cloudevents-blog-sample.json"))
+    assert response.status_code == 200
+    [change] = await changes(db)
+    assert (change.realm_id, change.entity, change.entity_id, change.operation) == (
+        "310687",
+        "Account",
+        "1234",
+        "Create",
+    )
+    assert change.dedupe_key == "88cd52aa-33b6-4351-9aa4-47572edbd068"
+
+
+async def test_cloudevents_merge_keeps_the_merged_away_id(
+    client: httpx.AsyncClient, db: SessionFactory
+) -> None:
+    response = await deliver(client, sample("webhook-cloudevents-customer-merged.json"))
+    assert response.status_code == 200
+    [change] = await changes(db)
+    assert (change.entity, change.entity_id, change.operation, change.deleted_id) == (
+        "Customer",
+        "123",
+        "Merge",
+        "27",
+    )
+
+
+async def test_cloudevent_without_data_or_content_type_is_accepted(
+    client: httpx.AsyncClient, db: SessionFactory
+) -> None:
+    body = json.dumps(
+        [
+            {
+                "specversion": "1.0",
+                "id": "abc-SalesReceipt-150",
+                "source": "intuit.x",
+                "type": "qbo.salesreceipt.updated.v1",
+                "time": "2026-03-17T16:19:17Z",
+                "intuitentityid": "150",
+                "intuitaccountid": "9341455",
+            }
+        ]
+    ).encode()
+    response = await client.post(
+        "/v1/qbo/webhooks",
+        content=body,
+        headers={**intuit_headers(body), "Content-Type": "application/cloudevents+json"},
+    )
+    assert response.status_code == 200
+    [change] = await changes(db)
+    assert (change.entity, change.operation) == ("SalesReceipt", "Update")
+
+
+async def test_redelivery_is_deduplicated(client: httpx.AsyncClient, db: SessionFactory) -> None:
+    first = await deliver(client, LEGACY)
+    second = await deliver(client, LEGACY)
+    assert (first.json()["accepted"], second.json()["accepted"], second.json()["duplicates"]) == (
+        2,
+        0,
+        2,
+    )
+    assert len(await changes(db)) == 2
+    assert await job_count(db) == 2
+
+
+async def test_signature_is_over_the_exact_raw_bytes(
+    client: httpx.AsyncClient, db: SessionFactory
+) -> None:
+    reserialised = json.dumps(json.loads(LEGACY), indent=1).encode()
+    response = await client.post(
+        "/v1/qbo/webhooks", content=reserialised, headers=intuit_headers(LEGACY)
+    )
+    assert response.status_code == 401
+    assert await changes(db) == []
+
+
+@pytest.mark.parametrize(
+    "headers", [{}, {"intuit-signature": "bm90IGl0"}, {"intuit-signature": "%%%"}]
+)
+async def test_missing_or_bad_signature_is_401(
+    client: httpx.AsyncClient, headers: dict[str, str], db: SessionFactory
+) -> None:
+    response = await client.post("/v1/qbo/webhooks", content=LEGACY, headers=headers)
+    assert response.status_code == 401
+    assert await changes(db) == []
+
+
+async def test_wrong_verifier_token_is_401(client: httpx.AsyncClient) -> None:
+    response = await deliver(client, LEGACY, token="another-apps-token")
+    assert response.status_code == 401
+
+
+async def test_signed_but_unreadable_body_is_acknowledged_not_retried(
+    client: httpx.AsyncClient, db: SessionFactory
+) -> None:
+    response = await deliver(client, b"{not json")
+    assert response.status_code == 200
+    assert response.json()["status"] == "unreadable"
+    assert await changes(db) == []
+
+
+async def test_one_bad_entry_does_not_drop_the_others(
+    client: httpx.AsyncClient, db: SessionFactory
+) -> None:
+    body = json.dumps(
+        {
+            "eventNotifications": [
+                {
+                    "realmId": "42",
+                    "dataChangeEvent": {
+                        "entities": [
+                            {
+                                "name": "Invoice",
+                                "id": "7",
+                                "operation": "Update",
+                                "lastUpdated": "2026-01-01T00:00:00Z",
+                            },
+                            {"name": "Invoice", "operation": "Update"},
+                        ]
+                    },
+                }
+            ]
+        }
+    ).encode()
+    response = await deliver(client, body)
+    assert response.status_code == 200
+    assert (response.json()["accepted"], response.json()["rejected"]) == (1, 1)
+    assert [c.entity_id for c in await changes(db)] == ["7"]
+
+
+async def test_body_over_the_limit_is_413(client: httpx.AsyncClient, service: object) -> None:
+    from app.api.state import AppState
+
+    state = service.state.qbs  # type: ignore[attr-defined]
+    assert isinstance(state, AppState)
+    body = b"[" + b" " * state.settings.qbo.max_webhook_bytes + b"]"
+    response = await deliver(client, body)
+    assert response.status_code == 413
+
+
+async def test_count_matches_rows(db: SessionFactory) -> None:
+    async with db() as session:
+        assert (
+            await session.execute(select(func.count()).select_from(QboChange))
+        ).scalar_one() == 0

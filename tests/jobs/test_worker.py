@@ -1,0 +1,204 @@
+"""The job queue end to end: intake defers, a real procrastinate worker runs the jobs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.api.state import AppState
+from app.db.session import SessionFactory
+from app.errors import PermanentError, TransientError
+from app.jobs.context import Runtime
+from app.jobs.queue import worker_options
+from app.models import CrmEvent
+from app.models.states import InboundState
+from app.sync import dispatch
+from app.sync.dispatch import Outcome
+from tests.fixtures.events import PostEvent, invoice_event
+
+pytestmark = pytest.mark.usefixtures("location")
+
+
+async def run_jobs(state: AppState) -> None:
+    """Run workers until no job is due (wait=False stops a worker when nothing is fetchable,
+    which includes jobs queued behind a lock another job still holds)."""
+    runtime = Runtime(settings=state.settings, session_factory=state.session_factory)
+    options = {**worker_options(runtime), "wait": False, "concurrency": 4}
+    for _ in range(50):
+        await asyncio.wait_for(state.job_app.run_worker_async(**options), timeout=30)
+        async with state.session_factory() as session:
+            due = (
+                await session.execute(
+                    text(
+                        "SELECT count(*) FROM procrastinate_jobs WHERE status = 'todo' "
+                        "AND (scheduled_at IS NULL OR scheduled_at <= now())"
+                    )
+                )
+            ).scalar_one()
+        if not due:
+            return
+    raise AssertionError("jobs still due after 50 worker runs")
+
+
+async def events(factory: SessionFactory) -> list[CrmEvent]:
+    async with factory() as session:
+        return list((await session.execute(select(CrmEvent).order_by(CrmEvent.id))).scalars())
+
+
+async def job_statuses(factory: SessionFactory) -> list[str]:
+    async with factory() as session:
+        rows = await session.execute(
+            text(
+                "SELECT status FROM procrastinate_jobs WHERE task_name = 'crm.event.process' "
+                "ORDER BY id"
+            )
+        )
+        return [str(status) for (status,) in rows]
+
+
+@pytest.fixture
+def handlers() -> Iterator[dict[str, dispatch.CrmEventHandler]]:
+    saved = dict(dispatch.CRM_EVENT_HANDLERS)
+    yield dispatch.CRM_EVENT_HANDLERS
+    dispatch.CRM_EVENT_HANDLERS.clear()
+    dispatch.CRM_EVENT_HANDLERS.update(saved)
+
+
+async def test_event_without_handler_stays_visibly_pending(
+    post_event: PostEvent, state: AppState, db: SessionFactory
+) -> None:
+    await post_event(invoice_event())
+    await run_jobs(state)
+    [event] = await events(db)
+    assert event.state is InboundState.PENDING
+    assert event.state_reason == "waiting: this service has no handler for invoice.sent yet"
+    assert event.processed_at is None
+
+
+async def test_events_of_one_object_run_in_order_once_each(
+    post_event: PostEvent,
+    state: AppState,
+    db: SessionFactory,
+    handlers: dict[str, dispatch.CrmEventHandler],
+) -> None:
+    seen: list[str] = []
+
+    async def record(_: AsyncSession, event: CrmEvent) -> Outcome:
+        seen.append(event.event_id)
+        await asyncio.sleep(0.01)
+        return Outcome(InboundState.DONE)
+
+    handlers["invoice.sent"] = record
+    handlers["invoice.updated"] = record
+    await post_event(invoice_event("e1"))
+    for n in range(2, 6):
+        await post_event(invoice_event(f"e{n}", type_="invoice.updated"))
+    await run_jobs(state)
+    assert seen == ["e1", "e2", "e3", "e4", "e5"]
+    assert {event.state for event in await events(db)} == {InboundState.DONE}
+    assert await job_statuses(db) == ["succeeded"] * 5
+
+
+async def test_permanent_error_fails_the_event_with_its_reason_and_no_retry(
+    post_event: PostEvent,
+    state: AppState,
+    db: SessionFactory,
+    handlers: dict[str, dispatch.CrmEventHandler],
+) -> None:
+    async def reject(session: AsyncSession, event: CrmEvent) -> Outcome:
+        event.state_reason = "partial write that must not survive"
+        await session.flush()
+        raise PermanentError("QBO 6000: closed accounting period; reopen it and retry")
+
+    handlers["invoice.sent"] = reject
+    await post_event(invoice_event())
+    await run_jobs(state)
+    [event] = await events(db)
+    assert event.state is InboundState.FAILED
+    assert event.state_reason == "QBO 6000: closed accounting period; reopen it and retry"
+    assert await job_statuses(db) == ["succeeded"]
+
+
+async def test_transient_error_is_retried_later_and_says_why(
+    post_event: PostEvent,
+    state: AppState,
+    db: SessionFactory,
+    handlers: dict[str, dispatch.CrmEventHandler],
+) -> None:
+    async def flaky(_: AsyncSession, __: CrmEvent) -> Outcome:
+        raise TransientError("QBO answered 503", retry_after_s=60)
+
+    handlers["invoice.sent"] = flaky
+    await post_event(invoice_event())
+    await run_jobs(state)
+    [event] = await events(db)
+    assert event.state is InboundState.PENDING
+    assert event.state_reason == "retrying after: QBO answered 503"
+    async with db() as session:
+        status, attempts, wait = (
+            await session.execute(
+                text(
+                    "SELECT status, attempts, extract(epoch FROM scheduled_at - now()) "
+                    "FROM procrastinate_jobs WHERE task_name = 'crm.event.process'"
+                )
+            )
+        ).one()
+    assert (str(status), attempts) == ("todo", 1)
+    assert 55 <= float(wait) <= 61, "the retry must wait at least what QBO asked for"
+
+
+async def test_replayed_job_of_a_finished_event_changes_nothing(
+    post_event: PostEvent,
+    state: AppState,
+    db: SessionFactory,
+    handlers: dict[str, dispatch.CrmEventHandler],
+) -> None:
+    calls = 0
+
+    async def once(_: AsyncSession, __: CrmEvent) -> Outcome:
+        nonlocal calls
+        calls += 1
+        return Outcome(InboundState.DONE)
+
+    handlers["invoice.sent"] = once
+    await post_event(invoice_event())
+    await run_jobs(state)
+    [event] = await events(db)
+    assert await dispatch.process_crm_event(db, event.id) is InboundState.DONE
+    assert calls == 1
+
+
+async def test_sweeper_requeues_a_job_whose_worker_died(
+    post_event: PostEvent, state: AppState, db: SessionFactory
+) -> None:
+    from types import SimpleNamespace
+
+    from app.jobs.context import RUNTIME_KEY
+    from app.jobs.tasks import sweep_stalled
+
+    await post_event(invoice_event())
+    async with db() as session, session.begin():
+        # A worker that took the job and then stopped sending heartbeats (killed with SIGKILL).
+        worker_id = (
+            await session.execute(
+                text(
+                    "INSERT INTO procrastinate_workers (last_heartbeat) "
+                    "VALUES (now() - interval '1 hour') RETURNING id"
+                )
+            )
+        ).scalar_one()
+        await session.execute(
+            text("UPDATE procrastinate_jobs SET status = 'doing', worker_id = :w"),
+            {"w": worker_id},
+        )
+    runtime = Runtime(settings=state.settings, session_factory=state.session_factory)
+    context = SimpleNamespace(app=state.job_app, additional_context={RUNTIME_KEY: runtime})
+    await sweep_stalled(context, timestamp=0)  # type: ignore[arg-type]
+    assert await job_statuses(db) == ["todo"]
+    await run_jobs(state)
+    [event] = await events(db)
+    assert event.attempts == 1, "the re-queued job ran"
