@@ -1,7 +1,8 @@
 """Settings: one object, nested groups, secrets as SecretStr, fail fast in production.
 
 Every group reads the same flat environment variable names (``CRM_SIGNING_SECRET``,
-``QBO_CLIENT_ID``, ...) because operators, docs and `.env.example` rely on those names, not on nested ``A__B`` forms.
+``QBO_CLIENT_ID``, ...) because operators, docs and `.env.example` rely on those names, not on
+nested ``A__B`` forms.
 """
 
 from __future__ import annotations

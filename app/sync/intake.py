@@ -1,4 +1,5 @@
-"""Intake: store each inbound CRM event or QBO change once; defer its job in the same transaction."""
+"""Intake: store each inbound CRM event or QBO change once, deferring its job in the same
+transaction."""
 
 from __future__ import annotations
 

@@ -135,11 +135,13 @@ class TestAtomicity:
     ) -> None:
         body = encode(invoice_event())
         event = parse_event(body)
-        with pytest.raises(RuntimeError, match="after the insert"):
+        seen_inside: tuple[int, int] | None = None
+        with pytest.raises(RuntimeError, match="after the insert"):  # noqa: PT012
             async with session_scope(state.session_factory) as session:
                 await accept_crm_event(session, state.job_app, event, canonical_body_hash(body))
-                assert await _in_transaction_counts(session) == (1, 1)
+                seen_inside = await _in_transaction_counts(session)
                 raise RuntimeError("boom after the insert")
+        assert seen_inside == (1, 1)
         assert await counts(db) == (0, 0)
 
     async def test_failed_defer_rejects_the_request_and_stores_nothing(

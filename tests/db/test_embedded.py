@@ -1,4 +1,4 @@
-"""The embedded PostgreSQL: starts, keeps its data across restarts, and never outlives its holders."""
+"""The embedded PostgreSQL: starts, keeps its data across restarts, never outlives its holders."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ SCRIPT = textwrap.dedent(
 
 
 def run(data_dir: Path, note: str, mode: str = "exit") -> subprocess.Popen[str]:
-    return subprocess.Popen(
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and script
         [sys.executable, "-c", SCRIPT, str(data_dir), note, mode],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

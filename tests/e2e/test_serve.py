@@ -76,7 +76,8 @@ def test_serve_on_the_embedded_database(tmp_path: Path) -> None:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
     logs = log_path.read_text()
-    assert "db.embedded.started" in logs and str(tmp_path / "data" / "pgdata") in logs
+    assert "db.embedded.started" in logs
+    assert str(tmp_path / "data" / "pgdata") in logs
     assert secrets["CRM_SIGNING_SECRET"] not in logs
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:

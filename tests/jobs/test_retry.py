@@ -40,5 +40,6 @@ def test_retry_waits_at_least_what_the_error_asks() -> None:
     decision = strategy.get_retry_decision(
         exception=TransientError("429", retry_after_s=60), job=job(0)
     )
-    assert decision is not None and decision.retry_at is not None
+    assert decision is not None
+    assert decision.retry_at is not None
     assert (decision.retry_at - datetime.now(UTC)).total_seconds() > 59

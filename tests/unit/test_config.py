@@ -63,7 +63,8 @@ def test_development_secrets_are_generated_once_and_kept(tmp_path: Path) -> None
 
     second = Settings(QBS_DATA_DIR=data_dir)
     assert prepare_settings(second) == []
-    assert first.crm.signing_secret is not None and second.crm.signing_secret is not None
+    assert first.crm.signing_secret is not None
+    assert second.crm.signing_secret is not None
     assert (
         first.crm.signing_secret.get_secret_value() == second.crm.signing_secret.get_secret_value()
     )
