@@ -59,7 +59,9 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(numeric)
     # uvicorn's access log duplicates our request log line.
     logging.getLogger("uvicorn.access").disabled = True
-    for noisy in ("procrastinate", "httpx", "httpcore"):
+    # Libraries that narrate routine steps at INFO (pgserver's initdb output, alembic's context
+    # on every readiness check); their warnings and errors still come through.
+    for noisy in ("procrastinate", "httpx", "httpcore", "pgserver", "alembic"):
         logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
 
 

@@ -160,7 +160,7 @@ def _issue(emu: Emulator, grant: Grant) -> JSONResponse:
         "access_token": access.token,
         "refresh_token": grant.refresh_token,
         "expires_in": emu.config.access_token_ttl_s,
-        "x_refresh_token_expires_in": int(grant.refresh_expires_at - now),
+        "x_refresh_token_expires_in": round(grant.refresh_expires_at - now),
     }
     return JSONResponse(body, headers=NO_STORE)
 

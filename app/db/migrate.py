@@ -11,7 +11,14 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-ROOT = Path(__file__).resolve().parents[2]
+
+def _project_root() -> Path:
+    # A source checkout has migrations/ beside app/; an installed image keeps them in its workdir.
+    checkout = Path(__file__).resolve().parents[2]
+    return checkout if (checkout / "migrations").is_dir() else Path.cwd()
+
+
+ROOT = _project_root()
 
 
 def alembic_config(url: str) -> Config:

@@ -14,9 +14,12 @@ def fault_code(response: object) -> str:
 
 class TestUpdates:
     async def test_sparse_update_bumps_synctoken_and_keeps_other_fields(self, qbo: QBO) -> None:
-        created = await qbo.create("Customer", {"DisplayName": "Bill", "GivenName": "Bill", "Notes": "n"})
+        created = await qbo.create(
+            "Customer", {"DisplayName": "Bill", "GivenName": "Bill", "Notes": "n"}
+        )
         response = await qbo.post(
-            "/customer", {"Id": created["Id"], "SyncToken": "0", "sparse": True, "MiddleName": "Mark"}
+            "/customer",
+            {"Id": created["Id"], "SyncToken": "0", "sparse": True, "MiddleName": "Mark"},
         )
         updated = response.json()["Customer"]
         assert updated["SyncToken"] == "1"
@@ -25,14 +28,20 @@ class TestUpdates:
 
     async def test_full_update_drops_omitted_fields(self, qbo: QBO) -> None:
         created = await qbo.create("Customer", {"DisplayName": "Full", "Notes": "keep?"})
-        response = await qbo.post("/customer", {"Id": created["Id"], "SyncToken": "0", "DisplayName": "Full"})
+        response = await qbo.post(
+            "/customer", {"Id": created["Id"], "SyncToken": "0", "DisplayName": "Full"}
+        )
         assert "Notes" not in response.json()["Customer"]
 
     async def test_stale_synctoken_is_5010(self, qbo: QBO) -> None:
         created = await qbo.create("Customer", {"DisplayName": "Stale"})
-        ok = await qbo.post("/customer", {"Id": created["Id"], "SyncToken": "0", "sparse": True, "Notes": "a"})
+        ok = await qbo.post(
+            "/customer", {"Id": created["Id"], "SyncToken": "0", "sparse": True, "Notes": "a"}
+        )
         assert ok.status_code == 200
-        stale = await qbo.post("/customer", {"Id": created["Id"], "SyncToken": "0", "sparse": True, "Notes": "b"})
+        stale = await qbo.post(
+            "/customer", {"Id": created["Id"], "SyncToken": "0", "sparse": True, "Notes": "b"}
+        )
         assert stale.status_code == 400 and fault_code(stale) == "5010"
         assert (await qbo.read("Customer", created["Id"]))["Notes"] == "a"
 
@@ -42,17 +51,23 @@ class TestUpdates:
 
     async def test_display_name_cannot_be_removed(self, qbo: QBO) -> None:
         created = await qbo.create("Customer", {"DisplayName": "Named"})
-        response = await qbo.post("/customer", {"Id": created["Id"], "SyncToken": "0", "GivenName": "G"})
+        response = await qbo.post(
+            "/customer", {"Id": created["Id"], "SyncToken": "0", "GivenName": "G"}
+        )
         assert response.json()["Customer"]["DisplayName"] == "Named"
 
     async def test_display_name_generated_from_name_parts(self, qbo: QBO) -> None:
-        created = await qbo.create("Customer", {"Title": "Dr", "GivenName": "Ada", "FamilyName": "Lovelace"})
+        created = await qbo.create(
+            "Customer", {"Title": "Dr", "GivenName": "Ada", "FamilyName": "Lovelace"}
+        )
         assert created["DisplayName"] == "Dr Ada Lovelace"
         missing = await qbo.post("/customer", {"Notes": "no name"})
         assert fault_code(missing) == "2020"
 
     async def test_invalid_email_and_colon_rejected(self, qbo: QBO) -> None:
-        bad_email = await qbo.post("/customer", {"DisplayName": "E", "PrimaryEmailAddr": {"Address": "nope"}})
+        bad_email = await qbo.post(
+            "/customer", {"DisplayName": "E", "PrimaryEmailAddr": {"Address": "nope"}}
+        )
         assert bad_email.status_code == 400
         colon = await qbo.post("/customer", {"DisplayName": "A:B"})
         assert colon.status_code == 400
@@ -67,12 +82,17 @@ class TestUniqueness:
 
     async def test_inactive_customer_still_holds_its_name(self, qbo: QBO) -> None:
         created = await qbo.create("Customer", {"DisplayName": "Dormant"})
-        await qbo.post("/customer", {"Id": created["Id"], "SyncToken": "0", "sparse": True, "Active": False})
+        await qbo.post(
+            "/customer", {"Id": created["Id"], "SyncToken": "0", "sparse": True, "Active": False}
+        )
         assert fault_code(await qbo.post("/customer", {"DisplayName": "Dormant"})) == "6240"
 
     async def test_rename_frees_the_old_name(self, qbo: QBO) -> None:
         created = await qbo.create("Customer", {"DisplayName": "Old"})
-        await qbo.post("/customer", {"Id": created["Id"], "SyncToken": "0", "sparse": True, "DisplayName": "New"})
+        await qbo.post(
+            "/customer",
+            {"Id": created["Id"], "SyncToken": "0", "sparse": True, "DisplayName": "New"},
+        )
         assert (await qbo.post("/customer", {"DisplayName": "Old"})).status_code == 200
 
     async def test_item_name_unique(self, qbo: QBO) -> None:
@@ -82,13 +102,17 @@ class TestUniqueness:
         assert fault_code(await qbo.post("/item", {**body, "Name": "garden design"})) == "6240"
 
     async def test_service_item_needs_income_account(self, qbo: QBO) -> None:
-        assert fault_code(await qbo.post("/item", {"Name": "No account", "Type": "Service"})) == "2020"
+        assert (
+            fault_code(await qbo.post("/item", {"Name": "No account", "Type": "Service"})) == "2020"
+        )
 
 
 class TestNameListLifecycle:
     async def test_name_list_entities_cannot_be_deleted(self, qbo: QBO) -> None:
         created = await qbo.create("Customer", {"DisplayName": "Undeletable"})
-        response = await qbo.post("/customer", {"Id": created["Id"], "SyncToken": "0"}, operation="delete")
+        response = await qbo.post(
+            "/customer", {"Id": created["Id"], "SyncToken": "0"}, operation="delete"
+        )
         assert response.status_code == 400 and fault_code(response) == "500"
         assert (await qbo.read("Customer", created["Id"]))["Active"] is True
 
@@ -96,14 +120,20 @@ class TestNameListLifecycle:
         created = await qbo.create("Customer", {"DisplayName": "Owes"})
         line = {"DetailType": "SalesItemLineDetail", "Amount": 10}
         await qbo.create("Invoice", {"CustomerRef": {"value": created["Id"]}, "Line": [line]})
-        response = await qbo.post("/customer", {"Id": created["Id"], "SyncToken": "0", "sparse": True, "Active": False})
+        response = await qbo.post(
+            "/customer", {"Id": created["Id"], "SyncToken": "0", "sparse": True, "Active": False}
+        )
         assert fault_code(response) == "6000"
 
     async def test_reference_to_inactive_customer_is_610(self, qbo: QBO) -> None:
         created = await qbo.create("Customer", {"DisplayName": "Inactive"})
-        await qbo.post("/customer", {"Id": created["Id"], "SyncToken": "0", "sparse": True, "Active": False})
+        await qbo.post(
+            "/customer", {"Id": created["Id"], "SyncToken": "0", "sparse": True, "Active": False}
+        )
         line = {"DetailType": "SalesItemLineDetail", "Amount": 10}
-        response = await qbo.post("/invoice", {"CustomerRef": {"value": created["Id"]}, "Line": [line]})
+        response = await qbo.post(
+            "/invoice", {"CustomerRef": {"value": created["Id"]}, "Line": [line]}
+        )
         assert fault_code(response) == "610"
 
     async def test_company_info_and_preferences(self, qbo: QBO) -> None:

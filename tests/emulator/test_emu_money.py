@@ -14,7 +14,9 @@ from .conftest import QBO
 from .test_emu_entities import fault_code
 
 
-def line(amount: Any = None, qty: Any = None, price: Any = None, tax: str | None = None) -> dict[str, Any]:
+def line(
+    amount: Any = None, qty: Any = None, price: Any = None, tax: str | None = None
+) -> dict[str, Any]:
     detail: dict[str, Any] = {}
     if qty is not None:
         detail["Qty"] = qty
@@ -38,7 +40,9 @@ def discount(amount: Any = None, percent: Any = None) -> dict[str, Any]:
     return out
 
 
-US = money.TaxContext(currency="USD", us=True, us_rate=Decimal("8.25"), us_code_id="1", us_rate_id="1")
+US = money.TaxContext(
+    currency="USD", us=True, us_rate=Decimal("8.25"), us_code_id="1", us_rate_id="1"
+)
 
 
 class TestPureMoney:
@@ -73,13 +77,18 @@ class TestPureMoney:
         before = money.compute(lines, US, {})
         assert before.discount == Decimal("20.00") and before.tax == Decimal("16.50")
         assert before.total == Decimal("196.50")
-        after = money.compute([line(200, tax="TAX"), discount(percent=10)], US, {"apply_tax_after_discount": True})
+        after = money.compute(
+            [line(200, tax="TAX"), discount(percent=10)], US, {"apply_tax_after_discount": True}
+        )
         assert after.tax == Decimal("14.85") and after.total == Decimal("194.85")
 
     def test_amount_discount(self) -> None:
         totals = money.compute([line(50), discount(amount=Decimal("10.00"))], US, {})
         assert totals.total == Decimal("40.00")
-        assert [ln["DetailType"] for ln in totals.lines][-2:] == ["SubTotalLineDetail", "DiscountLineDetail"]
+        assert [ln["DetailType"] for ln in totals.lines][-2:] == [
+            "SubTotalLineDetail",
+            "DiscountLineDetail",
+        ]
 
     def gb(self) -> money.TaxContext:
         codes = {
@@ -89,7 +98,9 @@ class TestPureMoney:
         return money.TaxContext(currency="GBP", us=False, codes=codes)
 
     def test_non_us_tax_excluded(self) -> None:
-        totals = money.compute([line(100, tax="1"), line(30, tax="2")], self.gb(), {"global_calc": "TaxExcluded"})
+        totals = money.compute(
+            [line(100, tax="1"), line(30, tax="2")], self.gb(), {"global_calc": "TaxExcluded"}
+        )
         assert totals.tax == Decimal("20.00") and totals.total == Decimal("150.00")
 
     def test_non_us_tax_inclusive_backs_tax_out(self) -> None:
@@ -119,7 +130,9 @@ async def customer(qbo: QBO) -> dict[str, Any]:
 
 class TestUsInvoices:
     async def test_6070_over_http(self, qbo: QBO, customer: Any) -> None:
-        response = await qbo.post("/invoice", {"CustomerRef": {"value": "1"}, "Line": [line(10, 3, 3)]})
+        response = await qbo.post(
+            "/invoice", {"CustomerRef": {"value": "1"}, "Line": [line(10, 3, 3)]}
+        )
         assert fault_code(response) == "6070"
 
     async def test_tax_override_sent_in_txn_tax_detail(self, qbo: QBO, customer: Any) -> None:
@@ -129,7 +142,8 @@ class TestUsInvoices:
     async def test_sparse_line_change_recomputes_tax(self, qbo: QBO, customer: Any) -> None:
         inv = await invoice(qbo, [line(100, tax="TAX")])
         response = await qbo.post(
-            "/invoice", {"Id": inv["Id"], "SyncToken": "0", "sparse": True, "Line": [line(200, tax="TAX")]}
+            "/invoice",
+            {"Id": inv["Id"], "SyncToken": "0", "sparse": True, "Line": [line(200, tax="TAX")]},
         )
         assert response.json()["Invoice"]["TotalAmt"] == 216.5
 
@@ -137,7 +151,10 @@ class TestUsInvoices:
         first = await invoice(qbo, [line(1)])
         second = await invoice(qbo, [line(1)])
         assert int(second["DocNumber"]) == int(first["DocNumber"]) + 1
-        dup = await qbo.post("/invoice", {"CustomerRef": {"value": "1"}, "Line": [line(1)], "DocNumber": first["DocNumber"]})
+        dup = await qbo.post(
+            "/invoice",
+            {"CustomerRef": {"value": "1"}, "Line": [line(1)], "DocNumber": first["DocNumber"]},
+        )
         assert fault_code(dup) == "6140"
         assert f"TxnId={first['Id']}" in dup.json()["Fault"]["Error"][0]["Detail"]
 
@@ -153,7 +170,8 @@ class TestNonUsInvoices:
         inv = await uk.create("Invoice", {**body, "Line": [line(100, tax=standard)]})
         assert inv["TotalAmt"] == 120 and inv["CurrencyRef"]["value"] == "GBP"
         inclusive = await uk.create(
-            "Invoice", {**body, "GlobalTaxCalculation": "TaxInclusive", "Line": [line(120, tax=standard)]}
+            "Invoice",
+            {**body, "GlobalTaxCalculation": "TaxInclusive", "Line": [line(120, tax=standard)]},
         )
         assert inclusive["TotalAmt"] == 120 and inclusive["TxnTaxDetail"]["TotalTax"] == 20
 
@@ -163,7 +181,9 @@ class TestPaymentsAndLifecycle:
         body = {
             "TotalAmt": total if total is not None else amount,
             "CustomerRef": {"value": "1"},
-            "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": invoice_id, "TxnType": "Invoice"}]}],
+            "Line": [
+                {"Amount": amount, "LinkedTxn": [{"TxnId": invoice_id, "TxnType": "Invoice"}]}
+            ],
         }
         return await qbo.post("/payment", body)
 
@@ -186,7 +206,10 @@ class TestPaymentsAndLifecycle:
         first = (await self.pay(qbo, inv["Id"], 30)).json()["Payment"]
         second = (await self.pay(qbo, inv["Id"], 20)).json()["Payment"]
         voided = await qbo.post(
-            "/payment", {"Id": first["Id"], "SyncToken": "0", "sparse": True}, operation="update", include="void"
+            "/payment",
+            {"Id": first["Id"], "SyncToken": "0", "sparse": True},
+            operation="update",
+            include="void",
         )
         assert voided.json()["Payment"]["TotalAmt"] == 0
         assert (await qbo.read("Invoice", inv["Id"]))["Balance"] == 80
@@ -199,27 +222,44 @@ class TestPaymentsAndLifecycle:
         response = await qbo.post("/invoice", {"Id": inv["Id"], "SyncToken": "0"}, operation="void")
         voided = response.json()["Invoice"]
         assert voided["TotalAmt"] == 0 and voided["Balance"] == 0 and voided["SyncToken"] == "1"
-        assert voided["Line"][0]["Amount"] == 0 and voided["Line"][0]["SalesItemLineDetail"]["Qty"] == 0
+        assert (
+            voided["Line"][0]["Amount"] == 0
+            and voided["Line"][0]["SalesItemLineDetail"]["Qty"] == 0
+        )
         assert voided["TxnTaxDetail"]["TotalTax"] == 0
         assert voided["PrivateNote"].startswith("Voided")
         assert (await qbo.read("Customer", "1"))["Balance"] == 0
 
-    async def test_invoice_with_payment_cannot_be_deleted_and_delete_twice_is_610(self, qbo: QBO, customer: Any) -> None:
+    async def test_invoice_with_payment_cannot_be_deleted_and_delete_twice_is_610(
+        self, qbo: QBO, customer: Any
+    ) -> None:
         inv = await invoice(qbo, [line(100)])
         payment = (await self.pay(qbo, inv["Id"], 10)).json()["Payment"]
         linked = await qbo.post("/invoice", {"Id": inv["Id"], "SyncToken": "1"}, operation="delete")
         assert fault_code(linked) == "6000"
         await qbo.post("/payment", {"Id": payment["Id"], "SyncToken": "0"}, operation="delete")
-        deleted = await qbo.post("/invoice", {"Id": inv["Id"], "SyncToken": "2"}, operation="delete")
+        deleted = await qbo.post(
+            "/invoice", {"Id": inv["Id"], "SyncToken": "2"}, operation="delete"
+        )
         assert deleted.json()["Invoice"] == {"status": "Deleted", "domain": "QBO", "Id": inv["Id"]}
         again = await qbo.post("/invoice", {"Id": inv["Id"], "SyncToken": "2"}, operation="delete")
         assert fault_code(again) == "610"
         assert fault_code(await qbo.get(f"/invoice/{inv['Id']}")) == "610"
 
-    async def test_sales_receipt_void_via_update_include_void(self, qbo: QBO, customer: Any) -> None:
-        receipt = await qbo.create("SalesReceipt", {"CustomerRef": {"value": "1"}, "Line": [line(25)]})
-        assert receipt["Balance"] == 0 and receipt["DepositToAccountRef"]["name"] == "Undeposited Funds"
+    async def test_sales_receipt_void_via_update_include_void(
+        self, qbo: QBO, customer: Any
+    ) -> None:
+        receipt = await qbo.create(
+            "SalesReceipt", {"CustomerRef": {"value": "1"}, "Line": [line(25)]}
+        )
+        assert (
+            receipt["Balance"] == 0
+            and receipt["DepositToAccountRef"]["name"] == "Undeposited Funds"
+        )
         response = await qbo.post(
-            "/salesreceipt", {"Id": receipt["Id"], "SyncToken": "0", "sparse": True}, operation="update", include="void"
+            "/salesreceipt",
+            {"Id": receipt["Id"], "SyncToken": "0", "sparse": True},
+            operation="update",
+            include="void",
         )
         assert response.json()["SalesReceipt"]["TotalAmt"] == 0

@@ -72,8 +72,12 @@ class TestRequestId:
         line = {"DetailType": "SalesItemLineDetail", "Amount": 5}
         await qbo.create("Customer", {"DisplayName": "C"})
         for request_id in ("a", "b", "a"):
-            await qbo.post("/invoice", {"CustomerRef": {"value": "1"}, "Line": [line]}, requestid=request_id)
-        assert (await qbo.query("select count(*) from Invoice")).json()["QueryResponse"]["totalCount"] == 2
+            await qbo.post(
+                "/invoice", {"CustomerRef": {"value": "1"}, "Line": [line]}, requestid=request_id
+            )
+        assert (await qbo.query("select count(*) from Invoice")).json()["QueryResponse"][
+            "totalCount"
+        ] == 2
 
 
 class TestCdc:
@@ -196,5 +200,10 @@ class TestInjectedFaults:
     async def test_injected_fault_does_not_execute_write(self, qbo: QBO) -> None:
         await arm(qbo, kind="503", count=1)
         assert (await qbo.post("/customer", {"DisplayName": "Never"})).status_code == 503
-        assert fault_code(await qbo.query("select * from Customer where DisplayName = 'x' or")) == "4000"
-        assert (await qbo.query("select count(*) from Customer")).json()["QueryResponse"]["totalCount"] == 0
+        assert (
+            fault_code(await qbo.query("select * from Customer where DisplayName = 'x' or"))
+            == "4000"
+        )
+        assert (await qbo.query("select count(*) from Customer")).json()["QueryResponse"][
+            "totalCount"
+        ] == 0

@@ -91,3 +91,39 @@ def test_set_values_win_over_generated_ones(
 def test_secrets_never_appear_in_the_settings_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CRM_SIGNING_SECRET", "super-secret-value")
     assert "super-secret-value" not in repr(Settings())
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
+
+
+def _env_names() -> set[str]:
+    names = set()
+    for group in (Settings().crm, Settings().qbo, Settings().worker):
+        prefix = str(group.model_config.get("env_prefix", ""))
+        names |= {prefix + field.upper() for field in type(group).model_fields}
+    for name, field in Settings.model_fields.items():
+        if isinstance(field.validation_alias, str):
+            names.add(field.validation_alias)
+        elif name not in {"crm", "qbo", "worker"}:
+            names.add(name.upper())
+    return names
+
+
+def test_env_example_lists_every_setting_with_a_comment() -> None:
+    lines = EXAMPLE.read_text().splitlines()
+    listed = {line.split("=", 1)[0] for line in lines if line and not line.startswith("#")}
+    assert listed == _env_names()
+    for index, line in enumerate(lines):
+        if line and not line.startswith("#") and not lines[index - 1].startswith("#"):
+            # Settings may share one comment block, but each block needs one.
+            assert lines[index - 1] and "=" in lines[index - 1], f"{line} has no comment"
+
+
+def test_env_example_copied_as_is_starts_a_development_setup(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(EXAMPLE.read_text())
+    settings = Settings()
+    assert settings.uses_embedded_database
+    generated = prepare_settings(settings)
+    assert "CRM_SIGNING_SECRET" in generated
+    assert settings.qbo.client_secret is not None
+    assert settings.qbo.client_secret.get_secret_value() == "emulator-client-secret"
