@@ -23,21 +23,42 @@ def free_port() -> int:
 def test_flags_map_to_config() -> None:
     args = build_parser().parse_args(
         [
-            "--port", "8399", "--webhook-url", "http://h/x", "--verifier-token", "vt",
-            "--webhook-format", "cloudevents", "--latency-ms", "7", "--auto-consent",
-            "--client-id", "cid", "--client-secret", "cs",
+            "--port",
+            "8399",
+            "--webhook-url",
+            "http://h/x",
+            "--verifier-token",
+            "vt",
+            "--webhook-format",
+            "cloudevents",
+            "--latency-ms",
+            "7",
+            "--auto-consent",
+            "--client-id",
+            "cid",
+            "--client-secret",
+            "cs",
         ]
     )
     config = config_from_args(args)
     assert config.base_url == "http://127.0.0.1:8399"
-    assert (config.webhook_url, config.verifier_token, config.webhook_format) == ("http://h/x", "vt", "cloudevents")
-    assert (config.latency_ms, config.auto_consent, config.client_id, config.client_secret) == (7, True, "cid", "cs")
+    assert (config.webhook_url, config.verifier_token, config.webhook_format) == (
+        "http://h/x",
+        "vt",
+        "cloudevents",
+    )
+    assert (config.latency_ms, config.auto_consent, config.client_id, config.client_secret) == (
+        7,
+        True,
+        "cid",
+        "cs",
+    )
 
 
 @pytest.mark.slow
 def test_module_serves_and_logs_service_settings() -> None:
     port = free_port()
-    proc = subprocess.Popen(
+    proc = subprocess.Popen(  # noqa: S603 - fixed argv, our own interpreter
         [sys.executable, "-m", "qbo_emulator", "--port", str(port), "--verifier-token", "vt-1"],
         stderr=subprocess.PIPE,
         text=True,

@@ -38,7 +38,8 @@ def assert_same_types(sample: Any, actual: Any, path: str = "") -> None:
     elif isinstance(sample, bool):
         assert isinstance(actual, bool), path
     elif isinstance(sample, (int, float)):
-        assert isinstance(actual, (int, float)) and not isinstance(actual, bool), path
+        assert isinstance(actual, (int, float)), path
+        assert not isinstance(actual, bool), path
     elif isinstance(sample, str):
         assert isinstance(actual, str), path
 
@@ -57,7 +58,8 @@ class TestCustomerSamples:
         assert_same_types(
             {k: v for k, v in sample["Customer"].items() if k not in ignore}, customer
         )
-        assert customer["SyncToken"] == "0" and isinstance(customer["Id"], str)
+        assert customer["SyncToken"] == "0"
+        assert isinstance(customer["Id"], str)
         assert META_TIME.match(customer["MetaData"]["CreateTime"])
         assert META_TIME.match(customer["MetaData"]["LastUpdatedTime"])
         for key in ("DisplayName", "PrimaryEmailAddr", "BillAddr", "GivenName", "FamilyName"):
@@ -75,7 +77,8 @@ class TestCustomerSamples:
         assert set(data) == {"QueryResponse", "time"}
         page = data["QueryResponse"]
         assert set(page) == set(sample["QueryResponse"])
-        assert page["startPosition"] == 1 and page["maxResults"] == 2
+        assert page["startPosition"] == 1
+        assert page["maxResults"] == 2
         for expected, actual in zip(
             sample["QueryResponse"]["Customer"], page["Customer"], strict=True
         ):
@@ -217,7 +220,8 @@ class TestFaultSamples:
         deleted_sample = sample["CDCResponse"][0]["QueryResponse"][1]["Estimate"][2]
         deleted = responses[1]["Invoice"][-1]
         assert set(deleted) == set(deleted_sample)
-        assert deleted["status"] == "Deleted" and deleted["Id"] == invoice["Id"]
+        assert deleted["status"] == "Deleted"
+        assert deleted["Id"] == invoice["Id"]
         assert {"startPosition", "maxResults"} <= set(responses[0])
 
 
@@ -237,7 +241,8 @@ class TestWebhookSamples:
         assert isinstance(body, list)
         assert set(body[0]) == set(sample[0])
         assert body[0]["type"] == sample[0]["type"]
-        assert body[0]["intuitentityid"] == "1234" and body[0]["intuitaccountid"] == "310687"
+        assert body[0]["intuitentityid"] == "1234"
+        assert body[0]["intuitaccountid"] == "310687"
         assert body[0]["specversion"] == "1.0"
 
     def test_legacy_body_has_documented_shape(self) -> None:

@@ -23,7 +23,8 @@ class TestUpdates:
         )
         updated = response.json()["Customer"]
         assert updated["SyncToken"] == "1"
-        assert updated["MiddleName"] == "Mark" and updated["Notes"] == "n"
+        assert updated["MiddleName"] == "Mark"
+        assert updated["Notes"] == "n"
         assert updated["MetaData"]["CreateTime"] == created["MetaData"]["CreateTime"]
 
     async def test_full_update_drops_omitted_fields(self, qbo: QBO) -> None:
@@ -42,7 +43,8 @@ class TestUpdates:
         stale = await qbo.post(
             "/customer", {"Id": created["Id"], "SyncToken": "0", "sparse": True, "Notes": "b"}
         )
-        assert stale.status_code == 400 and fault_code(stale) == "5010"
+        assert stale.status_code == 400
+        assert fault_code(stale) == "5010"
         assert (await qbo.read("Customer", created["Id"]))["Notes"] == "a"
 
     async def test_update_of_missing_object_is_610(self, qbo: QBO) -> None:
@@ -78,7 +80,8 @@ class TestUniqueness:
     async def test_display_name_unique_across_people(self, qbo: QBO, other: str) -> None:
         await qbo.create("Customer", {"DisplayName": "Smith Family Store"})
         response = await qbo.post(f"/{other.lower()}", {"DisplayName": "smith family  STORE"})
-        assert response.status_code == 400 and fault_code(response) == "6240"
+        assert response.status_code == 400
+        assert fault_code(response) == "6240"
 
     async def test_inactive_customer_still_holds_its_name(self, qbo: QBO) -> None:
         created = await qbo.create("Customer", {"DisplayName": "Dormant"})
@@ -113,7 +116,8 @@ class TestNameListLifecycle:
         response = await qbo.post(
             "/customer", {"Id": created["Id"], "SyncToken": "0"}, operation="delete"
         )
-        assert response.status_code == 400 and fault_code(response) == "500"
+        assert response.status_code == 400
+        assert fault_code(response) == "500"
         assert (await qbo.read("Customer", created["Id"]))["Active"] is True
 
     async def test_inactivating_customer_with_open_balance_fails(self, qbo: QBO) -> None:
@@ -143,7 +147,8 @@ class TestNameListLifecycle:
         assert prefs["TaxPrefs"]["PartnerTaxEnabled"] is True
         assert prefs["CurrencyPrefs"]["HomeCurrency"] == {"value": "USD"}
         tax_codes = (await qbo.query("select * from TaxCode")).json()["QueryResponse"]["TaxCode"]
-        assert tax_codes and (await qbo.post("/taxcode", {"Name": "X"})).status_code == 400
+        assert tax_codes
+        assert (await qbo.post("/taxcode", {"Name": "X"})).status_code == 400
 
     async def test_unknown_entity_is_unsupported(self, qbo: QBO) -> None:
         response = await qbo.get("/widget/1")

@@ -65,22 +65,26 @@ class TestPureMoney:
 
     def test_us_tax_only_on_taxable_lines(self) -> None:
         totals = money.compute([line(100, tax="TAX"), line(50, tax="NON")], US, {})
-        assert totals.tax == Decimal("8.25") and totals.total == Decimal("158.25")
+        assert totals.tax == Decimal("8.25")
+        assert totals.total == Decimal("158.25")
 
     def test_us_total_tax_override_is_honoured(self) -> None:
         totals = money.compute([line(100, tax="TAX")], US, {"tax_override": Decimal("7.00")})
-        assert totals.tax == Decimal("7.00") and totals.total == Decimal("107.00")
+        assert totals.tax == Decimal("7.00")
+        assert totals.total == Decimal("107.00")
         assert totals.tax_detail["TaxLine"][0]["Amount"] == Decimal("7.00")
 
     def test_percent_discount_and_tax_after_discount(self) -> None:
         lines = [line(200, tax="TAX"), discount(percent=10)]
         before = money.compute(lines, US, {})
-        assert before.discount == Decimal("20.00") and before.tax == Decimal("16.50")
+        assert before.discount == Decimal("20.00")
+        assert before.tax == Decimal("16.50")
         assert before.total == Decimal("196.50")
         after = money.compute(
             [line(200, tax="TAX"), discount(percent=10)], US, {"apply_tax_after_discount": True}
         )
-        assert after.tax == Decimal("14.85") and after.total == Decimal("194.85")
+        assert after.tax == Decimal("14.85")
+        assert after.total == Decimal("194.85")
 
     def test_amount_discount(self) -> None:
         totals = money.compute([line(50), discount(amount=Decimal("10.00"))], US, {})
@@ -101,17 +105,20 @@ class TestPureMoney:
         totals = money.compute(
             [line(100, tax="1"), line(30, tax="2")], self.gb(), {"global_calc": "TaxExcluded"}
         )
-        assert totals.tax == Decimal("20.00") and totals.total == Decimal("150.00")
+        assert totals.tax == Decimal("20.00")
+        assert totals.total == Decimal("150.00")
 
     def test_non_us_tax_inclusive_backs_tax_out(self) -> None:
         totals = money.compute([line(120, tax="1")], self.gb(), {"global_calc": "TaxInclusive"})
-        assert totals.tax == Decimal("20.00") and totals.total == Decimal("120.00")
+        assert totals.tax == Decimal("20.00")
+        assert totals.total == Decimal("120.00")
         detail = totals.tax_detail["TaxLine"][0]["TaxLineDetail"]
         assert detail["NetAmountTaxable"] == Decimal("100.00")
 
     def test_non_us_not_applicable_has_no_tax(self) -> None:
         totals = money.compute([line(100)], self.gb(), {"global_calc": "NotApplicable"})
-        assert totals.tax == 0 and totals.total == Decimal("100")
+        assert totals.tax == 0
+        assert totals.total == Decimal("100")
 
     def test_non_us_line_without_tax_code_rejected(self) -> None:
         with pytest.raises(QBOFault) as info:
@@ -137,7 +144,8 @@ class TestUsInvoices:
 
     async def test_tax_override_sent_in_txn_tax_detail(self, qbo: QBO, customer: Any) -> None:
         inv = await invoice(qbo, [line(100, tax="TAX")], TxnTaxDetail={"TotalTax": 5})
-        assert inv["TxnTaxDetail"]["TotalTax"] == 5 and inv["TotalAmt"] == 105
+        assert inv["TxnTaxDetail"]["TotalTax"] == 5
+        assert inv["TotalAmt"] == 105
 
     async def test_sparse_line_change_recomputes_tax(self, qbo: QBO, customer: Any) -> None:
         inv = await invoice(qbo, [line(100, tax="TAX")])
@@ -168,12 +176,14 @@ class TestNonUsInvoices:
         missing = await uk.post("/invoice", {**body, "Line": [line(100)]})
         assert fault_code(missing) == "6000"
         inv = await uk.create("Invoice", {**body, "Line": [line(100, tax=standard)]})
-        assert inv["TotalAmt"] == 120 and inv["CurrencyRef"]["value"] == "GBP"
+        assert inv["TotalAmt"] == 120
+        assert inv["CurrencyRef"]["value"] == "GBP"
         inclusive = await uk.create(
             "Invoice",
             {**body, "GlobalTaxCalculation": "TaxInclusive", "Line": [line(120, tax=standard)]},
         )
-        assert inclusive["TotalAmt"] == 120 and inclusive["TxnTaxDetail"]["TotalTax"] == 20
+        assert inclusive["TotalAmt"] == 120
+        assert inclusive["TxnTaxDetail"]["TotalTax"] == 20
 
 
 class TestPaymentsAndLifecycle:
@@ -192,7 +202,8 @@ class TestPaymentsAndLifecycle:
         payment = (await self.pay(qbo, inv["Id"], 40, total=50)).json()["Payment"]
         assert payment["UnappliedAmt"] == 10
         after = await qbo.read("Invoice", inv["Id"])
-        assert after["Balance"] == 60 and after["SyncToken"] == "1"
+        assert after["Balance"] == 60
+        assert after["SyncToken"] == "1"
         assert {"TxnId": payment["Id"], "TxnType": "Payment"} in after["LinkedTxn"]
         assert (await qbo.read("Customer", "1"))["Balance"] == 60
 
@@ -215,17 +226,18 @@ class TestPaymentsAndLifecycle:
         assert (await qbo.read("Invoice", inv["Id"]))["Balance"] == 80
         await qbo.post("/payment", {"Id": second["Id"], "SyncToken": "0"}, operation="delete")
         restored = await qbo.read("Invoice", inv["Id"])
-        assert restored["Balance"] == 100 and "LinkedTxn" not in restored
+        assert restored["Balance"] == 100
+        assert "LinkedTxn" not in restored
 
     async def test_invoice_void_zeroes_amounts(self, qbo: QBO, customer: Any) -> None:
         inv = await invoice(qbo, [line(100, 2, 50, tax="TAX")], PrivateNote="note")
         response = await qbo.post("/invoice", {"Id": inv["Id"], "SyncToken": "0"}, operation="void")
         voided = response.json()["Invoice"]
-        assert voided["TotalAmt"] == 0 and voided["Balance"] == 0 and voided["SyncToken"] == "1"
-        assert (
-            voided["Line"][0]["Amount"] == 0
-            and voided["Line"][0]["SalesItemLineDetail"]["Qty"] == 0
-        )
+        assert voided["TotalAmt"] == 0
+        assert voided["Balance"] == 0
+        assert voided["SyncToken"] == "1"
+        assert voided["Line"][0]["Amount"] == 0
+        assert voided["Line"][0]["SalesItemLineDetail"]["Qty"] == 0
         assert voided["TxnTaxDetail"]["TotalTax"] == 0
         assert voided["PrivateNote"].startswith("Voided")
         assert (await qbo.read("Customer", "1"))["Balance"] == 0
@@ -252,10 +264,8 @@ class TestPaymentsAndLifecycle:
         receipt = await qbo.create(
             "SalesReceipt", {"CustomerRef": {"value": "1"}, "Line": [line(25)]}
         )
-        assert (
-            receipt["Balance"] == 0
-            and receipt["DepositToAccountRef"]["name"] == "Undeposited Funds"
-        )
+        assert receipt["Balance"] == 0
+        assert receipt["DepositToAccountRef"]["name"] == "Undeposited Funds"
         response = await qbo.post(
             "/salesreceipt",
             {"Id": receipt["Id"], "SyncToken": "0", "sparse": True},

@@ -88,10 +88,14 @@ class TestAuthorize:
             "realm_id"
         ]
         page = await http.get("/connect/oauth2", params=authorize_params(emu))
-        assert page.status_code == 200 and "Pick Me" in page.text and "Cancel" in page.text
+        assert page.status_code == 200
+        assert "Pick Me" in page.text
+        assert "Cancel" in page.text
         form = {**authorize_params(emu), "realm_id": realm, "action": "connect"}
         params = callback(await http.post("/connect/oauth2/consent", data=form))
-        assert params["realmId"] == realm and params["state"] == "csrf-123" and params["code"]
+        assert params["realmId"] == realm
+        assert params["state"] == "csrf-123"
+        assert params["code"]
 
     async def test_cancel_is_access_denied(self, http: httpx.AsyncClient, emu: Emulator) -> None:
         form = {**authorize_params(emu), "action": "cancel"}
@@ -122,11 +126,13 @@ class TestTokens:
         first = await exchange(http, emu, params["code"])
         body: dict[str, Any] = first.json()
         assert first.status_code == 200
-        assert body["token_type"] == "bearer" and body["expires_in"] == 3600
+        assert body["token_type"] == "bearer"
+        assert body["expires_in"] == 3600
         assert body["x_refresh_token_expires_in"] == 8726400
         assert first.headers["intuit_tid"]
         second = await exchange(http, emu, params["code"])
-        assert second.status_code == 400 and second.json()["error"] == "invalid_grant"
+        assert second.status_code == 400
+        assert second.json()["error"] == "invalid_grant"
 
     async def test_wrong_client_secret(self, http: httpx.AsyncClient, emu: Emulator) -> None:
         params = await connect(http, emu)
@@ -138,7 +144,8 @@ class TestTokens:
         response = await http.post(
             "/oauth2/v1/tokens/bearer", data=form, headers=basic(emu, "wrong")
         )
-        assert response.status_code == 401 and response.json()["error"] == "invalid_client"
+        assert response.status_code == 401
+        assert response.json()["error"] == "invalid_client"
 
     async def test_refresh_rotates_and_old_value_is_invalid_grant(
         self, http: httpx.AsyncClient, emu: Emulator
@@ -148,7 +155,8 @@ class TestTokens:
         renewed = (await refresh(http, emu, tokens["refresh_token"])).json()
         assert renewed["refresh_token"] != tokens["refresh_token"]
         stale = await refresh(http, emu, tokens["refresh_token"])
-        assert stale.status_code == 400 and stale.json()["error"] == "invalid_grant"
+        assert stale.status_code == 400
+        assert stale.json()["error"] == "invalid_grant"
         realm = params["realmId"]
         api = await http.get(
             f"/v3/company/{realm}/preferences",

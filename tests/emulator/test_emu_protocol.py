@@ -26,7 +26,8 @@ class TestAuthentication:
         body = response.json()
         assert body["fault"]["type"] == "AUTHENTICATION"
         error = body["fault"]["error"][0]
-        assert error["code"] == "3200" and "AuthenticationFailed" in error["message"]
+        assert error["code"] == "3200"
+        assert "AuthenticationFailed" in error["message"]
 
     async def test_expired_token_via_control_api(self, qbo: QBO) -> None:
         await qbo.http.post(f"/_emulator/companies/{qbo.realm}/tokens/expire")
@@ -59,14 +60,16 @@ class TestRequestId:
         body = {"DisplayName": "Once"}
         first = await qbo.post("/customer", body, requestid="req-1")
         second = await qbo.post("/customer", {"DisplayName": "Different"}, requestid="req-1")
-        assert second.status_code == 200 and second.content == first.content
+        assert second.status_code == 200
+        assert second.content == first.content
         listed = (await qbo.http.get(f"/_emulator/companies/{qbo.realm}/entities/Customer")).json()
         assert listed["count"] == 1
 
     async def test_fault_is_replayed_too(self, qbo: QBO) -> None:
         first = await qbo.post("/customer", {"Notes": "no name"}, requestid="bad")
         again = await qbo.post("/customer", {"DisplayName": "Now valid"}, requestid="bad")
-        assert first.status_code == again.status_code == 400 and first.content == again.content
+        assert first.status_code == again.status_code == 400
+        assert first.content == again.content
 
     async def test_different_ids_create_twice(self, qbo: QBO) -> None:
         line = {"DetailType": "SalesItemLineDetail", "Amount": 5}
@@ -140,10 +143,12 @@ class TestThrottling:
         qbo.emu.config.latency_ms = 100
         responses = await asyncio.gather(*(qbo.get("/preferences") for _ in range(20)))
         statuses = sorted(r.status_code for r in responses)
-        assert statuses.count(200) == 10 and statuses.count(429) == 10
+        assert statuses.count(200) == 10
+        assert statuses.count(429) == 10
         throttled = next(r for r in responses if r.status_code == 429).json()
         error = throttled["Fault"]["Error"][0]
-        assert throttled["Fault"]["type"] == "SERVICE" and error["code"] == "3001"
+        assert throttled["Fault"]["type"] == "SERVICE"
+        assert error["code"] == "3001"
         assert error["Message"] == "message=ThrottleExceeded; errorCode=003001; statusCode=429"
 
     async def test_requests_per_minute(self, qbo: QBO) -> None:

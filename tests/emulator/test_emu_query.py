@@ -1,5 +1,8 @@
 """Query language: parser (pure), evaluator, and the /query endpoint's behaviour."""
 
+# The statements built here are QBO queries against the emulator, not SQL.
+# ruff: noqa: S608
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -24,7 +27,8 @@ class TestParser:
             "SELECT * FROM Customer WHERE DisplayName LIKE 'A%' AND Balance >= 10.5 "
             "AND Active IN (true, false) ORDERBY DisplayName DESC STARTPOSITION 11 MAXRESULTS 5"
         )
-        assert q.entity == "Customer" and not q.count
+        assert q.entity == "Customer"
+        assert not q.count
         assert q.where == (
             query.Condition("DisplayName", "LIKE", ("A%",)),
             query.Condition("Balance", ">=", (Decimal("10.5"),)),
@@ -35,13 +39,15 @@ class TestParser:
 
     def test_keywords_are_case_insensitive_and_order_by_accepted(self) -> None:
         q = query.parse("select count(*) from invoice where TotalAmt > '300.00' order by Id")
-        assert q.count and q.entity == "invoice" and q.order == (("Id", False),)
+        assert q.count
+        assert q.entity == "invoice"
+        assert q.order == (("Id", False),)
 
     def test_escaped_quote_and_backslash(self) -> None:
         q = query.parse(r"select * from Customer where DisplayName = 'Adam\'s \\ Shop'")
         assert q.where[0].values == ("Adam's \\ Shop",)
 
-    @given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40))
+    @given(st.text(max_size=40))
     def test_escaping_round_trips_any_name(self, name: str) -> None:
         q = query.parse(f"select * from Customer where DisplayName = '{escape(name)}'")
         assert q.where[0].values == (name,)
@@ -184,4 +190,5 @@ class TestQueryEndpoint:
         response = await qbo.query("select * from Customer where DisplayName = 'Adam's'")
         assert response.status_code == 400
         error = response.json()["Fault"]["Error"][0]
-        assert error["code"] == "4000" and error["Message"] == "Error parsing query"
+        assert error["code"] == "4000"
+        assert error["Message"] == "Error parsing query"

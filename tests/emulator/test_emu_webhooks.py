@@ -47,7 +47,8 @@ class TestDelivery:
         await flush(qbo)
         (event,) = inbox.bodies()[0]
         assert event["type"] == "qbo.customer.created.v1"
-        assert event["intuitaccountid"] == qbo.realm and event["intuitentityid"] == customer["Id"]
+        assert event["intuitaccountid"] == qbo.realm
+        assert event["intuitentityid"] == customer["Id"]
         assert event["id"].endswith(f"-Customer-{customer['Id']}")
         assert inbox.requests[0].headers["content-type"].startswith("application/cloudevents+json")
 
@@ -57,7 +58,8 @@ class TestDelivery:
         inbox.statuses = [500, 503]
         await qbo.create("Customer", {"DisplayName": "Retry"})
         stats = await flush(qbo)
-        assert len(inbox.requests) == 3 and stats["delivered"] == 1
+        assert len(inbox.requests) == 3
+        assert stats["delivered"] == 1
         assert inbox.requests[0].content == inbox.requests[2].content
         log = (await qbo.http.get("/_emulator/webhooks")).json()["deliveries"]
         assert [d["attempt"] for d in log] == [1, 2, 3]
@@ -66,13 +68,15 @@ class TestDelivery:
         inbox.statuses = [500] * 10
         await qbo.create("Customer", {"DisplayName": "Never acked"})
         stats = await flush(qbo)
-        assert stats["failed"] == 1 and len(inbox.requests) == 3
+        assert stats["failed"] == 1
+        assert len(inbox.requests) == 3
 
     async def test_drop_rate_loses_notifications(self, qbo: QBO, inbox: HookInbox) -> None:
         qbo.emu.config.webhook_drop_rate = 1.0
         await qbo.create("Customer", {"DisplayName": "Lost"})
         stats = await flush(qbo)
-        assert inbox.requests == [] and stats["dropped"] == 1
+        assert inbox.requests == []
+        assert stats["dropped"] == 1
 
     async def test_void_and_payment_events(self, qbo: QBO, inbox: HookInbox) -> None:
         await qbo.create("Customer", {"DisplayName": "Payer"})
@@ -103,10 +107,12 @@ class TestUserEdits:
         inbox.requests.clear()
         url = f"/_emulator/companies/{qbo.realm}/entities/Customer/{customer['Id']}"
         changed = (await qbo.http.patch(url, json={"Notes": "changed in QBO"})).json()["Customer"]
-        assert changed["SyncToken"] == "1" and changed["Notes"] == "changed in QBO"
+        assert changed["SyncToken"] == "1"
+        assert changed["Notes"] == "changed in QBO"
         await flush(qbo)
         entity = inbox.bodies()[0]["eventNotifications"][0]["dataChangeEvent"]["entities"][0]
-        assert entity["operation"] == "Update" and entity["id"] == customer["Id"]
+        assert entity["operation"] == "Update"
+        assert entity["id"] == customer["Id"]
         stale = await qbo.post(
             "/customer", {"Id": customer["Id"], "SyncToken": "0", "sparse": True}
         )
