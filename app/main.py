@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from app.api.errors import register_error_handlers
 from app.api.middleware import RequestContextMiddleware
-from app.api.routes import connections, crm_events, health, qbo_webhooks
+from app.api.routes import connections, crm_events, health, oauth, qbo_webhooks
 from app.api.state import AppState
 from app.config import Settings, signing_secrets
 from app.db import migrate
@@ -20,6 +20,7 @@ from app.db.session import create_engine, create_session_factory
 from app.jobs.context import Runtime
 from app.jobs.queue import build_job_app, worker_options
 from app.logging import get_logger
+from app.wiring import build_services
 
 log = get_logger(__name__)
 
@@ -45,7 +46,7 @@ def create_app(
     app = FastAPI(title="qbo-sync", version="0.1.0", lifespan=lifespan)
     app.add_middleware(RequestContextMiddleware)
     register_error_handlers(app)
-    for module in (health, crm_events, qbo_webhooks, connections):
+    for module in (health, crm_events, qbo_webhooks, connections, oauth):
         app.include_router(module.router)
     return app
 
@@ -57,19 +58,25 @@ async def _running(
     engine = create_engine(db.url)
     session_factory = create_session_factory(engine)
     job_app = build_job_app(db.url, settings.worker)
-    app.state.qbs = AppState(
-        settings=settings,
-        engine=engine,
-        session_factory=session_factory,
-        job_app=job_app,
-        migration_heads=migrate.head_revisions(),
-        signing_secrets=signing_secrets(settings),
-    )
     worker: asyncio.Task[None] | None = None
     try:
-        async with job_app.open_async():
+        async with (
+            job_app.open_async(),
+            build_services(settings, session_factory, job_app) as services,
+        ):
+            app.state.qbs = AppState(
+                settings=settings,
+                engine=engine,
+                session_factory=session_factory,
+                job_app=job_app,
+                migration_heads=migrate.head_revisions(),
+                signing_secrets=signing_secrets(settings),
+                services=services,
+            )
             if run_worker:
-                runtime = Runtime(settings=settings, session_factory=session_factory)
+                runtime = Runtime(
+                    settings=settings, session_factory=session_factory, services=services
+                )
                 worker = asyncio.create_task(job_app.run_worker_async(**worker_options(runtime)))
                 log.info("jobs.worker.started", concurrency=settings.worker.concurrency)
             yield

@@ -11,6 +11,7 @@ import uvicorn
 
 from qbo_emulator.app import create_app
 from qbo_emulator.config import EmulatorConfig
+from qbo_emulator.guard import DroppedConnection
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,7 +61,13 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     )
 
 
+def _not_injected_drop(record: logging.LogRecord) -> bool:
+    # The "drop" fault aborts the connection by raising; that is intended, not a crash to log.
+    return not (record.exc_info and isinstance(record.exc_info[1], DroppedConnection))
+
+
 def _configure_logging(level: str) -> None:
+    logging.getLogger("uvicorn.error").addFilter(_not_injected_drop)
     logging.basicConfig(stream=sys.stderr, level=level.upper(), format="%(message)s")
     structlog.configure(
         processors=[

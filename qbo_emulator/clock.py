@@ -28,9 +28,9 @@ class Clock:
         """MetaData times: seconds precision, Pacific offset (e.g. 2014-09-11T16:48:43-07:00)."""
         return self.pacific(ts).replace(microsecond=0).isoformat()
 
-    def response_time(self) -> str:
+    def response_time(self, ts: float | None = None) -> str:
         """Envelope "time": milliseconds, Pacific offset (e.g. 2015-07-23T11:04:15.496-07:00)."""
-        return self.pacific().isoformat(timespec="milliseconds")
+        return self.pacific(ts).isoformat(timespec="milliseconds")
 
     def today(self) -> str:
         # QBO's default TxnDate is the server's (Pacific) calendar day.

@@ -12,6 +12,7 @@ from qbo_emulator.accounting import emulator
 from qbo_emulator.companies import create_company
 from qbo_emulator.jsonutil import dumps, loads
 from qbo_emulator.limits import FAULT_KINDS
+from qbo_emulator.names import merge_customers
 from qbo_emulator.reads import entity_name
 from qbo_emulator.seed import seed
 from qbo_emulator.state import Emulator
@@ -154,12 +155,16 @@ async def clear_faults(realm_id: str, request: Request) -> Response:
 @router.get("/companies/{realm_id}/requests")
 async def requests_log(realm_id: str, request: Request) -> Response:
     """Request log of the accounting API with counts per method and path."""
-    company = _company(emulator(request), realm_id)
+    emu = emulator(request)
+    company = _company(emu, realm_id)
     return _json(
         {
             "total": company.request_total,
             "by_method_path": dict(company.request_counts),
-            "requests": list(company.request_log),
+            "requests": [
+                {**entry, "at": emu.clock.response_time(entry["at"])}
+                for entry in company.request_log
+            ],
         }
     )
 
@@ -278,6 +283,15 @@ async def user_delete(realm_id: str, segment: str, entity_id: str, request: Requ
     else:
         data = service.delete(emu, company, entity, body)
     return _json({entity: data})
+
+
+@router.post("/companies/{realm_id}/entities/Customer/{from_id}/merge")
+async def merge(realm_id: str, from_id: str, request: Request) -> Response:
+    """Merge customer `from_id` into `{"into": id}` as a QBO user would (Merge webhook)."""
+    emu = emulator(request)
+    company = _company(emu, realm_id)
+    into = str((await _body(request)).get("into", ""))
+    return _json({"Customer": merge_customers(emu, company, from_id, into)})
 
 
 @router.post("/reset")

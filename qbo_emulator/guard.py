@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import unquote_plus
 
 import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,7 +39,7 @@ def _query_param(query: str, name: str) -> str | None:
     for part in query.split("&"):
         key, _, value = part.partition("=")
         if key.lower() == name:
-            return value
+            return unquote_plus(value)
     return None
 
 
@@ -139,13 +140,24 @@ class AccountingGuard:
     async def _call(self, scope: Scope, receive: Receive, send: Send, company: Company) -> None:
         query = scope["query_string"].decode("latin-1")
         request_id = _query_param(query, "requestid") if scope["method"] == "POST" else None
-        if request_id:
-            cached = company.requestids.get(request_id)
-            if cached is not None:
-                await _send(send, Reply(cached[0], cached[1], cached[2].encode()))
-                return
-            send = self._capture(send, company, request_id)
-        await self.app(scope, receive, send)
+        if not request_id:
+            await self.app(scope, receive, send)
+            return
+        running = company.requestids_running.get(request_id)
+        if running is not None:
+            # A retry racing the original waits for it and then gets its answer, never a twin.
+            await asyncio.shield(running)
+        cached = company.requestids.get(request_id)
+        if cached is not None:
+            await _send(send, Reply(cached[0], cached[1], cached[2].encode()))
+            return
+        done = asyncio.get_running_loop().create_future()
+        company.requestids_running[request_id] = done
+        try:
+            await self.app(scope, receive, self._capture(send, company, request_id))
+        finally:
+            company.requestids_running.pop(request_id, None)
+            done.set_result(None)
 
     def _capture(self, send: Send, company: Company, request_id: str) -> Send:
         parts: dict[str, Any] = {"status": 0, "body": [], "type": "application/json"}
@@ -174,7 +186,8 @@ class AccountingGuard:
             "path": rest,
             "query": scope["query_string"].decode("latin-1"),
             "status": status,
-            "at": self.emu.clock.response_time(),
+            # Formatted when the log is read: formatting Pacific time costs more than the request.
+            "at": self.emu.clock.now(),
         }
         company.record_request(entry, f"{method} {rest}", self.emu.config.request_log_size)
 

@@ -198,3 +198,48 @@ register("TaxCode", Handler(prepare=_read_only))
 register("TaxRate", Handler(prepare=_read_only))
 register("CompanyInfo", Handler(prepare=_prepare_settings))
 register("Preferences", Handler(prepare=_prepare_settings))
+
+
+def merge_customers(emu: Emulator, company: Company, from_id: str, into_id: str) -> JSON:
+    """What a user's merge in QBO does: the first customer's transactions move to the second,
+    the first is deleted, and a Merge event names the deleted id."""
+    source, target = company.get("Customer", from_id), company.get("Customer", into_id)
+    if source is None or target is None or from_id == into_id:
+        raise faults.not_found()
+    moved = Decimal(0)
+    for entity in ("Invoice", "SalesReceipt", "Payment"):
+        for record in company.live(entity):
+            ref = record.data.get("CustomerRef") or {}
+            if ref.get("value") == from_id:
+                record.data["CustomerRef"] = {"value": into_id, "name": target.data["DisplayName"]}
+                if entity == "Invoice":
+                    moved += record.data.get("Balance", Decimal(0))
+    balance = (to_decimal(target.data.get("Balance")) or Decimal(0)) + moved
+    target.data["Balance"] = target.data["BalanceWithJobs"] = balance
+    company.display_names.pop(normalise_name(source.data["DisplayName"]), None)
+    now = emu.clock.now()
+    source.deleted = True
+    source.updated = now
+    source.data = {
+        "status": "Deleted",
+        "domain": "QBO",
+        "Id": from_id,
+        "MetaData": {"LastUpdatedTime": emu.clock.meta_time(now)},
+    }
+    bump_quietly(emu, target)
+    if emu.tokens.connected(company.realm_id):
+        data = {"deletedid": from_id}
+        emu.webhooks.notify(
+            emu.webhooks.new_event(company.realm_id, "Customer", into_id, "Merge", data)
+        )
+    return target.data
+
+
+def bump_quietly(emu: Emulator, record: Record) -> None:
+    now = emu.clock.now()
+    record.data["SyncToken"] = str(int(record.data["SyncToken"]) + 1)
+    record.data["MetaData"] = {
+        **record.data["MetaData"],
+        "LastUpdatedTime": emu.clock.meta_time(now),
+    }
+    record.updated = now

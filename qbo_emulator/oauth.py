@@ -7,7 +7,7 @@ import binascii
 import html
 import json
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
@@ -212,7 +212,7 @@ async def revoke(request: Request) -> Response:
     """Revoke a refresh or access token, which disconnects the app from the company."""
     emu = emulator(request)
     raw = await request.body()
-    value = _revoke_target(request, raw)
+    value = _revoke_target(raw)
     if not _client_ok(emu, request, {}):
         return _oauth_error("invalid_client", status=401)
     grant = emu.tokens.by_refresh.get(value)
@@ -224,11 +224,13 @@ async def revoke(request: Request) -> Response:
     return Response(status_code=200)
 
 
-def _revoke_target(request: Request, raw: bytes) -> str:
+def _revoke_target(raw: bytes) -> str:
+    """Intuit documents a JSON body; OAuth libraries (authlib) send RFC 7009 form bodies."""
     try:
         data: Any = json.loads(raw) if raw else {}
     except ValueError:
-        data = dict(p.split("=", 1) for p in raw.decode().split("&") if "=" in p)
+        form = parse_qs(raw.decode("utf-8", errors="replace"))
+        data = {key: values[0] for key, values in form.items()}
     return str(data.get("token", "")) if isinstance(data, dict) else ""
 
 

@@ -78,7 +78,9 @@ def _lines(company: Company, data: JSON) -> list[JSON]:
             continue
         detail = line.setdefault("SalesItemLineDetail", {})
         detail.setdefault("ItemRef", {"value": services})
-        resolve_ref(company, detail, "ItemRef", "Item", required=True)
+        item = resolve_ref(company, detail, "ItemRef", "Item", required=True)
+        if item is not None and "Description" not in line and item.data.get("Description"):
+            line["Description"] = item.data["Description"]
         if company.is_us:
             code = str((detail.get("TaxCodeRef") or {}).get("value") or "NON").upper()
             detail["TaxCodeRef"] = {"value": "TAX" if code == "TAX" else "NON"}

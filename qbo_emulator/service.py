@@ -98,6 +98,10 @@ def update(emu: Emulator, company: Company, entity: str, body: JSON) -> JSON:
     if body.get("sparse") is True or entity in SINGLETONS:
         data = copy.deepcopy(record.data)
         data.update(copy.deepcopy(request))
+        for key, value in body.items():
+            # In a sparse update an explicit empty value clears the field.
+            if value in ("", None) and key not in SYSTEM_KEYS:
+                data.pop(key, None)
     else:
         data = copy.deepcopy(request)
     data["Id"] = record.data["Id"]
@@ -154,7 +158,9 @@ def bump(emu: Emulator, company: Company, entity: str, record: Record, operation
 
 
 def notify(emu: Emulator, company: Company, entity: str, entity_id: str, operation: str) -> None:
-    emu.webhooks.notify(emu.webhooks.new_event(company.realm_id, entity, entity_id, operation))
+    # Intuit only notifies apps about companies connected to them (and not disconnected).
+    if emu.tokens.connected(company.realm_id):
+        emu.webhooks.notify(emu.webhooks.new_event(company.realm_id, entity, entity_id, operation))
 
 
 def delete(emu: Emulator, company: Company, entity: str, body: JSON) -> JSON:

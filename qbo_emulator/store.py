@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -65,6 +66,7 @@ class Company:
     requestids: collections.OrderedDict[str, tuple[int, bytes, str]] = field(
         default_factory=collections.OrderedDict
     )
+    requestids_running: dict[str, asyncio.Future[None]] = field(default_factory=dict)
     request_log: collections.deque[JSON] = field(default_factory=collections.deque)
     request_counts: collections.Counter[str] = field(default_factory=collections.Counter)
     request_total: int = 0

@@ -87,6 +87,9 @@ class TokenStore:
     def for_realm(self, realm_id: str) -> list[Grant]:
         return [g for g in self.grants.values() if g.realm_id == realm_id]
 
+    def connected(self, realm_id: str) -> bool:
+        return any(not g.revoked for g in self.grants.values() if g.realm_id == realm_id)
+
     def expire_realm(self, realm_id: str) -> int:
         count = 0
         for token in self.access.values():

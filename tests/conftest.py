@@ -1,1 +1,6 @@
-pytest_plugins = ["tests.fixtures.db", "tests.fixtures.app", "tests.fixtures.events"]
+pytest_plugins = [
+    "tests.fixtures.db",
+    "tests.fixtures.app",
+    "tests.fixtures.events",
+    "tests.fixtures.live",
+]

@@ -17,6 +17,7 @@ from app.api.body import BodyTooLargeError
 from app.integrations.crm.schemas import EventValidationError
 from app.integrations.crm.signatures import SignatureError
 from app.logging import get_logger
+from app.sync.connect import ConnectRequestError
 from app.sync.intake import EventConflictError, UnknownLocationError
 
 log = get_logger(__name__)
@@ -64,6 +65,10 @@ async def _request_invalid(_: Request, exc: Exception) -> JSONResponse:
     return _json(422, "invalid_request", "the request failed validation", errors=errors)
 
 
+async def _connect_request(_: Request, exc: Exception) -> JSONResponse:
+    return _json(422, "invalid_connect_request", str(exc))
+
+
 async def _unknown_location(_: Request, exc: Exception) -> JSONResponse:
     return _json(404, "unknown_location", str(exc))
 
@@ -88,6 +93,7 @@ def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(EventValidationError, _event_invalid)
     app.add_exception_handler(RequestValidationError, _request_invalid)
     app.add_exception_handler(UnknownLocationError, _unknown_location)
+    app.add_exception_handler(ConnectRequestError, _connect_request)
     app.add_exception_handler(EventConflictError, _conflict)
     for db_error in (
         OperationalError,

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
 from app.db.session import SessionFactory
+from app.wiring import Services
 
 
 @dataclass
@@ -20,6 +21,7 @@ class AppState:
     job_app: App
     migration_heads: set[str]
     signing_secrets: list[str]
+    services: Services
 
 
 def app_state(request: Request) -> AppState:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from procrastinate import JobContext
 
 from app.config import Settings
 from app.db.session import SessionFactory
+
+if TYPE_CHECKING:
+    # Services wires the job queue in; importing it here at run time would be a cycle.
+    from app.wiring import Services
 
 RUNTIME_KEY = "qbs_runtime"
 
@@ -16,6 +21,7 @@ RUNTIME_KEY = "qbs_runtime"
 class Runtime:
     settings: Settings
     session_factory: SessionFactory
+    services: Services
 
 
 def runtime_of(context: JobContext) -> Runtime:

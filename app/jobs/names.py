@@ -3,6 +3,8 @@
 CRM_EVENT_TASK = "crm.event.process"
 QBO_CHANGE_TASK = "qbo.change.process"
 SWEEP_STALLED_TASK = "jobs.sweep_stalled"
+INITIAL_IMPORT_TASK = "qbo.import.initial"
+TOKEN_KEEPALIVE_TASK = "qbo.tokens.keepalive"  # noqa: S105 - a task name
 
 
 def crm_object_lock(location_id: str, object_kind: str, object_id: str) -> str:

@@ -11,6 +11,7 @@ from app.db.session import create_engine, create_session_factory
 from app.jobs.context import Runtime
 from app.jobs.queue import build_job_app, worker_options
 from app.logging import get_logger
+from app.wiring import build_services
 
 log = get_logger(__name__)
 
@@ -20,8 +21,9 @@ async def run_worker(settings: Settings) -> None:
     engine = create_engine(database.url)
     try:
         job_app = build_job_app(database.url, settings.worker)
-        runtime = Runtime(settings=settings, session_factory=create_session_factory(engine))
-        async with job_app.open_async():
+        factory = create_session_factory(engine)
+        async with job_app.open_async(), build_services(settings, factory, job_app) as services:
+            runtime = Runtime(settings=settings, session_factory=factory, services=services)
             worker = asyncio.create_task(job_app.run_worker_async(**worker_options(runtime)))
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):

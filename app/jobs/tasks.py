@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from procrastinate import App, JobContext
 
+from app.errors import AppError
 from app.jobs import names
 from app.jobs.context import runtime_of
 from app.jobs.retry import CappedJitterBackoff
@@ -33,6 +34,25 @@ async def sweep_stalled(context: JobContext, timestamp: int) -> None:
         log.warning("jobs.stalled.requeued", job_id=job.id, task=job.task_name, lock=job.lock)
 
 
+async def initial_import(context: JobContext, connection_id: str) -> None:
+    importer = dispatch.INITIAL_IMPORTER
+    if importer is None:
+        # The connection keeps import_state "queued", visible in GET /v1/connections/{id}.
+        log.info("qbo.import.no_handler", connection_id=connection_id)
+        return
+    await importer(runtime_of(context), connection_id)
+
+
+async def keep_tokens_alive(context: JobContext, timestamp: int) -> None:
+    """Refresh idle realms well before their 100-day refresh tokens lapse."""
+    runtime = runtime_of(context)
+    for realm_id in await dispatch.idle_realms(runtime.session_factory):
+        try:
+            await runtime.services.tokens.refresh_now(realm_id)
+        except AppError as exc:
+            log.warning("qbo.token.keepalive_failed", realm_id=realm_id, error=str(exc))
+
+
 def register_tasks(app: App, retry: CappedJitterBackoff) -> None:
     app.task(name=names.CRM_EVENT_TASK, pass_context=True, retry=retry)(process_crm_event)
     app.task(name=names.QBO_CHANGE_TASK, pass_context=True, retry=retry)(process_qbo_change)
@@ -40,3 +60,10 @@ def register_tasks(app: App, retry: CappedJitterBackoff) -> None:
         name=names.SWEEP_STALLED_TASK, pass_context=True, queueing_lock=names.SWEEP_STALLED_TASK
     )(sweep_stalled)
     app.periodic(cron="* * * * *", periodic_id=names.SWEEP_STALLED_TASK)(sweeper)
+    app.task(name=names.INITIAL_IMPORT_TASK, pass_context=True, retry=retry)(initial_import)
+    keepalive = app.task(
+        name=names.TOKEN_KEEPALIVE_TASK,
+        pass_context=True,
+        queueing_lock=names.TOKEN_KEEPALIVE_TASK,
+    )(keep_tokens_alive)
+    app.periodic(cron="17 3 * * *", periodic_id=names.TOKEN_KEEPALIVE_TASK)(keepalive)

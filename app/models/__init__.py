@@ -2,9 +2,22 @@
 
 from app.db.base import Base
 from app.models.connection import Connection
+from app.models.crm_callback import CrmCallback
 from app.models.crm_event import CrmEvent
 from app.models.entity_link import EntityLink
+from app.models.oauth_state import OAuthState
 from app.models.qbo_change import QboChange
+from app.models.qbo_request import QboRequestSlot
 from app.models.sync_log import SyncLogEntry
 
-__all__ = ["Base", "Connection", "CrmEvent", "EntityLink", "QboChange", "SyncLogEntry"]
+__all__ = [
+    "Base",
+    "Connection",
+    "CrmCallback",
+    "CrmEvent",
+    "EntityLink",
+    "OAuthState",
+    "QboChange",
+    "QboRequestSlot",
+    "SyncLogEntry",
+]

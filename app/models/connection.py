@@ -37,6 +37,14 @@ class Connection(TimestampMixin, Base):
     access_token_expires_at: Mapped[datetime | None]
     refresh_token_expires_at: Mapped[datetime | None]
 
+    # When the stored access token was last obtained: a 401 on an older token refreshes, a 401
+    # racing a refresh that just happened uses the new token instead of refreshing again.
+    token_refreshed_at: Mapped[datetime | None]
+    disconnected_at: Mapped[datetime | None]
+
+    # Initial import of QBO customers (and invoices): queued at connect, run by the importer.
+    import_state: Mapped[str | None] = mapped_column(sa.String(32))
+
     cdc_watermark: Mapped[datetime | None]
     connected_at: Mapped[datetime | None]
     status_reason: Mapped[str | None] = mapped_column(sa.Text)

@@ -32,6 +32,12 @@ class Direction(StrEnum):
     QBO_TO_CRM = "qbo_to_crm"
 
 
+class CallbackState(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
 class LinkOrigin(StrEnum):
     CRM = "crm"
     QBO = "qbo"

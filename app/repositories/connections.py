@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Connection
+from app.models.states import ConnectionStatus
 
 
 async def get_by_location(session: AsyncSession, location_id: str) -> Connection | None:
@@ -47,4 +50,34 @@ async def realm_locations(session: AsyncSession, realm_ids: set[str]) -> dict[st
             Connection.realm_id.in_(realm_ids)
         )
     )
-    return {realm: location for realm, location in result.tuples() if realm is not None}
+    return {realm: location for realm, location in result.all() if realm is not None}
+
+
+async def get_by_realm(session: AsyncSession, realm_id: str) -> Connection | None:
+    result = await session.execute(
+        select(Connection)
+        .where(Connection.realm_id == realm_id)
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()
+
+
+async def get_by_location_for_update(session: AsyncSession, location_id: str) -> Connection | None:
+    result = await session.execute(
+        select(Connection)
+        .where(Connection.location_id == location_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()
+
+
+async def realms_refreshed_before(session: AsyncSession, before: datetime) -> list[str]:
+    result = await session.execute(
+        select(Connection.realm_id).where(
+            Connection.status == ConnectionStatus.ACTIVE,
+            Connection.realm_id.is_not(None),
+            (Connection.token_refreshed_at < before) | Connection.token_refreshed_at.is_(None),
+        )
+    )
+    return [realm for (realm,) in result.all() if realm is not None]

@@ -77,3 +77,24 @@ async def mark(
             processed_at=func.now() if finished else None,
         )
     )
+
+
+async def pending_for_location(
+    session: AsyncSession, location_id: str
+) -> list[tuple[int, str, str]]:
+    """(row id, object kind, object id) of the location's events still waiting, oldest first."""
+    result = await session.execute(
+        select(CrmEvent.id, CrmEvent.object_kind, CrmEvent.object_id)
+        .where(CrmEvent.location_id == location_id, CrmEvent.state == InboundState.PENDING)
+        .order_by(CrmEvent.id)
+    )
+    return [(row_id, kind, object_id) for row_id, kind, object_id in result.all()]
+
+
+async def count_by_state(session: AsyncSession, location_id: str) -> dict[str, int]:
+    result = await session.execute(
+        select(CrmEvent.state, func.count())
+        .where(CrmEvent.location_id == location_id)
+        .group_by(CrmEvent.state)
+    )
+    return {state.value: count for state, count in result.all()}

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -71,3 +71,13 @@ async def mark(
             processed_at=func.now() if finished else None,
         )
     )
+
+
+async def pending_for_realm(session: AsyncSession, realm_id: str) -> list[tuple[int, str, str]]:
+    """(row id, entity, entity id) of the realm's changes still waiting, oldest first."""
+    result = await session.execute(
+        select(QboChange.id, QboChange.entity, QboChange.entity_id)
+        .where(QboChange.realm_id == realm_id, QboChange.state == InboundState.PENDING)
+        .order_by(QboChange.id)
+    )
+    return [(row_id, entity, entity_id) for row_id, entity, entity_id in result.all()]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,7 +18,8 @@ from app.errors import PermanentError
 from app.logging import get_logger
 from app.models import CrmEvent, QboChange
 from app.models.states import InboundState
-from app.repositories import crm_events, qbo_changes
+from app.repositories import connections, crm_events, qbo_changes
+from app.sync.tokens import ConnectionPausedError
 
 log = get_logger(__name__)
 
@@ -55,6 +58,9 @@ async def _run(
     try:
         async with session.begin_nested():
             return await handle()
+    except ConnectionPausedError as exc:
+        # Not a failure: the record waits and is re-queued when the company is reconnected.
+        return Outcome(InboundState.PENDING, f"paused: {exc}")
     except PermanentError as exc:
         return Outcome(InboundState.FAILED, str(exc))
     except Exception as exc:
@@ -106,3 +112,17 @@ async def process_qbo_change(factory: SessionFactory, row_id: int) -> InboundSta
             )
         await qbo_changes.mark(session, row_id, outcome.state, outcome.reason)
         return outcome.state
+
+
+# The initial importer arrives with the QBO -> CRM sync; until then imports stay "queued".
+InitialImporter = Callable[[Any, str], Awaitable[None]]
+INITIAL_IMPORTER: InitialImporter | None = None
+
+KEEPALIVE_AFTER = timedelta(days=14)
+
+
+async def idle_realms(factory: SessionFactory) -> list[str]:
+    async with session_scope(factory) as session:
+        return await connections.realms_refreshed_before(
+            session, datetime.now(UTC) - KEEPALIVE_AFTER
+        )

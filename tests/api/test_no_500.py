@@ -94,4 +94,4 @@ async def test_any_connection_request_gets_a_deliberate_answer(
         content=json.dumps(document).encode(),
         headers={"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"},
     )
-    assert response.status_code in {201, 422}
+    assert response.status_code in {201, 422}, response.text

@@ -60,7 +60,7 @@ def test_serve_on_the_embedded_database(tmp_path: Path) -> None:
         secrets = json.loads((tmp_path / "data" / "secrets.json").read_text())
         registered = httpx.post(
             f"{base}/v1/connections",
-            json={"location_id": "loc_1"},
+            json={"location_id": "loc_1", "return_url": "http://127.0.0.1:3000/done"},
             headers={"Authorization": f"Bearer {secrets['CRM_API_KEY']}"},
         )
         assert registered.status_code == 201

@@ -16,7 +16,8 @@ from qbo_emulator.app import create_app, emulator_of
 from qbo_emulator.config import EmulatorConfig
 from qbo_emulator.state import Emulator
 
-SAMPLES = Path("/work/shared/reference/qbo-samples")
+# Verbatim copies of ../shared/reference/qbo-samples (each .src.txt names its source).
+SAMPLES = Path(__file__).parent / "samples"
 WEBHOOK_URL = "http://hooks.test/qbo"
 
 

@@ -13,7 +13,7 @@ import httpx
 
 from qbo_emulator.webhooks import Event, cloudevents_body, legacy_body
 
-from .conftest import QBO, HookInbox, load_sample, new_company
+from .conftest import QBO, SAMPLES, HookInbox, load_sample, new_company
 
 META_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[-+]\d\d:\d\d$")
 RESPONSE_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[-+]\d\d:\d\d$")
@@ -270,3 +270,36 @@ class TestWebhookSamples:
             ).digest()
         ).decode()
         assert request.headers["intuit-signature"] == expected
+
+
+COVERED = {
+    "customer-read-response.json",
+    "customer-query-response.json",
+    "invoice-read-response-with-tax.json",
+    "fault-object-not-found-610.json",
+    "batch-response-with-faults.json",
+    "cdc-response.json",
+    "webhook-cloudevents-blog-sample.json",
+    "webhook-cloudevents-customer-merged.json",
+}
+
+
+def test_every_sample_is_covered() -> None:
+    assert {p.name for p in SAMPLES.glob("*.json")} == COVERED
+
+
+async def test_merge_event_matches_sample(qbo: QBO, inbox: HookInbox) -> None:
+    sample = load_sample("webhook-cloudevents-customer-merged.json")[0]
+    qbo.emu.config.webhook_format = "cloudevents"
+    keep = await qbo.create("Customer", {"DisplayName": "Survivor"})
+    gone = await qbo.create("Customer", {"DisplayName": "Merged away"})
+    await qbo.http.post(
+        f"/_emulator/companies/{qbo.realm}/entities/Customer/{gone['Id']}/merge",
+        json={"into": keep["Id"]},
+    )
+    await qbo.http.post("/_emulator/webhooks/flush")
+    event = [e for body in inbox.bodies() for e in body][-1]
+    assert set(event) == set(sample)
+    assert set(event["data"]) == set(sample["data"])
+    assert event["type"] == sample["type"]
+    assert event["id"].endswith(f"-Customer-{keep['Id']}")

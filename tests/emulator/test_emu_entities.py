@@ -27,6 +27,11 @@ class TestUpdates:
         assert updated["Notes"] == "n"
         assert updated["MetaData"]["CreateTime"] == created["MetaData"]["CreateTime"]
 
+    async def test_sparse_update_with_empty_value_clears_field(self, qbo: QBO) -> None:
+        created = await qbo.create("Customer", {"DisplayName": "Clear", "Notes": "old"})
+        body = {"Id": created["Id"], "SyncToken": "0", "sparse": True, "Notes": ""}
+        assert "Notes" not in (await qbo.post("/customer", body)).json()["Customer"]
+
     async def test_full_update_drops_omitted_fields(self, qbo: QBO) -> None:
         created = await qbo.create("Customer", {"DisplayName": "Full", "Notes": "keep?"})
         response = await qbo.post(

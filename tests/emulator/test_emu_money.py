@@ -6,6 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from qbo_emulator import money
 from qbo_emulator.faults import QBOFault
@@ -273,3 +275,71 @@ class TestPaymentsAndLifecycle:
             include="void",
         )
         assert response.json()["SalesReceipt"]["TotalAmt"] == 0
+
+
+class TestCurrencyAndSend:
+    async def test_multicurrency_transactions(self, http: Any, emu: Any) -> None:
+        from .conftest import new_company
+
+        qbo = await new_company(http, emu, country="US", multicurrency=True, sales_tax_rate="0")
+        customer = await qbo.create(
+            "Customer", {"DisplayName": "Euro", "CurrencyRef": {"value": "EUR"}}
+        )
+        body = {"CustomerRef": {"value": customer["Id"]}, "Line": [line(100)]}
+        wrong = await qbo.post("/invoice", body)
+        assert fault_code(wrong) == "6000"
+        inv = await qbo.create(
+            "Invoice", {**body, "CurrencyRef": {"value": "EUR"}, "ExchangeRate": 1.1}
+        )
+        assert inv["CurrencyRef"] == {"value": "EUR", "name": "Euro"}
+        assert inv["HomeTotalAmt"] == 110
+        change = {
+            "Id": customer["Id"],
+            "SyncToken": "0",
+            "sparse": True,
+            "CurrencyRef": {"value": "USD"},
+        }
+        assert fault_code(await qbo.post("/customer", change)) == "6000"
+
+    async def test_single_currency_company_rejects_foreign_currency(
+        self, qbo: QBO, customer: Any
+    ) -> None:
+        body = {"CustomerRef": {"value": "1"}, "Line": [line(1)], "CurrencyRef": {"value": "EUR"}}
+        assert fault_code(await qbo.post("/invoice", body)) == "6000"
+
+    async def test_send_invoice(self, qbo: QBO, customer: Any) -> None:
+        inv = await invoice(qbo, [line(10)])
+        no_email = await qbo.http.post(
+            f"{qbo.base}/invoice/{inv['Id']}/send", headers=qbo.headers()
+        )
+        assert fault_code(no_email) == "6000"
+        sent = await qbo.http.post(
+            f"{qbo.base}/invoice/{inv['Id']}/send",
+            params={"sendTo": "a@b.com"},
+            headers=qbo.headers(),
+        )
+        data = sent.json()["Invoice"]
+        assert data["EmailStatus"] == "EmailSent"
+        assert data["BillEmail"] == {"Address": "a@b.com"}
+        assert data["DeliveryInfo"]["DeliveryType"] == "Email"
+        pdf = await qbo.http.get(f"{qbo.base}/invoice/{inv['Id']}/pdf", headers=qbo.headers())
+        assert pdf.content.startswith(b"%PDF")
+
+
+money_values = st.decimals(min_value=0, max_value=100000, places=2, allow_nan=False)
+quantities = st.integers(min_value=1, max_value=50)
+
+
+@given(
+    st.lists(st.tuples(quantities, money_values, st.booleans()), min_size=1, max_size=8),
+    st.decimals(min_value=0, max_value=100, places=2),
+)
+def test_us_totals_add_up(lines: list[tuple[int, Decimal, bool]], percent: Decimal) -> None:
+    body = [line(None, qty, price, "TAX" if taxable else "NON") for qty, price, taxable in lines]
+    totals = money.compute([*body, discount(percent=percent)], US, {})
+    amounts = [ln["Amount"] for ln in totals.lines if ln["DetailType"] == "SalesItemLineDetail"]
+    assert all(a == a.quantize(Decimal("0.01")) for a in amounts)
+    assert totals.subtotal == sum(amounts, Decimal(0))
+    assert totals.total == totals.subtotal - totals.discount + totals.tax
+    taxable = sum((a for a, (_, _, t) in zip(amounts, lines, strict=True) if t), Decimal(0))
+    assert totals.tax == money.round_money(taxable * Decimal("8.25") / 100, "USD")

@@ -190,6 +190,16 @@ class TestTokens:
         )
         assert api.status_code == 401
 
+    async def test_revoke_accepts_rfc7009_form_body(
+        self, http: httpx.AsyncClient, emu: Emulator
+    ) -> None:
+        params = await connect(http, emu)
+        tokens = (await exchange(http, emu, params["code"])).json()
+        form = {"token": tokens["access_token"], "token_type_hint": "access_token"}
+        revoked = await http.post("/v2/oauth2/tokens/revoke", data=form, headers=basic(emu))
+        assert revoked.status_code == 200
+        assert (await refresh(http, emu, tokens["refresh_token"])).status_code == 400
+
     async def test_discovery_document_points_at_emulator(self, http: httpx.AsyncClient) -> None:
         doc = (await http.get("/.well-known/openid_sandbox_configuration/")).json()
         assert doc["token_endpoint"] == "http://emu.test/oauth2/v1/tokens/bearer"

@@ -212,3 +212,15 @@ class TestInjectedFaults:
         assert (await qbo.query("select count(*) from Customer")).json()["QueryResponse"][
             "totalCount"
         ] == 0
+
+
+class TestRequestIdRace:
+    async def test_concurrent_retries_with_same_id_create_once(self, qbo: QBO) -> None:
+        qbo.emu.config.latency_ms = 50
+        responses = await asyncio.gather(
+            *(qbo.post("/customer", {"DisplayName": "Racer"}, requestid="same") for _ in range(3))
+        )
+        assert [r.status_code for r in responses] == [200, 200, 200]
+        assert len({r.content for r in responses}) == 1
+        listed = (await qbo.http.get(f"/_emulator/companies/{qbo.realm}/entities/Customer")).json()
+        assert listed["count"] == 1

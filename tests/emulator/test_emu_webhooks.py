@@ -143,3 +143,55 @@ class TestUserEdits:
         url = f"/_emulator/companies/{qbo.realm}/entities/Invoice/{inv['Id']}"
         voided = (await qbo.http.post(url, json={"_operation": "void"})).json()["Invoice"]
         assert voided["TotalAmt"] == 0
+
+
+class TestCloudEventTypes:
+    async def test_delete_and_void_types(self, qbo: QBO, inbox: HookInbox) -> None:
+        qbo.emu.config.webhook_format = "cloudevents"
+        await qbo.create("Customer", {"DisplayName": "T"})
+        line = {"DetailType": "SalesItemLineDetail", "Amount": 3}
+        first = await qbo.create("Invoice", {"CustomerRef": {"value": "1"}, "Line": [line]})
+        second = await qbo.create("Invoice", {"CustomerRef": {"value": "1"}, "Line": [line]})
+        await qbo.post("/invoice", {"Id": first["Id"], "SyncToken": "0"}, operation="void")
+        await qbo.post("/invoice", {"Id": second["Id"], "SyncToken": "0"}, operation="delete")
+        await flush(qbo)
+        types = [event["type"] for body in inbox.bodies() for event in body]
+        assert types[-2:] == ["qbo.invoice.voided.v1", "qbo.invoice.deleted.v1"]
+
+
+class TestMerge:
+    async def test_merge_moves_transactions_and_sends_deleted_id(
+        self, qbo: QBO, inbox: HookInbox
+    ) -> None:
+        qbo.emu.config.webhook_format = "cloudevents"
+        keep = await qbo.create("Customer", {"DisplayName": "Keep"})
+        drop = await qbo.create("Customer", {"DisplayName": "Drop"})
+        line = {"DetailType": "SalesItemLineDetail", "Amount": 7}
+        inv = await qbo.create("Invoice", {"CustomerRef": {"value": drop["Id"]}, "Line": [line]})
+        await flush(qbo)
+        inbox.requests.clear()
+        url = f"/_emulator/companies/{qbo.realm}/entities/Customer/{drop['Id']}/merge"
+        merged = (await qbo.http.post(url, json={"into": keep["Id"]})).json()["Customer"]
+        assert merged["Balance"] == 7
+        assert (await qbo.read("Invoice", inv["Id"]))["CustomerRef"]["value"] == keep["Id"]
+        assert (await qbo.get(f"/customer/{drop['Id']}")).status_code == 400
+        await flush(qbo)
+        (event,) = inbox.bodies()[0]
+        assert event["type"] == "qbo.customer.merged.v1"
+        assert event["data"] == {"deletedid": drop["Id"]}
+        assert event["intuitentityid"] == keep["Id"]
+
+
+class TestConnectedOnly:
+    async def test_no_notifications_for_unconnected_or_disconnected_realms(
+        self, qbo: QBO, inbox: HookInbox
+    ) -> None:
+        realm = (await qbo.http.post("/_emulator/companies", json={})).json()["realm_id"]
+        url = f"/_emulator/companies/{realm}/entities/Customer"
+        assert (await qbo.http.post(url, json={"DisplayName": "Nobody listens"})).status_code == 201
+        await qbo.http.post(f"/_emulator/companies/{qbo.realm}/tokens/revoke")
+        await qbo.http.post(
+            f"/_emulator/companies/{qbo.realm}/entities/Customer", json={"DisplayName": "X"}
+        )
+        await flush(qbo)
+        assert inbox.requests == []

@@ -26,7 +26,9 @@ pytestmark = pytest.mark.usefixtures("location")
 async def run_jobs(state: AppState) -> None:
     """Run workers until no job is due (wait=False stops a worker when nothing is fetchable,
     which includes jobs queued behind a lock another job still holds)."""
-    runtime = Runtime(settings=state.settings, session_factory=state.session_factory)
+    runtime = Runtime(
+        settings=state.settings, session_factory=state.session_factory, services=state.services
+    )
     options = {**worker_options(runtime), "wait": False, "concurrency": 4}
     for _ in range(50):
         await asyncio.wait_for(state.job_app.run_worker_async(**options), timeout=30)
@@ -195,7 +197,9 @@ async def test_sweeper_requeues_a_job_whose_worker_died(
             text("UPDATE procrastinate_jobs SET status = 'doing', worker_id = :w"),
             {"w": worker_id},
         )
-    runtime = Runtime(settings=state.settings, session_factory=state.session_factory)
+    runtime = Runtime(
+        settings=state.settings, session_factory=state.session_factory, services=state.services
+    )
     context = SimpleNamespace(app=state.job_app, additional_context={RUNTIME_KEY: runtime})
     await sweep_stalled(context, timestamp=0)  # type: ignore[arg-type]
     assert await job_statuses(db) == ["todo"]

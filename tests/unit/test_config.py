@@ -116,7 +116,7 @@ def test_env_example_lists_every_setting_with_a_comment() -> None:
     for index, line in enumerate(lines):
         if line and not line.startswith("#") and not lines[index - 1].startswith("#"):
             # Settings may share one comment block, but each block needs one.
-            assert lines[index - 1] and "=" in lines[index - 1], f"{line} has no comment"
+            assert "=" in lines[index - 1], f"{line} has no comment"
 
 
 def test_env_example_copied_as_is_starts_a_development_setup(tmp_path: Path) -> None:

@@ -1,6 +1,9 @@
-"""Connections, as far as the foundation goes: a CRM backend registers its location."""
+"""Connections (DESIGN.md §2.3): the CRM backend starts, inspects, toggles and ends them."""
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -9,9 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.api.auth import require_crm_api_key
 from app.api.state import app_state
 from app.db.session import session_scope
-from app.repositories import connections
+from app.sync import connections_admin
 
 router = APIRouter(dependencies=[Depends(require_crm_api_key)])
+
+LocationId = str
 
 
 class ConnectionRequest(BaseModel):
@@ -20,26 +25,64 @@ class ConnectionRequest(BaseModel):
     location_id: str = Field(min_length=1, max_length=200)
     import_invoices: bool = False
     review_automation: bool = False
-    return_url: str | None = Field(default=None, max_length=2000)
+    return_url: str = Field(min_length=1, max_length=2000)
 
 
-@router.post("/v1/connections", status_code=201)
-async def create_connection(request: Request, body: ConnectionRequest) -> JSONResponse:
-    """Register a CRM location so its events are accepted (the OAuth connect URL comes later)."""
+class ConnectLinkResponse(BaseModel):
+    location_id: str
+    connect_url: str
+    expires_at: datetime
+
+
+class ConnectionPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    review_automation: bool
+
+
+@router.post("/v1/connections", status_code=201, response_model=ConnectLinkResponse)
+async def create_connection(request: Request, body: ConnectionRequest) -> ConnectLinkResponse:
+    """Start connecting a location: a single-use connect URL valid for 10 minutes."""
+    link = await app_state(request).services.connect.start(
+        location_id=body.location_id,
+        import_invoices=body.import_invoices,
+        review_automation=body.review_automation,
+        return_url=body.return_url,
+    )
+    return ConnectLinkResponse(
+        location_id=body.location_id, connect_url=link.url, expires_at=link.expires_at
+    )
+
+
+@router.get("/v1/connections/{location_id}", responses={404: {"description": "Unknown location"}})
+async def get_connection(request: Request, location_id: LocationId) -> dict[str, Any]:
+    """Status, settings, company facts, import progress and counts by state."""
     state = app_state(request)
     async with session_scope(state.session_factory) as session:
-        connection = await connections.register_location(
-            session,
-            body.location_id,
-            import_invoices=body.import_invoices,
-            review_automation=body.review_automation,
-        )
+        return await connections_admin.describe(session, location_id)
+
+
+@router.patch("/v1/connections/{location_id}", responses={404: {"description": "Unknown location"}})
+async def patch_connection(
+    request: Request, location_id: LocationId, body: ConnectionPatch
+) -> dict[str, Any]:
+    """Switch review automation on or off."""
+    state = app_state(request)
+    async with session_scope(state.session_factory) as session:
+        await connections_admin.set_review_automation(session, location_id, body.review_automation)
+        return await connections_admin.describe(session, location_id)
+
+
+@router.delete(
+    "/v1/connections/{location_id}", responses={404: {"description": "Unknown location"}}
+)
+async def delete_connection(request: Request, location_id: LocationId) -> JSONResponse:
+    """Revoke the tokens at Intuit and mark the connection disconnected; events still wait."""
+    state = app_state(request)
+    result = await connections_admin.disconnect(
+        state.session_factory, state.services.oauth, state.services.cipher, location_id
+    )
+    state.services.tokens.forget(result.realm_id or "")
     return JSONResponse(
-        {
-            "location_id": connection.location_id,
-            "status": connection.status.value,
-            "connect_url": None,
-            "expires_at": None,
-        },
-        status_code=201,
+        {"location_id": location_id, "status": "disconnected", "revoked": result.revoked}
     )

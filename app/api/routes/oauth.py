@@ -1,0 +1,63 @@
+"""The browser side of connecting: the connect link, Intuit's callback, Intuit's disconnect page."""
+
+from __future__ import annotations
+
+from html import escape
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from app.api.state import app_state
+from app.sync.connect import Redirect
+
+router = APIRouter()
+
+_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
+<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;
+color:#1b1b1b}}h1{{font-size:1.4rem}}</style></head>
+<body><main><h1>{title}</h1><p>{message}</p></main></body></html>"""
+
+
+def page(title: str, message: str, status: int) -> HTMLResponse:
+    return HTMLResponse(
+        _PAGE.format(title=escape(title), message=escape(message)), status_code=status
+    )
+
+
+def _answer(redirect: Redirect) -> Response:
+    if redirect.url is not None:
+        return RedirectResponse(redirect.url, status_code=302)
+    return page("QuickBooks connection", redirect.page or "Something went wrong.", 400)
+
+
+@router.get("/v1/oauth/connect", response_class=RedirectResponse, status_code=302)
+async def connect(request: Request, state: str | None = None) -> Response:
+    """Send the browser to Intuit's consent page for this connect attempt."""
+    return _answer(await app_state(request).services.connect.authorize(state))
+
+
+@router.get("/v1/oauth/callback", response_class=RedirectResponse, status_code=302)
+async def callback(
+    request: Request,
+    state: str | None = None,
+    code: str | None = None,
+    realmId: str | None = None,  # noqa: N803 - Intuit's parameter name
+    error: str | None = None,
+) -> Response:
+    """Intuit's redirect after consent: exchange the code, read the company, back to the CRM."""
+    redirect = await app_state(request).services.connect.callback(
+        state=state, code=code, realm_id=realmId, error=error
+    )
+    return _answer(redirect)
+
+
+@router.get("/v1/oauth/disconnected", response_class=HTMLResponse)
+async def disconnected() -> HTMLResponse:
+    """Where Intuit sends a user who disconnected the app inside QuickBooks."""
+    return page(
+        "QuickBooks disconnected",
+        "This QuickBooks company is no longer connected. Syncing has stopped; nothing already "
+        "synced was removed. Reconnect from the integration settings in your CRM to resume.",
+        200,
+    )

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.base import Base, enum_column
+from app.models.states import CallbackState
+
+
+class CrmCallback(Base):
+    """A callback owed to the CRM (outbox): delivered with retries, deduplicated by `id` there."""
+
+    __tablename__ = "crm_callbacks"
+    __table_args__ = (sa.Index("ix_crm_callbacks_state_created", "state", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    location_id: Mapped[str] = mapped_column(sa.String(200), index=True)
+    type: Mapped[str] = mapped_column(sa.String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    state: Mapped[CallbackState] = mapped_column(
+        enum_column(CallbackState), default=CallbackState.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
+    delivered_at: Mapped[datetime | None]

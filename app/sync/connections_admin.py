@@ -1,0 +1,88 @@
+"""What the CRM can see and change about a connection: describe, toggle, disconnect."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.session import SessionFactory, session_scope
+from app.errors import PermanentError, TransientError
+from app.integrations.quickbooks.auth import IntuitOAuth
+from app.logging import get_logger
+from app.models import Connection
+from app.repositories import connections, crm_events
+from app.security.tokens import TokenCipher
+from app.sync import connection_status
+from app.sync.intake import UnknownLocationError
+
+log = get_logger(__name__)
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+async def _require(session: AsyncSession, location_id: str) -> Connection:
+    connection = await connections.get_by_location(session, location_id)
+    if connection is None:
+        raise UnknownLocationError(location_id)
+    return connection
+
+
+async def describe(session: AsyncSession, location_id: str) -> dict[str, Any]:
+    connection = await _require(session, location_id)
+    return {
+        "location_id": connection.location_id,
+        "realm_id": connection.realm_id,
+        "status": connection.status.value,
+        "status_reason": connection.status_reason,
+        "import_invoices": connection.import_invoices,
+        "review_automation": connection.review_automation,
+        "connected_at": _iso(connection.connected_at),
+        "disconnected_at": _iso(connection.disconnected_at),
+        "company": {
+            "name": connection.company_name,
+            "country": connection.country,
+            "home_currency": connection.home_currency,
+            "multicurrency": connection.multicurrency,
+            "sales_tax_mode": connection.sales_tax_mode,
+            "custom_txn_numbers": connection.custom_txn_numbers,
+        },
+        "import": {"state": connection.import_state},
+        "crm_events": await crm_events.count_by_state(session, location_id),
+    }
+
+
+async def set_review_automation(session: AsyncSession, location_id: str, enabled: bool) -> None:
+    connection = await _require(session, location_id)
+    connection.review_automation = enabled
+    log.info("connection.review_automation.set", location_id=location_id, enabled=enabled)
+
+
+@dataclass(frozen=True, slots=True)
+class DisconnectResult:
+    realm_id: str | None
+    revoked: bool
+
+
+async def disconnect(
+    factory: SessionFactory, oauth: IntuitOAuth, cipher: TokenCipher, location_id: str
+) -> DisconnectResult:
+    async with session_scope(factory) as session:
+        connection = await _require(session, location_id)
+        realm_id, refresh = connection.realm_id, connection.refresh_token_enc
+    revoked = False
+    if refresh is not None:
+        try:
+            await oauth.revoke(cipher.decrypt(refresh))
+            revoked = True
+        except (PermanentError, TransientError) as exc:
+            # Our side stops either way; the operator can still revoke in Intuit's portal.
+            log.warning("qbo.token.revoke_failed", location_id=location_id, error=str(exc))
+    async with session_scope(factory) as session:
+        connection = await _require(session, location_id)
+        await connection_status.disconnect(session, connection, "disconnected by the CRM")
+    log.info("connection.disconnected", location_id=location_id, revoked=revoked)
+    return DisconnectResult(realm_id=realm_id, revoked=revoked)

@@ -1,0 +1,73 @@
+"""Per-realm QBO limits held across every process: the client waits instead of being throttled."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from app.db.session import SessionFactory, session_scope
+from app.logging import get_logger
+from app.repositories import qbo_limits
+
+log = get_logger(__name__)
+
+# Intuit: 500 requests a minute and 10 in flight per realm. A small margin keeps our clock and
+# Intuit's from disagreeing about which minute a request fell in.
+DEFAULT_PER_MINUTE = 490
+DEFAULT_IN_FLIGHT = 10
+# Longer than QBO's own 120 s request timeout: a slot outlives any request that could hold it.
+LEASE_S = 150.0
+_POLL_S = 0.02
+
+
+class PostgresRealmLimiter:
+    def __init__(
+        self,
+        factory: SessionFactory,
+        *,
+        per_minute: int = DEFAULT_PER_MINUTE,
+        max_in_flight: int = DEFAULT_IN_FLIGHT,
+        max_wait_s: float = 300.0,
+    ) -> None:
+        self._factory = factory
+        self._per_minute = per_minute
+        self._max_in_flight = max_in_flight
+        self._max_wait_s = max_wait_s
+        # Callers in this process queue here first, so only as many as could possibly run ask
+        # the database; the database then arbitrates between processes.
+        self._local: dict[str, asyncio.Semaphore] = {}
+
+    async def _acquire(self, realm_id: str) -> int:
+        waited = 0.0
+        attempt = 0
+        while True:
+            async with session_scope(self._factory) as session:
+                slot, wait_s = await qbo_limits.try_acquire(
+                    session,
+                    realm_id,
+                    max_in_flight=self._max_in_flight,
+                    per_minute=self._per_minute,
+                    lease_s=LEASE_S,
+                )
+            if slot is not None:
+                return slot
+            if waited > self._max_wait_s:
+                raise TimeoutError(f"no QBO request slot for realm {realm_id} in {waited:.0f} s")
+            # Jitter so waiting processes do not all ask again at the same instant.
+            pause = max(wait_s, _POLL_S * 2 ** min(attempt, 4)) * random.uniform(1.0, 1.5)  # noqa: S311
+            attempt += 1
+            waited += pause
+            await asyncio.sleep(pause)
+
+    @asynccontextmanager
+    async def slot(self, realm_id: str) -> AsyncIterator[None]:
+        local = self._local.setdefault(realm_id, asyncio.Semaphore(self._max_in_flight))
+        async with local:
+            slot_id = await self._acquire(realm_id)
+            try:
+                yield
+            finally:
+                async with session_scope(self._factory) as session:
+                    await qbo_limits.release(session, slot_id)

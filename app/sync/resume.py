@@ -1,0 +1,62 @@
+"""Resume a connection's waiting work after a (re)connect, and queue its initial import."""
+
+from __future__ import annotations
+
+from procrastinate import App
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.jobs import names
+from app.jobs.queue import defer_in_transaction
+from app.logging import get_logger
+from app.models import Connection
+from app.repositories import crm_events, qbo_changes
+
+log = get_logger(__name__)
+
+
+async def requeue_pending(session: AsyncSession, job_app: App, connection: Connection) -> int:
+    """Defer a job for every inbound record of the connection that still waits.
+
+    A second job for a record is harmless: jobs of one object run in order under its lock and a
+    finished record is never processed again.
+    """
+    count = 0
+    for row_id, kind, object_id in await crm_events.pending_for_location(
+        session, connection.location_id
+    ):
+        await defer_in_transaction(
+            session,
+            job_app,
+            names.CRM_EVENT_TASK,
+            lock=names.crm_object_lock(connection.location_id, kind, object_id),
+            event_row_id=row_id,
+        )
+        count += 1
+    if connection.realm_id:
+        for row_id, entity, entity_id in await qbo_changes.pending_for_realm(
+            session, connection.realm_id
+        ):
+            await defer_in_transaction(
+                session,
+                job_app,
+                names.QBO_CHANGE_TASK,
+                lock=names.qbo_entity_lock(connection.realm_id, entity, entity_id),
+                change_row_id=row_id,
+            )
+            count += 1
+    log.info("sync.resume.requeued", location_id=connection.location_id, jobs=count)
+    return count
+
+
+async def after_connect(
+    session: AsyncSession, job_app: App, connection: Connection, first_time: bool
+) -> None:
+    if first_time and connection.realm_id:
+        await defer_in_transaction(
+            session,
+            job_app,
+            names.INITIAL_IMPORT_TASK,
+            lock=f"import:{connection.realm_id}",
+            connection_id=str(connection.id),
+        )
+    await requeue_pending(session, job_app, connection)
