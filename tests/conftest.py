@@ -3,4 +3,5 @@ pytest_plugins = [
     "tests.fixtures.app",
     "tests.fixtures.events",
     "tests.fixtures.live",
+    "tests.fixtures.connect",
 ]

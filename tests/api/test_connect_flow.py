@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -14,40 +12,12 @@ from sqlalchemy import text
 from app.config import Settings
 from app.db.session import SessionFactory
 from qbo_emulator.config import EmulatorConfig
-from tests.fixtures.app import API_KEY
-
-RETURN_URL = "https://crm.example.com/integrations/qbo/done?tab=settings"
-AUTH = {"Authorization": f"Bearer {API_KEY}"}
+from tests.fixtures.connect import AUTH, browse, describe, start_connect
 
 
 @pytest.fixture
-def emulator_config(emulator_config: EmulatorConfig) -> EmulatorConfig:
-    return replace(emulator_config, auto_consent=True)
-
-
-async def start(base: str, location: str = "loc_1", **options: Any) -> dict[str, Any]:
-    body = {"location_id": location, "return_url": RETURN_URL, **options}
-    async with httpx.AsyncClient() as http:
-        response = await http.post(f"{base}/v1/connections", json=body, headers=AUTH)
-    assert response.status_code == 201, response.text
-    result: dict[str, Any] = response.json()
-    return result
-
-
-async def browse(url: str, *, stop_at: str = "https://crm.example.com") -> list[str]:
-    """Follow redirects like a browser until the CRM's page (never fetched); returns each URL."""
-    visited = [url]
-    async with httpx.AsyncClient() as browser:
-        for _ in range(10):
-            if url.startswith(stop_at):
-                return visited
-            response = await browser.get(url)
-            if response.status_code not in (302, 303, 307):
-                visited.append(f"PAGE {response.status_code}: {response.text}")
-                return visited
-            url = response.headers["location"]
-            visited.append(url)
-    raise AssertionError(f"too many redirects: {visited}")
+def emulator_config(auto_consent_config: EmulatorConfig) -> EmulatorConfig:
+    return auto_consent_config
 
 
 def outcome(url: str) -> dict[str, str]:
@@ -55,19 +25,11 @@ def outcome(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 
 
-async def describe(base: str, location: str = "loc_1") -> dict[str, Any]:
-    async with httpx.AsyncClient() as http:
-        response = await http.get(f"{base}/v1/connections/{location}", headers=AUTH)
-    assert response.status_code == 200, response.text
-    result: dict[str, Any] = response.json()
-    return result
-
-
 async def test_happy_path_connects_and_reads_company_settings(
     live_service: tuple[str, Settings], emulator: str
 ) -> None:
     base, _ = live_service
-    link = await start(base, import_invoices=True, review_automation=True)
+    link = await start_connect(base, import_invoices=True, review_automation=True)
     visited = await browse(link["connect_url"])
     assert visited[1].startswith(f"{emulator}/connect/oauth2?")
     assert "scope=com.intuit.quickbooks.accounting" in visited[1]
@@ -86,7 +48,7 @@ async def test_happy_path_connects_and_reads_company_settings(
 
 async def test_connect_link_is_single_use(live_service: tuple[str, Settings]) -> None:
     base, _ = live_service
-    link = await start(base)
+    link = await start_connect(base)
     first = await browse(link["connect_url"])
     again = await browse(link["connect_url"])
     assert outcome(first[-1])["status"] == "connected"
@@ -99,7 +61,7 @@ async def test_connect_link_is_single_use(live_service: tuple[str, Settings]) ->
 
 async def test_replayed_callback_never_exchanges_twice(live_service: tuple[str, Settings]) -> None:
     base, _ = live_service
-    link = await start(base)
+    link = await start_connect(base)
     visited = await browse(link["connect_url"])
     callback = next(url for url in visited if "/v1/oauth/callback?" in url)
     replay = await browse(callback)
@@ -109,9 +71,9 @@ async def test_replayed_callback_never_exchanges_twice(live_service: tuple[str, 
 
 async def test_reused_code_is_refused_with_a_reason(live_service: tuple[str, Settings]) -> None:
     base, _ = live_service
-    first = await browse((await start(base))["connect_url"])
+    first = await browse((await start_connect(base))["connect_url"])
     used_code = parse_qs(urlsplit(next(u for u in first if "code=" in u)).query)["code"][0]
-    second = await start(base, location="loc_2")
+    second = await start_connect(base, location="loc_2")
     visited = await browse(second["connect_url"], stop_at=f"{base}/v1/oauth/callback")
     callback = visited[-1].replace(parse_qs(urlsplit(visited[-1]).query)["code"][0], used_code)
     result = await browse(callback)
@@ -127,7 +89,7 @@ async def test_expired_link_is_refused(
     live_service: tuple[str, Settings], db: SessionFactory
 ) -> None:
     base, _ = live_service
-    link = await start(base)
+    link = await start_connect(base)
     async with db() as session, session.begin():
         await session.execute(text("UPDATE oauth_states SET expires_at = now() - interval '1 s'"))
     visited = await browse(link["connect_url"])
@@ -138,7 +100,7 @@ async def test_forged_state_gets_a_plain_page_not_a_redirect(
     live_service: tuple[str, Settings],
 ) -> None:
     base, _ = live_service
-    link = await start(base)
+    link = await start_connect(base)
     forged = re.sub(r"state=[0-9a-f]{32}", "state=" + "0" * 32, link["connect_url"])
     visited = await browse(forged)
     assert visited[-1].startswith("PAGE 400")
@@ -161,9 +123,9 @@ async def test_a_realm_connected_to_another_location_is_refused(
     live_service: tuple[str, Settings], emulator: str
 ) -> None:
     base, _ = live_service
-    await browse((await start(base, location="loc_a"))["connect_url"])
+    await browse((await start_connect(base, location="loc_a"))["connect_url"])
     # --auto-consent connects the most recently created company: the same realm again.
-    visited = await browse((await start(base, location="loc_b"))["connect_url"])
+    visited = await browse((await start_connect(base, location="loc_b"))["connect_url"])
     assert outcome(visited[-1])["reason"] == "realm_in_use"
     assert (await describe(base, "loc_b"))["status"] == "pending"
 
@@ -172,7 +134,7 @@ async def test_disconnect_revokes_and_keeps_accepting_events(
     live_service: tuple[str, Settings],
 ) -> None:
     base, _ = live_service
-    await browse((await start(base))["connect_url"])
+    await browse((await start_connect(base))["connect_url"])
     async with httpx.AsyncClient() as http:
         response = await http.delete(f"{base}/v1/connections/loc_1", headers=AUTH)
     assert response.json() == {"location_id": "loc_1", "status": "disconnected", "revoked": True}
@@ -181,7 +143,7 @@ async def test_disconnect_revokes_and_keeps_accepting_events(
 
 async def test_review_automation_can_be_toggled(live_service: tuple[str, Settings]) -> None:
     base, _ = live_service
-    await browse((await start(base))["connect_url"])
+    await browse((await start_connect(base))["connect_url"])
     async with httpx.AsyncClient() as http:
         response = await http.patch(
             f"{base}/v1/connections/loc_1", json={"review_automation": True}, headers=AUTH
@@ -194,7 +156,7 @@ async def test_tokens_are_encrypted_at_rest(
     live_service: tuple[str, Settings], db: SessionFactory
 ) -> None:
     base, _ = live_service
-    await browse((await start(base))["connect_url"])
+    await browse((await start_connect(base))["connect_url"])
     async with db() as session:
         dump = (
             await session.execute(text("SELECT row_to_json(c)::text FROM connections c"))

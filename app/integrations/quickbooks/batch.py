@@ -106,8 +106,8 @@ def batch_results(
     """One result per operation, in the order the operations were given."""
     raw_items = body.get("BatchItemResponse")
     items = raw_items if isinstance(raw_items, list) else []
-    {item.get("bId"): item for item in items if isinstance(item, dict)}
-    return [_result(op, item, intuit_tid) for op, item in zip(operations, items, strict=False)]
+    by_bid = {item.get("bId"): item for item in items if isinstance(item, dict)}
+    return [_result(op, by_bid.get(op.bid), intuit_tid) for op in operations]
 
 
 def _result(op: BatchOperation, item: dict[str, Any] | None, tid: str | None) -> BatchResult:

@@ -336,6 +336,16 @@ class TestThrottling:
             await qbo.realm.read(Customer, "58")
         assert caught.value.retry_after_s == 90
 
+    async def test_short_retry_after_on_429_is_still_not_retried_here(self, qbo: Harness) -> None:
+        route = qbo.api.get("/customer/58").mock(
+            return_value=httpx.Response(429, headers={"Retry-After": "1"})
+        )
+        with pytest.raises(QboThrottledError) as caught:
+            await qbo.realm.read(Customer, "58")
+        assert caught.value.retry_after_s == 1
+        assert route.call_count == 1
+        assert qbo.sleeps == []
+
 
 class TestAuth:
     async def test_401_refreshes_once_then_succeeds(self, qbo: Harness) -> None:
