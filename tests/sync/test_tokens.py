@@ -117,7 +117,8 @@ async def test_superseded_refresh_token_marks_needs_reconnect_and_stops(
     assert oauth.refreshes == 1
     paused = await connection(db)
     assert paused.status is ConnectionStatus.NEEDS_RECONNECT
-    assert paused.status_reason is not None and "reconnect" in paused.status_reason
+    assert paused.status_reason is not None
+    assert "reconnect" in paused.status_reason
     async with db() as session:
         callbacks = (await session.execute(select(CrmCallback))).scalars().all()
     assert [(c.type, c.payload["status"]) for c in callbacks][-1] == (
