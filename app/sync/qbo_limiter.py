@@ -53,11 +53,13 @@ class PostgresRealmLimiter:
                 )
             if slot is not None:
                 return slot
-            if waited > self._max_wait_s:
-                raise TimeoutError(f"no QBO request slot for realm {realm_id} in {waited:.0f} s")
             # Jitter so waiting processes do not all ask again at the same instant.
             pause = max(wait_s, _POLL_S * 2 ** min(attempt, 4)) * random.uniform(1.0, 1.5)  # noqa: S311
             attempt += 1
+            if waited + pause > self._max_wait_s:
+                raise TimeoutError(
+                    f"no QBO request slot for realm {realm_id} within {self._max_wait_s:.0f} s"
+                )
             waited += pause
             await asyncio.sleep(pause)
 

@@ -52,6 +52,24 @@ async def callback(
     return _answer(redirect)
 
 
+_REASONS = {
+    "access_denied": "The connection was cancelled in QuickBooks.",
+    "link_used_or_expired": "This connect link was already used or has expired (10 minutes).",
+    "token_exchange_failed": "QuickBooks did not accept the authorization. Please try again.",
+    "company_settings_unreadable": "The company's settings could not be read. Please try again.",
+    "realm_in_use": "This QuickBooks company is already connected to another account.",
+}
+
+
+@router.get("/v1/oauth/done", response_class=HTMLResponse)
+async def done(status: str | None = None, reason: str | None = None) -> HTMLResponse:
+    """A plain landing page for a connect flow started without a CRM page to return to."""
+    if status == "connected":
+        return page("QuickBooks connected", "You can close this window.", 200)
+    message = _REASONS.get(reason or "", f"The connection did not complete ({reason}).")
+    return page("QuickBooks not connected", message, 200)
+
+
 @router.get("/v1/oauth/disconnected", response_class=HTMLResponse)
 async def disconnected() -> HTMLResponse:
     """Where Intuit sends a user who disconnected the app inside QuickBooks."""

@@ -46,7 +46,16 @@ from app.integrations.quickbooks.transport import (
 )
 from app.logging import get_logger
 
-__all__ = ["QboClient", "QueryPage", "RealmClient", "RequestLimiter", "TokenProvider"]
+__all__ = [
+    "BatchOperation",
+    "BatchResult",
+    "QboClient",
+    "QueryPage",
+    "RealmClient",
+    "RequestLimiter",
+    "TokenProvider",
+    "base_url_for",
+]
 
 BASE_URLS = {
     "sandbox": "https://sandbox-quickbooks.api.intuit.com",
@@ -191,7 +200,8 @@ class RealmClient:
             raise ValueError("changed_since needs a UTC offset")
         params = {
             "entities": ",".join(_checked_id(name, "entity name") for name in entities),
-            "changedSince": changed_since.isoformat(),
+            # Whole seconds: the documented examples carry none, and the overlap is harmless.
+            "changedSince": changed_since.replace(microsecond=0).isoformat(),
         }
         response = await self._get("/cdc", params)
         changes = _cdc_changes(response.body, entities)

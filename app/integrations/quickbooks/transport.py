@@ -122,14 +122,16 @@ class Transport:
         """The decoded JSON object of a successful response; a typed QboError otherwise."""
         request = _Request(realm_id, method, path, {**(params or {})}, body, content_type)
         request.params["minorversion"] = str(self._minor_version)
-        attempt, refreshed = 1, False
+        attempt, refreshed, force_refresh = 1, False, False
         while True:
+            # Only the attempt right after a 401 forces a refresh; later ones reuse its token.
+            force, force_refresh = force_refresh, False
             try:
-                return await self._attempt(request, force_refresh=refreshed)
+                return await self._attempt(request, force_refresh=force)
             except QboAuthError as error:
                 if refreshed:
                     raise
-                refreshed = True
+                refreshed = force_refresh = True
                 self._log_failure(request, error, attempt, retrying=True)
             except QboThrottledError as error:
                 self._log_failure(request, error, attempt, retrying=False)

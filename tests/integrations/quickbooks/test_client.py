@@ -358,6 +358,33 @@ class TestAuth:
         assert tokens == [f"Bearer {OLD_TOKEN}", f"Bearer {NEW_TOKEN}"]
         assert qbo.sleeps == []
 
+    async def test_transient_retries_after_a_refresh_do_not_refresh_again(
+        self, qbo: Harness
+    ) -> None:
+        qbo.api.get("/customer/58").mock(
+            side_effect=[
+                httpx.Response(401, text=LOWERCASE_401),
+                httpx.Response(503),
+                httpx.Response(502),
+                ok(customer_json()),
+            ]
+        )
+        await qbo.realm.read(Customer, "58")
+        assert qbo.tokens.calls == [(REALM, False), (REALM, True), (REALM, False), (REALM, False)]
+
+    async def test_401_after_a_refresh_and_a_retry_raises(self, qbo: Harness) -> None:
+        route = qbo.api.get("/customer/58").mock(
+            side_effect=[
+                httpx.Response(401, text=LOWERCASE_401),
+                httpx.Response(503),
+                httpx.Response(401, text=LOWERCASE_401),
+            ]
+        )
+        with pytest.raises(QboAuthError):
+            await qbo.realm.read(Customer, "58")
+        assert route.call_count == 3
+        assert [force for _, force in qbo.tokens.calls] == [False, True, False]
+
     async def test_second_401_raises_auth_error(self, qbo: Harness) -> None:
         route = qbo.api.post("/customer").mock(return_value=httpx.Response(401, text=LOWERCASE_401))
         with pytest.raises(QboAuthError) as caught:

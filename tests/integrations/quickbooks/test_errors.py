@@ -163,6 +163,10 @@ class TestErrorFromResponse:
         assert (error.code, error.fault_type) == ("3200", "AUTHENTICATION")
         assert error.message.startswith("message=AuthenticationFailed")
 
+    def test_code_3200_is_auth_whatever_the_status(self) -> None:
+        body = fault("3200", "message=AuthenticationFailed; errorCode=003200")
+        assert type(error_from_response(400, {}, body)) is QboAuthError
+
     def test_403_3100_needs_reconnect(self) -> None:
         body = fault("3100", "message=ApplicationAuthorizationFailed; errorCode=003100")
         assert type(error_from_response(403, {}, body)) is QboAuthorizationError
