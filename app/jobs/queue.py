@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import WorkerSettings
 from app.db.session import libpq_url, raw_connection
+from app.jobs import names
 from app.jobs.context import RUNTIME_KEY, Runtime
 from app.jobs.retry import CappedJitterBackoff
 from app.jobs.tasks import register_tasks
@@ -56,3 +57,35 @@ async def defer_in_transaction(
             **task_kwargs
         )
     return job_id
+
+
+async def defer_crm_event(
+    session: AsyncSession,
+    job_app: App,
+    *,
+    location_id: str,
+    object_kind: str,
+    object_id: str,
+    row_id: int,
+) -> int:
+    """Queue processing of a stored CRM event behind the other jobs of the same CRM object."""
+    return await defer_in_transaction(
+        session,
+        job_app,
+        names.CRM_EVENT_TASK,
+        lock=names.crm_object_lock(location_id, object_kind, object_id),
+        event_row_id=row_id,
+    )
+
+
+async def defer_qbo_change(
+    session: AsyncSession, job_app: App, *, realm_id: str, entity: str, entity_id: str, row_id: int
+) -> int:
+    """Queue processing of a stored QBO change behind the other jobs of the same QBO entity."""
+    return await defer_in_transaction(
+        session,
+        job_app,
+        names.QBO_CHANGE_TASK,
+        lock=names.qbo_entity_lock(realm_id, entity, entity_id),
+        change_row_id=row_id,
+    )

@@ -13,8 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.errors import AppError
 from app.integrations.crm.schemas import ContactEvent, CrmEvent, InvoiceEvent, PaymentEvent
 from app.integrations.quickbooks.webhooks import EntityChange
-from app.jobs import names
-from app.jobs.queue import defer_in_transaction
+from app.jobs.queue import defer_crm_event, defer_qbo_change
 from app.repositories import connections, crm_events, qbo_changes
 from app.repositories.crm_events import NewCrmEvent
 from app.repositories.qbo_changes import NewQboChange
@@ -83,12 +82,13 @@ async def accept_crm_event(
         if stored_hash != body_hash:
             raise EventConflictError(event.id)
         return IntakeResult(event.id, IntakeStatus.DUPLICATE)
-    await defer_in_transaction(
+    await defer_crm_event(
         session,
         job_app,
-        names.CRM_EVENT_TASK,
-        lock=names.crm_object_lock(event.location_id, object_kind, object_id),
-        event_row_id=row_id,
+        location_id=event.location_id,
+        object_kind=object_kind,
+        object_id=object_id,
+        row_id=row_id,
     )
     return IntakeResult(event.id, IntakeStatus.ACCEPTED)
 
@@ -119,11 +119,12 @@ async def accept_qbo_changes(
         ],
     )
     for row in rows:
-        await defer_in_transaction(
+        await defer_qbo_change(
             session,
             job_app,
-            names.QBO_CHANGE_TASK,
-            lock=names.qbo_entity_lock(row.realm_id, row.entity, row.entity_id),
-            change_row_id=row.id,
+            realm_id=row.realm_id,
+            entity=row.entity,
+            entity_id=row.entity_id,
+            row_id=row.id,
         )
     return ChangesResult(accepted=len(rows), duplicates=len(changes) - len(rows))

@@ -6,7 +6,7 @@ from procrastinate import App
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.jobs import names
-from app.jobs.queue import defer_in_transaction
+from app.jobs.queue import defer_crm_event, defer_in_transaction, defer_qbo_change
 from app.logging import get_logger
 from app.models import Connection
 from app.repositories import crm_events, qbo_changes
@@ -24,24 +24,26 @@ async def requeue_pending(session: AsyncSession, job_app: App, connection: Conne
     for row_id, kind, object_id in await crm_events.pending_for_location(
         session, connection.location_id
     ):
-        await defer_in_transaction(
+        await defer_crm_event(
             session,
             job_app,
-            names.CRM_EVENT_TASK,
-            lock=names.crm_object_lock(connection.location_id, kind, object_id),
-            event_row_id=row_id,
+            location_id=connection.location_id,
+            object_kind=kind,
+            object_id=object_id,
+            row_id=row_id,
         )
         count += 1
     if connection.realm_id:
         for row_id, entity, entity_id in await qbo_changes.pending_for_realm(
             session, connection.realm_id
         ):
-            await defer_in_transaction(
+            await defer_qbo_change(
                 session,
                 job_app,
-                names.QBO_CHANGE_TASK,
-                lock=names.qbo_entity_lock(connection.realm_id, entity, entity_id),
-                change_row_id=row_id,
+                realm_id=connection.realm_id,
+                entity=entity,
+                entity_id=entity_id,
+                row_id=row_id,
             )
             count += 1
     log.info("sync.resume.requeued", location_id=connection.location_id, jobs=count)

@@ -13,7 +13,8 @@ from app.db.session import SessionFactory
 from app.models import QboChange
 from tests.fixtures.events import intuit_headers
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "reference" / "qbo-samples"
+# Verbatim copies of ../shared/reference/qbo-samples, kept with the emulator tests.
+SAMPLES = Path(__file__).resolve().parents[1] / "emulator" / "samples"
 LEGACY = (
     b'{"eventNotifications":[{"realmId":"1185883450","dataChangeEvent":{"entities":['
     b'{"name":"Customer","id":"1","operation":"Create","lastUpdated":"2015-10-05T14:42:19-0700"},'
