@@ -166,3 +166,24 @@ async def test_tokens_are_encrypted_at_rest(
     # are "AB11" + 12 digits, as Intuit's are; neither may appear in clear.
     assert "eyJlbmMi" not in dump
     assert not re.search(r"AB11[0-9]{12}", dump)
+
+
+async def test_cancel_on_the_consent_page_returns_access_denied(
+    live_service: tuple[str, Settings], emulator: str
+) -> None:
+    base, _ = live_service
+    async with httpx.AsyncClient(base_url=emulator) as http:
+        await http.patch("/_emulator/config", json={"auto_consent": False})
+    link = await start_connect(base)
+    visited = await browse(link["connect_url"])
+    consent_page = visited[-1]
+    assert consent_page.startswith("PAGE 200")
+    assert "Cancel" in consent_page
+    authorize = urlsplit(visited[-2])
+    form = {k: v[0] for k, v in parse_qs(authorize.query).items()} | {"action": "cancel"}
+    async with httpx.AsyncClient() as browser:
+        response = await browser.post(f"{emulator}/connect/oauth2/consent", data=form)
+    assert response.status_code in (302, 303)
+    result = await browse(response.headers["location"])
+    assert outcome(result[-1]) == {"tab": "settings", "status": "error", "reason": "access_denied"}
+    assert (await describe(base))["status"] == "pending"

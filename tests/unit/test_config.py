@@ -127,3 +127,31 @@ def test_env_example_copied_as_is_starts_a_development_setup(tmp_path: Path) -> 
     assert "CRM_SIGNING_SECRET" in generated
     assert settings.qbo.client_secret is not None
     assert settings.qbo.client_secret.get_secret_value() == "emulator-client-secret"
+
+
+def test_token_cipher_rotation_reads_old_and_writes_new() -> None:
+    from cryptography.fernet import Fernet
+
+    from app.security.tokens import TokenCipher
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    stored = TokenCipher([old]).encrypt("refresh-token")
+    rotated = TokenCipher([new, old])
+    assert rotated.decrypt(stored) == "refresh-token"
+    rewritten = rotated.encrypt(rotated.decrypt(stored))
+    assert TokenCipher([new]).decrypt(rewritten) == "refresh-token"
+    with pytest.raises(SettingsError, match="cannot be decrypted"):
+        TokenCipher([new]).decrypt(stored)
+
+
+def test_state_signer_rejects_forgery_and_accepts_rotated_keys() -> None:
+    import uuid
+
+    from app.security.tokens import StateSigner
+
+    attempt = uuid.uuid4()
+    state = StateSigner(["key-a"]).sign(attempt)
+    assert StateSigner(["key-b", "key-a"]).verify(state) == attempt
+    assert StateSigner(["key-b"]).verify(state) is None
+    assert StateSigner(["key-a"]).verify(state[:-2] + "xx") is None
+    assert StateSigner(["key-a"]).verify("garbage") is None
