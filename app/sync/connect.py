@@ -180,7 +180,11 @@ class ConnectFlow:
                 return self._fail(attempt, "realm_in_use")
             connection = await connections.get_by_location_for_update(session, attempt.location_id)
             assert connection is not None
-            first_time = connection.connected_at is None or connection.realm_id != realm_id
+            if connection.realm_id is not None and connection.realm_id != realm_id:
+                # Links and history belong to the first company; mixing two would corrupt both.
+                await oauth_states.record_outcome(session, attempt.id, "different_company")
+                return self._fail(attempt, "different_company")
+            first_time = connection.connected_at is None
             self._apply(connection, attempt, realm_id, tokens, facts, first_time)
             await connection_status.activate(session, connection)
             await oauth_states.record_outcome(session, attempt.id, "connected")

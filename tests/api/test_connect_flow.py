@@ -187,3 +187,17 @@ async def test_cancel_on_the_consent_page_returns_access_denied(
     result = await browse(response.headers["location"])
     assert outcome(result[-1]) == {"tab": "settings", "status": "error", "reason": "access_denied"}
     assert (await describe(base))["status"] == "pending"
+
+
+async def test_a_location_cannot_switch_to_another_company(
+    live_service: tuple[str, Settings], emulator: str
+) -> None:
+    base, _ = live_service
+    await browse((await start_connect(base))["connect_url"])
+    first_realm = (await describe(base))["realm_id"]
+    async with httpx.AsyncClient(base_url=emulator) as http:
+        await http.post("/_emulator/companies", json={"country": "GB", "currency": "GBP"})
+    # --auto-consent now picks the newer company.
+    visited = await browse((await start_connect(base))["connect_url"])
+    assert outcome(visited[-1])["reason"] == "different_company"
+    assert (await describe(base))["realm_id"] == first_realm

@@ -58,6 +58,7 @@ _REASONS = {
     "token_exchange_failed": "QuickBooks did not accept the authorization. Please try again.",
     "company_settings_unreadable": "The company's settings could not be read. Please try again.",
     "realm_in_use": "This QuickBooks company is already connected to another account.",
+    "different_company": "This account is linked to a different QuickBooks company.",
 }
 
 
