@@ -42,6 +42,9 @@ class Connection(TimestampMixin, Base):
     token_refreshed_at: Mapped[datetime | None]
     disconnected_at: Mapped[datetime | None]
 
+    # The Income account new Service items post to, chosen once per connection (S3 items).
+    income_account_id: Mapped[str | None] = mapped_column(sa.String(64))
+
     # Initial import of QBO customers (and invoices): queued at connect, run by the importer.
     import_state: Mapped[str | None] = mapped_column(sa.String(32))
 

@@ -16,7 +16,10 @@ class CrmCallback(Base):
     """A callback owed to the CRM (outbox): delivered with retries, deduplicated by `id` there."""
 
     __tablename__ = "crm_callbacks"
-    __table_args__ = (sa.Index("ix_crm_callbacks_state_created", "state", "created_at"),)
+    __table_args__ = (
+        sa.Index("ix_crm_callbacks_state_created", "state", "created_at"),
+        sa.Index("ix_crm_callbacks_due", "state", "next_attempt_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     location_id: Mapped[str] = mapped_column(sa.String(200), index=True)
@@ -28,4 +31,5 @@ class CrmCallback(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
+    next_attempt_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
     delivered_at: Mapped[datetime | None]

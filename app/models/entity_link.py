@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, TimestampMixin, enum_column
@@ -27,3 +29,5 @@ class EntityLink(TimestampMixin, Base):
     sync_token: Mapped[str | None] = mapped_column(sa.String(32))
     # Hash of the fields we last wrote or read, so our own echoes are recognised.
     content_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    # Flow-specific progress (e.g. the invoice snapshot last applied, the amount paid so far).
+    state: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, TimestampMixin, enum_column
@@ -33,3 +35,6 @@ class SyncLogEntry(TimestampMixin, Base):
     crm_event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("crm_events.id"))
     qbo_change_id: Mapped[int | None] = mapped_column(sa.ForeignKey("qbo_changes.id"))
     attempts: Mapped[int] = mapped_column(default=0)
+    qbo_requests: Mapped[int] = mapped_column(default=0)
+    # QBO ids touched and other facts a person reading the entry needs.
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
