@@ -12,12 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db.session import SessionFactory
+from app.integrations.crm.callbacks import CallbackClient, callback_client_from_settings
 from app.integrations.quickbooks.auth import IntuitOAuth, endpoints_for
 from app.integrations.quickbooks.client import QboClient, base_url_for
 from app.models import Connection
 from app.security.tokens import StateSigner, TokenCipher
 from app.sync import resume
 from app.sync.connect import ConnectFlow
+from app.sync.document_lines import TaxCodeCache
 from app.sync.mapping.company import CompanyFacts, company_facts
 from app.sync.qbo_limiter import PostgresRealmLimiter
 from app.sync.tokens import TokenService
@@ -45,7 +47,13 @@ class Services:
     limiter: PostgresRealmLimiter
     tokens: TokenService
     qbo: QboClient
+    callbacks: CallbackClient | None = None
+    tax_codes: TaxCodeCache = field(default_factory=TaxCodeCache)
     connect: ConnectFlow = field(init=False)
+
+    @property
+    def qbo_base_url(self) -> str:
+        return qbo_base_url(self.settings)
 
     def qbo_with_token(self, access_token: str) -> QboClient:
         return QboClient(
@@ -98,6 +106,7 @@ async def build_services(
             limiter=limiter,
             tokens=tokens,
             qbo=QboClient(http, base_url=qbo_base_url(settings), tokens=tokens, limiter=limiter),
+            callbacks=callback_client_from_settings(http, settings),
         )
 
         async def after_connect(

@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.events",
     "tests.fixtures.live",
     "tests.fixtures.connect",
+    "tests.fixtures.crm_receiver",
 ]

@@ -19,6 +19,7 @@ from app.integrations.crm.signatures import SignatureError
 from app.logging import get_logger
 from app.sync.connect import ConnectRequestError
 from app.sync.intake import EventConflictError, UnknownLocationError
+from app.sync.retry import EntryNotFoundError, NotRetryableError
 
 log = get_logger(__name__)
 
@@ -69,6 +70,14 @@ async def _connect_request(_: Request, exc: Exception) -> JSONResponse:
     return _json(422, "invalid_connect_request", str(exc))
 
 
+async def _not_found(_: Request, exc: Exception) -> JSONResponse:
+    return _json(404, "not_found", str(exc))
+
+
+async def _not_retryable(_: Request, exc: Exception) -> JSONResponse:
+    return _json(409, "not_retryable", str(exc))
+
+
 async def _unknown_location(_: Request, exc: Exception) -> JSONResponse:
     return _json(404, "unknown_location", str(exc))
 
@@ -94,6 +103,8 @@ def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_invalid)
     app.add_exception_handler(UnknownLocationError, _unknown_location)
     app.add_exception_handler(ConnectRequestError, _connect_request)
+    app.add_exception_handler(EntryNotFoundError, _not_found)
+    app.add_exception_handler(NotRetryableError, _not_retryable)
     app.add_exception_handler(EventConflictError, _conflict)
     for db_error in (
         OperationalError,

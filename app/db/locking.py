@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 class LockNamespace(IntEnum):
     TOKEN_REFRESH = 7001
     CONNECT = 7002
+    CUSTOMER = 7003
+    ITEM = 7004
 
 
 async def advisory_xact_lock(session: AsyncSession, namespace: LockNamespace, key: str) -> None:

@@ -4,6 +4,7 @@ CRM_EVENT_TASK = "crm.event.process"
 QBO_CHANGE_TASK = "qbo.change.process"
 SWEEP_STALLED_TASK = "jobs.sweep_stalled"
 INITIAL_IMPORT_TASK = "qbo.import.initial"
+DELIVER_CALLBACKS_TASK = "crm.callbacks.deliver"
 TOKEN_KEEPALIVE_TASK = "qbo.tokens.keepalive"  # noqa: S105 - a task name
 
 

@@ -9,17 +9,23 @@ from app.jobs import names
 from app.jobs.context import runtime_of
 from app.jobs.retry import CappedJitterBackoff
 from app.logging import get_logger
-from app.sync import dispatch
+from app.sync import callback_delivery, crm_handlers, dispatch
 
 log = get_logger(__name__)
 
 
 async def process_crm_event(context: JobContext, event_row_id: int) -> None:
-    await dispatch.process_crm_event(runtime_of(context).session_factory, event_row_id)
+    runtime = runtime_of(context)
+    await dispatch.process_crm_event(runtime.session_factory, runtime.services, event_row_id)
+    # The sync.result written with the outcome goes out now rather than at the next sweep.
+    await callback_delivery.deliver_due(
+        runtime.session_factory, runtime.services.callbacks, limit=20
+    )
 
 
 async def process_qbo_change(context: JobContext, change_row_id: int) -> None:
-    await dispatch.process_qbo_change(runtime_of(context).session_factory, change_row_id)
+    runtime = runtime_of(context)
+    await dispatch.process_qbo_change(runtime.session_factory, runtime.services, change_row_id)
 
 
 async def sweep_stalled(context: JobContext, timestamp: int) -> None:
@@ -43,6 +49,12 @@ async def initial_import(context: JobContext, connection_id: str) -> None:
     await importer(runtime_of(context), connection_id)
 
 
+async def deliver_callbacks(context: JobContext, timestamp: int) -> None:
+    """Send callbacks that are due (new ones, and retries whose backoff has passed)."""
+    runtime = runtime_of(context)
+    await callback_delivery.deliver_due(runtime.session_factory, runtime.services.callbacks)
+
+
 async def keep_tokens_alive(context: JobContext, timestamp: int) -> None:
     """Refresh idle realms well before their 100-day refresh tokens lapse."""
     runtime = runtime_of(context)
@@ -54,6 +66,7 @@ async def keep_tokens_alive(context: JobContext, timestamp: int) -> None:
 
 
 def register_tasks(app: App, retry: CappedJitterBackoff) -> None:
+    crm_handlers.register()
     app.task(name=names.CRM_EVENT_TASK, pass_context=True, retry=retry)(process_crm_event)
     app.task(name=names.QBO_CHANGE_TASK, pass_context=True, retry=retry)(process_qbo_change)
     sweeper = app.task(
@@ -61,6 +74,13 @@ def register_tasks(app: App, retry: CappedJitterBackoff) -> None:
     )(sweep_stalled)
     app.periodic(cron="* * * * *", periodic_id=names.SWEEP_STALLED_TASK)(sweeper)
     app.task(name=names.INITIAL_IMPORT_TASK, pass_context=True, retry=retry)(initial_import)
+    deliver = app.task(
+        name=names.DELIVER_CALLBACKS_TASK,
+        pass_context=True,
+        queueing_lock=names.DELIVER_CALLBACKS_TASK,
+    )(deliver_callbacks)
+    # The sixth cron field is seconds: every 5 s, so a retry's ~5 s backoff is honoured.
+    app.periodic(cron="* * * * * */5", periodic_id=names.DELIVER_CALLBACKS_TASK)(deliver)
     keepalive = app.task(
         name=names.TOKEN_KEEPALIVE_TASK,
         pass_context=True,

@@ -98,3 +98,28 @@ async def count_by_state(session: AsyncSession, location_id: str) -> dict[str, i
         .group_by(CrmEvent.state)
     )
     return {state.value: count for state, count in result.all()}
+
+
+async def newest_for_object(
+    session: AsyncSession, location_id: str, object_kind: str, object_id: str
+) -> CrmEvent | None:
+    result = await session.execute(
+        select(CrmEvent)
+        .where(
+            CrmEvent.location_id == location_id,
+            CrmEvent.object_kind == object_kind,
+            CrmEvent.object_id == object_id,
+        )
+        .order_by(CrmEvent.occurred_at.desc(), CrmEvent.id.desc())
+        .limit(1)
+    )
+    return result.scalar_one_or_none()
+
+
+async def reopen(session: AsyncSession, row_id: int, reason: str) -> None:
+    """Make a finished event eligible for processing again (an explicit retry)."""
+    await session.execute(
+        update(CrmEvent)
+        .where(CrmEvent.id == row_id)
+        .values(state=InboundState.PENDING, state_reason=reason, processed_at=None)
+    )

@@ -12,7 +12,8 @@ from app.errors import PermanentError, TransientError
 from app.integrations.quickbooks.auth import IntuitOAuth
 from app.logging import get_logger
 from app.models import Connection
-from app.repositories import connections, crm_events
+from app.models.states import SyncState
+from app.repositories import connections, crm_events, sync_log
 from app.security.tokens import TokenCipher
 from app.sync import connection_status
 from app.sync.intake import UnknownLocationError
@@ -52,6 +53,17 @@ async def describe(session: AsyncSession, location_id: str) -> dict[str, Any]:
         },
         "import": {"state": connection.import_state},
         "crm_events": await crm_events.count_by_state(session, location_id),
+        "sync": await sync_log.counts(session, connection.id),
+        "last_errors": [
+            {
+                "id": e.id,
+                "kind": e.kind,
+                "crm_id": e.crm_id,
+                "message": e.message,
+                "action": e.action,
+            }
+            for e in await sync_log.search(session, connection.id, state=SyncState.FAILED, limit=5)
+        ],
     }
 
 

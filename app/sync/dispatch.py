@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +20,9 @@ from app.models import CrmEvent, QboChange
 from app.models.states import InboundState
 from app.repositories import connections, crm_events, qbo_changes
 from app.sync.tokens import ConnectionPausedError
+
+if TYPE_CHECKING:
+    from app.wiring import Services
 
 log = get_logger(__name__)
 
@@ -32,8 +35,8 @@ class Outcome:
     reason: str | None = None
 
 
-CrmEventHandler = Callable[[AsyncSession, CrmEvent], Awaitable[Outcome]]
-QboChangeHandler = Callable[[AsyncSession, QboChange], Awaitable[Outcome]]
+CrmEventHandler = Callable[[AsyncSession, "Services", CrmEvent], Awaitable[Outcome]]
+QboChangeHandler = Callable[[AsyncSession, "Services", QboChange], Awaitable[Outcome]]
 
 CRM_EVENT_HANDLERS: dict[str, CrmEventHandler] = {}
 QBO_CHANGE_HANDLERS: dict[str, QboChangeHandler] = {}
@@ -73,7 +76,9 @@ def no_handler_reason(kind: str) -> str:
     return f"waiting: this service has no handler for {kind} yet"
 
 
-async def process_crm_event(factory: SessionFactory, row_id: int) -> InboundState | None:
+async def process_crm_event(
+    factory: SessionFactory, services: Services, row_id: int
+) -> InboundState | None:
     async with session_scope(factory) as session:
         event = await crm_events.get(session, row_id)
         if event is None:
@@ -88,13 +93,15 @@ async def process_crm_event(factory: SessionFactory, row_id: int) -> InboundStat
             log.info("crm.event.no_handler", row_id=row_id, type=event.type)
         else:
             outcome = await _run(
-                lambda: handler(session, event), session, factory, crm_events.mark, row_id
+                lambda: handler(session, services, event), session, factory, crm_events.mark, row_id
             )
         await crm_events.mark(session, row_id, outcome.state, outcome.reason)
         return outcome.state
 
 
-async def process_qbo_change(factory: SessionFactory, row_id: int) -> InboundState | None:
+async def process_qbo_change(
+    factory: SessionFactory, services: Services, row_id: int
+) -> InboundState | None:
     async with session_scope(factory) as session:
         change = await qbo_changes.get(session, row_id)
         if change is None:
@@ -108,7 +115,11 @@ async def process_qbo_change(factory: SessionFactory, row_id: int) -> InboundSta
             log.info("qbo.change.no_handler", row_id=row_id, entity=change.entity)
         else:
             outcome = await _run(
-                lambda: handler(session, change), session, factory, qbo_changes.mark, row_id
+                lambda: handler(session, services, change),
+                session,
+                factory,
+                qbo_changes.mark,
+                row_id,
             )
         await qbo_changes.mark(session, row_id, outcome.state, outcome.reason)
         return outcome.state

@@ -71,8 +71,12 @@ def handlers() -> Iterator[dict[str, dispatch.CrmEventHandler]]:
 
 
 async def test_event_without_handler_stays_visibly_pending(
-    post_event: PostEvent, state: AppState, db: SessionFactory
+    post_event: PostEvent,
+    state: AppState,
+    db: SessionFactory,
+    handlers: dict[str, dispatch.CrmEventHandler],
 ) -> None:
+    handlers.pop("invoice.sent", None)
     await post_event(invoice_event())
     await run_jobs(state)
     [event] = await events(db)
@@ -89,7 +93,7 @@ async def test_events_of_one_object_run_in_order_once_each(
 ) -> None:
     seen: list[str] = []
 
-    async def record(_: AsyncSession, event: CrmEvent) -> Outcome:
+    async def record(_: AsyncSession, __: object, event: CrmEvent) -> Outcome:
         seen.append(event.event_id)
         await asyncio.sleep(0.01)
         return Outcome(InboundState.DONE)
@@ -111,7 +115,7 @@ async def test_permanent_error_fails_the_event_with_its_reason_and_no_retry(
     db: SessionFactory,
     handlers: dict[str, dispatch.CrmEventHandler],
 ) -> None:
-    async def reject(session: AsyncSession, event: CrmEvent) -> Outcome:
+    async def reject(session: AsyncSession, _: object, event: CrmEvent) -> Outcome:
         event.state_reason = "partial write that must not survive"
         await session.flush()
         raise PermanentError("QBO 6000: closed accounting period; reopen it and retry")
@@ -131,7 +135,7 @@ async def test_transient_error_is_retried_later_and_says_why(
     db: SessionFactory,
     handlers: dict[str, dispatch.CrmEventHandler],
 ) -> None:
-    async def flaky(_: AsyncSession, __: CrmEvent) -> Outcome:
+    async def flaky(_: AsyncSession, __: object, ___: CrmEvent) -> Outcome:
         raise TransientError("QBO answered 503", retry_after_s=60)
 
     handlers["invoice.sent"] = flaky
@@ -161,7 +165,7 @@ async def test_replayed_job_of_a_finished_event_changes_nothing(
 ) -> None:
     calls = 0
 
-    async def once(_: AsyncSession, __: CrmEvent) -> Outcome:
+    async def once(_: AsyncSession, __: object, ___: CrmEvent) -> Outcome:
         nonlocal calls
         calls += 1
         return Outcome(InboundState.DONE)
@@ -170,7 +174,7 @@ async def test_replayed_job_of_a_finished_event_changes_nothing(
     await post_event(invoice_event())
     await run_jobs(state)
     [event] = await events(db)
-    assert await dispatch.process_crm_event(db, event.id) is InboundState.DONE
+    assert await dispatch.process_crm_event(db, state.services, event.id) is InboundState.DONE
     assert calls == 1
 
 

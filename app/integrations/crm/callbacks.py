@@ -1,0 +1,198 @@
+"""Signed delivery of one callback to the CRM (DESIGN.md §2.4).
+
+`POST {CRM_CALLBACK_URL}` with the envelope
+``{"id", "type", "occurred_at", "location_id", "data"}``, signed like CRM events (§2.1) over the
+exact bytes sent. The CRM deduplicates on ``id``, so a
+callback may be sent again safely. Outcomes are typed for the outbox: 2xx returns, a verdict on
+the callback itself raises `CallbackRejectedError`, anything worth retrying raises
+`CallbackUnavailableError` (with the Retry-After the CRM asked for).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from app.config import Settings, signing_secrets
+from app.errors import PermanentError, TransientError
+from app.integrations.crm.signatures import SIGNATURE_HEADER, sign
+
+DEFAULT_TIMEOUT_S = 10.0
+BODY_EXCERPT_BYTES = 300
+MAX_READ_BYTES = 64 * 1024
+# 4xx answers that say "not now" rather than "never" (RFC 9110 and common practice).
+RETRYABLE_4XX = frozenset({408, 409, 425, 429})
+
+
+class CallbackRejectedError(PermanentError):
+    """The CRM refused this callback (4xx); sending it again cannot help."""
+
+    def __init__(self, status: int, excerpt: str) -> None:
+        super().__init__(_with_excerpt(f"CRM rejected the callback with HTTP {status}", excerpt))
+        self.status = status
+        self.excerpt = excerpt
+
+
+class CallbackUnavailableError(TransientError):
+    """The CRM could not take the callback now (5xx, 408/409/425/429, timeout, network)."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after_s: float | None = None
+    ) -> None:
+        super().__init__(message, retry_after_s=retry_after_s)
+        self.status = status
+
+
+def _with_excerpt(message: str, excerpt: str) -> str:
+    return f"{message}: {excerpt}" if excerpt else message
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"a callback cannot carry a non-finite number: {value}")
+        # Money is a decimal string (§2); fixed-point so 1E+2 goes out as "100".
+        return format(value, "f")
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"cannot send {type(value).__name__} in a callback")
+
+
+def rfc3339(moment: datetime) -> str:
+    """UTC with a zone designator; naive datetimes are taken to be UTC already."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def encode_body(
+    callback_id: str, type_: str, location_id: str, data: Mapping[str, Any], created_at: datetime
+) -> bytes:
+    """The compact JSON envelope; built once so the signature covers exactly these bytes."""
+    envelope = {
+        "id": callback_id,
+        "type": type_,
+        "occurred_at": rfc3339(created_at),
+        "location_id": location_id,
+        "data": data,
+    }
+    text = json.dumps(
+        envelope, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default
+    )
+    return text.encode("utf-8")
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After in delta-seconds; an HTTP-date or garbage counts as absent."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+class CallbackClient:
+    """Sends callbacks to one CRM endpoint; the `httpx.AsyncClient` is shared and injected."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        url: str,
+        secret: str,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not secret:
+            raise ValueError("a signing secret is required to send callbacks")
+        self._http = http
+        self._url = url
+        self._secret = secret
+        self._timeout = httpx.Timeout(timeout_s)
+        self._clock = clock
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    async def send(
+        self,
+        callback_id: str,
+        type_: str,
+        location_id: str,
+        data: Mapping[str, Any],
+        created_at: datetime,
+    ) -> None:
+        """Deliver once; returns on 2xx, raises a typed error otherwise."""
+        body = encode_body(callback_id, type_, location_id, data, created_at)
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(self._secret, body, int(self._clock())),
+        }
+        try:
+            async with self._http.stream(
+                "POST", self._url, content=body, headers=headers, timeout=self._timeout
+            ) as response:
+                if response.is_success:
+                    # Delivered once the status is in; the body only matters to reuse the socket.
+                    with contextlib.suppress(httpx.HTTPError):
+                        await _read_capped(response)
+                    return
+                head = await _read_capped(response)
+        except httpx.TimeoutException as exc:
+            raise CallbackUnavailableError(f"CRM did not answer in time ({exc!r})") from exc
+        except httpx.HTTPError as exc:
+            raise CallbackUnavailableError(f"CRM unreachable ({exc!r})") from exc
+        raise _error_for(response, _excerpt(head))
+
+
+async def _read_capped(response: httpx.Response) -> bytes:
+    """The answer's first MAX_READ_BYTES.
+
+    A normal answer is read whole, so its connection goes back to the pool; a huge one is cut
+    off (and its connection dropped) instead of being buffered.
+    """
+    collected = b""
+    async for chunk in response.aiter_bytes():
+        collected += chunk
+        if len(collected) >= MAX_READ_BYTES:
+            break
+    return collected
+
+
+def _excerpt(body: bytes) -> str:
+    text = body[:BODY_EXCERPT_BYTES].decode("utf-8", errors="replace")
+    return " ".join(text.split())
+
+
+def _error_for(response: httpx.Response, excerpt: str) -> Exception:
+    status = response.status_code
+    if 400 <= status < 500 and status not in RETRYABLE_4XX:
+        return CallbackRejectedError(status, excerpt)
+    # 5xx, retryable 4xx, and redirects (a URL someone must fix; keep the callback meanwhile).
+    return CallbackUnavailableError(
+        _with_excerpt(f"CRM answered HTTP {status}", excerpt),
+        status=status,
+        retry_after_s=parse_retry_after(response.headers.get("Retry-After")),
+    )
+
+
+def callback_client_from_settings(
+    http: httpx.AsyncClient, settings: Settings
+) -> CallbackClient | None:
+    """The client for CRM_CALLBACK_URL, or None when no URL is configured (callbacks wait)."""
+    if not settings.crm.callback_url:
+        return None
+    return CallbackClient(http, url=settings.crm.callback_url, secret=signing_secrets(settings)[0])

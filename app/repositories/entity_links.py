@@ -1,0 +1,90 @@
+"""SQL for CRM id <-> QBO id links."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import EntityLink
+from app.models.states import LinkOrigin
+
+
+async def by_crm_id(
+    session: AsyncSession, connection_id: uuid.UUID, kind: str, crm_id: str
+) -> EntityLink | None:
+    result = await session.execute(
+        select(EntityLink)
+        .where(
+            EntityLink.connection_id == connection_id,
+            EntityLink.kind == kind,
+            EntityLink.crm_id == crm_id,
+        )
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()
+
+
+async def by_crm_ids(
+    session: AsyncSession, connection_id: uuid.UUID, kind: str, crm_ids: Sequence[str]
+) -> dict[str, EntityLink]:
+    if not crm_ids:
+        return {}
+    result = await session.execute(
+        select(EntityLink).where(
+            EntityLink.connection_id == connection_id,
+            EntityLink.kind == kind,
+            EntityLink.crm_id.in_(list(crm_ids)),
+        )
+    )
+    return {link.crm_id: link for link in result.scalars() if link.crm_id is not None}
+
+
+async def by_qbo_id(
+    session: AsyncSession, connection_id: uuid.UUID, kind: str, qbo_id: str
+) -> EntityLink | None:
+    result = await session.execute(
+        select(EntityLink).where(
+            EntityLink.connection_id == connection_id,
+            EntityLink.kind == kind,
+            EntityLink.qbo_id == qbo_id,
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def upsert(
+    session: AsyncSession,
+    *,
+    connection_id: uuid.UUID,
+    kind: str,
+    crm_id: str,
+    qbo_id: str,
+    origin: LinkOrigin,
+    sync_token: str | None,
+    content_hash: str | None = None,
+    state: dict[str, Any] | None = None,
+) -> EntityLink:
+    """Create or update the link of a CRM object; the QBO id of an existing link may change."""
+    values: dict[str, Any] = {
+        "qbo_id": qbo_id,
+        "sync_token": sync_token,
+        "content_hash": content_hash,
+    }
+    if state is not None:
+        values["state"] = state
+    statement = (
+        insert(EntityLink)
+        .values(connection_id=connection_id, kind=kind, crm_id=crm_id, origin=origin, **values)
+        .on_conflict_do_update(
+            index_elements=[EntityLink.connection_id, EntityLink.kind, EntityLink.crm_id],
+            set_=values,
+        )
+        .returning(EntityLink)
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(statement)).scalar_one()

@@ -1,0 +1,90 @@
+"""A CRM document as QBO lines for this company: items resolved, S4 applied, currency checked."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from app.errors import PermanentError
+from app.integrations.crm.schemas import InvoiceData, PaymentData
+from app.integrations.quickbooks.entities import Ref, TaxCode, TaxRate
+from app.integrations.quickbooks.query import Select
+from app.sync.flow import FlowContext
+from app.sync.items import ensure_items
+from app.sync.mapping.documents import (
+    CompanyTaxCode,
+    DocumentInput,
+    MappedDocument,
+    check_totals,
+    company_tax_codes,
+    map_regional_document,
+    map_us_document,
+)
+
+_TAX_CODES_TTL_S = 600.0
+
+
+@dataclass
+class TaxCodeCache:
+    """A company's tax codes change rarely; reading them per document would double its cost."""
+
+    ttl_s: float = _TAX_CODES_TTL_S
+    _entries: dict[str, tuple[float, list[CompanyTaxCode]]] = field(default_factory=dict)
+
+    def get(self, realm_id: str) -> list[CompanyTaxCode] | None:
+        entry = self._entries.get(realm_id)
+        if entry is None or time.monotonic() - entry[0] > self.ttl_s:
+            return None
+        return entry[1]
+
+    def put(self, realm_id: str, codes: list[CompanyTaxCode]) -> None:
+        self._entries[realm_id] = (time.monotonic(), codes)
+
+
+def is_us(ctx: FlowContext) -> bool:
+    return (ctx.connection.country or "US").upper() in {"US", "USA"}
+
+
+async def _tax_codes(ctx: FlowContext, cache: TaxCodeCache) -> list[CompanyTaxCode]:
+    cached = cache.get(ctx.realm_id)
+    if cached is not None:
+        return cached
+    codes = (await ctx.qbo.query(Select("TaxCode").order_by("Id"), TaxCode)).items
+    rates = (await ctx.qbo.query(Select("TaxRate").order_by("Id"), TaxRate)).items
+    result = company_tax_codes(
+        [code.model_dump(by_alias=True, exclude_none=True) for code in codes],
+        [rate.model_dump(by_alias=True, exclude_none=True) for rate in rates],
+    )
+    cache.put(ctx.realm_id, result)
+    return result
+
+
+def currency_ref(ctx: FlowContext, currency: str) -> Ref | None:
+    home = (ctx.connection.home_currency or currency).upper()
+    if currency.upper() == home:
+        return None
+    if not ctx.connection.multicurrency:
+        raise PermanentError(
+            f"The document is in {currency} but the QuickBooks company works in {home} only; "
+            "turn on multicurrency in QuickBooks (Settings → Advanced → Currency) and retry"
+        )
+    return Ref(value=currency.upper())
+
+
+async def map_document(
+    ctx: FlowContext, data: InvoiceData | PaymentData, cache: TaxCodeCache
+) -> MappedDocument:
+    item_ids = await ensure_items(ctx, [line.name for line in data.line_items])
+    document = DocumentInput(
+        currency=data.currency,
+        lines=data.line_items,
+        discount=data.discount,
+        totals_total=data.totals.total,
+        totals_tax=data.totals.tax,
+        totals_discount=data.totals.discount,
+        item_ids=item_ids,
+    )
+    check_totals(document)
+    if is_us(ctx):
+        return map_us_document(document)
+    return map_regional_document(document, await _tax_codes(ctx, cache))

@@ -1,0 +1,47 @@
+"""S3 payments: `amount_paid` rising on a CRM invoice becomes a QBO Payment for the difference."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from app.integrations.crm.schemas import InvoiceData
+from app.integrations.quickbooks.entities import Ref
+from app.integrations.quickbooks.transactions import LinkedTxn, Payment, PaymentLine
+from app.sync.document_lines import currency_ref
+from app.sync.flow import FlowContext, marker
+
+
+async def record_amount_paid(
+    ctx: FlowContext, data: InvoiceData, invoice_id: str, customer_id: str, state: dict[str, Any]
+) -> None:
+    """Create one Payment for what was paid since the last snapshot; update `state` in place.
+
+    The requestid is keyed by the new cumulative amount, so the same amount is never paid twice,
+    even when the answer to the first attempt was lost.
+    """
+    synced = Decimal(str(state.get("amount_paid", "0")))
+    target = data.totals.amount_paid
+    if target <= synced:
+        if target < synced:
+            ctx.notes.append(
+                f"amount paid went down from {synced} to {target}; refunds are not reversed "
+                "in QuickBooks automatically"
+            )
+        return
+    difference = target - synced
+    payment = Payment(
+        CustomerRef=Ref(value=customer_id),
+        TotalAmt=difference,
+        TxnDate=data.updated_at.date(),
+        PrivateNote=marker("invoice-payment", f"{data.id}@{target}"),
+        CurrencyRef=currency_ref(ctx, data.currency),
+        Line=[
+            PaymentLine(
+                Amount=difference, LinkedTxn=[LinkedTxn(TxnId=invoice_id, TxnType="Invoice")]
+            )
+        ],
+    )
+    created = await ctx.qbo.create(payment, request_id=ctx.request_id("payment", str(target)))
+    ctx.qbo_ids.setdefault("payments", []).append(created.Id)
+    state["amount_paid"] = str(target)

@@ -1,0 +1,181 @@
+"""S3: a CRM invoice, once sent, kept in step in QBO: fields, lines, payments, void."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from app.integrations.crm.schemas import InvoiceData, InvoiceEvent, InvoiceStatus
+from app.integrations.quickbooks.entities import EmailAddress, Ref
+from app.integrations.quickbooks.errors import QboDuplicateDocNumberError, QboStaleObjectError
+from app.integrations.quickbooks.transactions import Invoice
+from app.models import EntityLink
+from app.models.states import LinkOrigin
+from app.repositories import entity_links
+from app.sync.customers import ensure_customer
+from app.sync.document_lines import TaxCodeCache, currency_ref, map_document
+from app.sync.flow import FlowContext, marker
+from app.sync.invoice_payments import record_amount_paid
+from app.sync.mapping.documents import MappedDocument, totals_match
+from app.sync.results import SyncResult, failed, skipped, synced
+
+KIND = "invoice"
+
+
+def _skip_reason(ctx: FlowContext, data: InvoiceData, link: EntityLink | None) -> str | None:
+    if link is not None and link.origin is LinkOrigin.QBO:
+        return "imported from QuickBooks: edits in the CRM are not pushed back (Q3)"
+    state = link.state if link is not None else {}
+    if state.get("voided"):
+        return "already voided in QuickBooks"
+    applied = state.get("updated_at")
+    if applied and data.updated_at < datetime.fromisoformat(applied):
+        return f"older snapshot (updated {data.updated_at.isoformat()}) than the one applied"
+    if link is not None:
+        return None
+    connected_at = ctx.connection.connected_at
+    if connected_at is not None and data.created_at < connected_at:
+        return "created in the CRM before QuickBooks was connected; only newer invoices sync"
+    if data.status is InvoiceStatus.DRAFT:
+        return "not sent yet: an invoice is created in QuickBooks when it is sent"
+    if data.status is InvoiceStatus.VOIDED:
+        return "voided before it was ever sent to QuickBooks"
+    return None
+
+
+def _fields(data: InvoiceData, customer_id: str, mapped: MappedDocument) -> dict[str, Any]:
+    return {
+        "DocNumber": data.number[:21],
+        "TxnDate": data.issue_date,
+        "DueDate": data.due_date,
+        "CustomerRef": Ref(value=customer_id),
+        "BillEmail": EmailAddress(Address=data.billing_email) if data.billing_email else None,
+        "Line": mapped.lines,
+        "GlobalTaxCalculation": mapped.global_tax_calculation,
+        "TxnTaxDetail": mapped.txn_tax_detail,
+        "PrivateNote": marker("invoice", data.id),
+    }
+
+
+def _digest(fields: dict[str, Any]) -> str:
+    def plain(value: Any) -> Any:
+        return value.model_dump(mode="json") if hasattr(value, "model_dump") else str(value)
+
+    body = {
+        key: plain(v) if not isinstance(v, list) else [plain(x) for x in v]
+        for key, v in fields.items()
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+async def sync_invoice(ctx: FlowContext, event: InvoiceEvent, cache: TaxCodeCache) -> SyncResult:
+    data = event.data
+    link = await entity_links.by_crm_id(ctx.session, ctx.connection.id, KIND, data.id)
+    reason = _skip_reason(ctx, data, link)
+    if reason is not None:
+        return skipped(KIND, data.id, reason, qbo_id=link.qbo_id if link else None)
+    customer_id = await ensure_customer(ctx, data.contact)
+    mapped = await map_document(ctx, data, cache)
+    fields = _fields(data, customer_id, mapped)
+    digest = _digest(fields)
+    written: Invoice | None = None
+    if link is None:
+        created = await _create(ctx, data, fields)
+        if isinstance(created, SyncResult):
+            return created
+        written = created
+    elif digest != link.content_hash:
+        assert link.qbo_id is not None
+        written = await _update(ctx, link.qbo_id, link.sync_token, fields)
+    invoice_id = written.Id if written is not None else (link.qbo_id if link else None)
+    assert invoice_id is not None
+    ctx.qbo_ids["invoice"] = invoice_id
+    ctx.notes.extend(mapped.notes)
+    state = dict(link.state) if link is not None else {}
+    await record_amount_paid(ctx, data, invoice_id, customer_id, state)
+    if data.status is InvoiceStatus.VOIDED:
+        await _void(ctx, invoice_id, data.id)
+        state["voided"] = True
+    state["updated_at"] = data.updated_at.isoformat()
+    await entity_links.upsert(
+        ctx.session,
+        connection_id=ctx.connection.id,
+        kind=KIND,
+        crm_id=data.id,
+        qbo_id=invoice_id,
+        origin=LinkOrigin.CRM,
+        sync_token=written.SyncToken
+        if written is not None
+        else (link.sync_token if link else None),
+        content_hash=digest,
+        state=state,
+    )
+    if (
+        written is not None
+        and not state.get("voided")
+        and (written.TotalAmt is None or not totals_match(mapped.expected_total, written.TotalAmt))
+    ):
+        return failed(
+            KIND,
+            data.id,
+            f"QuickBooks totals invoice {data.number} at {written.TotalAmt} but the CRM "
+            f"invoice is {mapped.expected_total}",
+            "Check the QuickBooks company's tax settings and correct the invoice there",
+            qbo_id=invoice_id,
+        )
+    return synced(KIND, data.id, invoice_id)
+
+
+async def _create(
+    ctx: FlowContext, data: InvoiceData, fields: dict[str, Any]
+) -> Invoice | SyncResult:
+    body = Invoice.model_validate(fields | {"CurrencyRef": currency_ref(ctx, data.currency)})
+    try:
+        return await ctx.qbo.create(body, request_id=ctx.request_id("invoice"))
+    except QboDuplicateDocNumberError as exc:
+        existing = exc.existing_txn_id
+        if existing is not None:
+            found = await ctx.qbo.read(Invoice, existing)
+            # Our own earlier write whose answer was lost: adopt it instead of failing.
+            if marker("invoice", data.id) in (found.PrivateNote or ""):
+                return found
+        return failed(
+            KIND,
+            data.id,
+            f"QuickBooks already has a document numbered {data.number}"
+            + (f" (transaction {existing})" if existing else ""),
+            "Give one of the two invoices a different number (in the CRM or in QuickBooks), "
+            "then retry this entry",
+            error=exc,
+        )
+
+
+async def _update(
+    ctx: FlowContext, invoice_id: str, sync_token: str | None, fields: dict[str, Any]
+) -> Invoice:
+    for attempt in range(2):
+        if sync_token is None or attempt:
+            sync_token = (await ctx.qbo.read(Invoice, invoice_id)).SyncToken
+        body = Invoice.model_validate({"Id": invoice_id, "SyncToken": sync_token, **fields})
+        try:
+            return await ctx.qbo.sparse_update(body)
+        except QboStaleObjectError:
+            # Edited in QBO meanwhile (or by our own payment): re-read and reapply the snapshot.
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _void(ctx: FlowContext, invoice_id: str, crm_id: str) -> None:
+    current = await ctx.qbo.read(Invoice, invoice_id)
+    assert current.SyncToken is not None
+    await ctx.qbo.void(
+        Invoice, invoice_id, current.SyncToken, request_id=ctx.request_id("void", crm_id)
+    )
+
+
+def paid_amount(state: dict[str, Any]) -> Decimal:
+    return Decimal(str(state.get("amount_paid", "0")))

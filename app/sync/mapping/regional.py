@@ -1,0 +1,315 @@
+"""Non-US tax arithmetic: the company's tax codes, picking one per line, and QBO's totals.
+
+`predict` reproduces how QBO totals a non-US sales form (qbo-api.md §6.3/§6.6, and the
+emulator's `qbo_emulator/money.py`, which is our executable statement of those rules):
+
+* subtotal = sum of line amounts; a percent discount is round(subtotal x percent);
+* the discount is shared over tax codes in proportion to their lines, each share rounded;
+* TaxExcluded: per tax code and per rate, tax = round((lines - discount share) x rate);
+  TaxInclusive: tax is backed out of the prices, so the total is subtotal - discount;
+* NotApplicable: no tax.
+
+`correct` finds the smallest change to one line amount that makes that total equal the CRM's,
+because QBO (in the emulator, and per qbo-api.md "UNCONFIRMED" for real non-US companies) does
+not take a TotalTax override outside the US.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal
+
+from app.integrations.crm.schemas import Tax
+from app.sync.mapping.money import HUNDRED, ZERO, from_units, round_money, to_units
+
+TaxMode = Literal["TaxExcluded", "TaxInclusive", "NotApplicable"]
+
+
+@dataclass(frozen=True)
+class CompanyTaxCode:
+    """A QBO TaxCode usable on sales, with its combined sales rate in percent.
+
+    ``rates`` are the component rates (e.g. GST 5 and QST 9.975 for a 14.975 code); QBO rounds
+    each component separately, so totals can only be predicted with them. Empty means one rate.
+    """
+
+    id: str
+    name: str
+    rate: Decimal
+    rates: tuple[Decimal, ...] = ()
+
+    @property
+    def components(self) -> tuple[Decimal, ...]:
+        return self.rates or (self.rate,)
+
+
+@dataclass(frozen=True)
+class QboDiscount:
+    """The discount line as QBO will read it: percent-based, or a fixed amount."""
+
+    percent: Decimal | None
+    amount: Decimal
+
+    def value(self, subtotal: Decimal, currency: str) -> Decimal:
+        if self.percent is None:
+            return self.amount
+        return round_money(subtotal * self.percent / HUNDRED, currency)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    subtotal: Decimal
+    discount: Decimal
+    tax: Decimal
+    total: Decimal
+
+
+# --- the company's tax codes ---------------------------------------------------------------
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        # str() first: a float that slipped through keeps its shortest text, not binary noise.
+        return Decimal(str(value))
+    except ArithmeticError:
+        return None
+
+
+def _sales_rates(code: Mapping[str, Any], rates: Mapping[str, Any]) -> tuple[Decimal, ...] | None:
+    """Component rates of a code's sales side; None when the code cannot be used on sales."""
+    details = (code.get("SalesTaxRateList") or {}).get("TaxRateDetail") or []
+    found: list[Decimal] = []
+    for detail in details:
+        # Tax on tax compounds, so the code's rate is not the sum of its parts: not supported.
+        if detail.get("TaxTypeApplicable") == "TaxOnTax":
+            return None
+        rate = rates.get(str((detail.get("TaxRateRef") or {}).get("value")))
+        value = _decimal(rate.get("RateValue")) if rate else None
+        if rate is None or rate.get("Active") is False or value is None:
+            return None
+        found.append(value)
+    return tuple(found) or None
+
+
+def _id_order(code_id: str) -> tuple[int, int | str]:
+    return (0, int(code_id)) if code_id.isdigit() else (1, code_id)
+
+
+def company_tax_codes(
+    tax_codes: Sequence[Mapping[str, Any]], tax_rates: Sequence[Mapping[str, Any]]
+) -> list[CompanyTaxCode]:
+    """Active sales tax codes with their rates, from raw QBO TaxCode and TaxRate JSON.
+
+    Inactive codes, purchase-only codes (no SalesTaxRateList rates), codes that point at a
+    missing or inactive rate, and tax-on-tax codes are left out. Ordered by Id.
+    """
+    by_id = {str(rate.get("Id")): rate for rate in tax_rates}
+    found: list[CompanyTaxCode] = []
+    for code in tax_codes:
+        components = _sales_rates(code, by_id) if code.get("Active") is not False else None
+        if components is None or code.get("Id") is None:
+            continue
+        rate = sum(components, ZERO)
+        code_id = str(code["Id"])
+        found.append(CompanyTaxCode(code_id, str(code.get("Name") or code_id), rate, components))
+    return sorted(found, key=lambda code: _id_order(code.id))
+
+
+def _preference(
+    code: CompanyTaxCode, taxes: Sequence[Tax]
+) -> tuple[int, int, tuple[int, int | str]]:
+    # Among codes with the right rate: the one made of the same rates (QBO rounds per rate),
+    # then the one named like the CRM tax, then the lowest Id.
+    wanted = sorted(tax.rate for tax in taxes if tax.rate != 0)
+    same_parts = sorted(rate for rate in code.components if rate != 0) == wanted
+    names = {tax.name.strip().casefold() for tax in taxes}
+    return (0 if same_parts else 1, 0 if code.name.strip().casefold() in names else 1,
+            _id_order(code.id))  # fmt: skip
+
+
+def choose_code(taxes: Sequence[Tax], codes: Sequence[CompanyTaxCode]) -> CompanyTaxCode | None:
+    """The code whose rate equals the sum of the line's tax rates (0 for an untaxed line)."""
+    rate = sum((tax.rate for tax in taxes), ZERO)
+    matches = [code for code in codes if code.rate == rate]
+    return min(matches, key=lambda code: _preference(code, taxes), default=None)
+
+
+# --- QBO's totals ----------------------------------------------------------------------------
+
+
+def _code_tax(
+    rates: tuple[Decimal, ...], amount: Decimal, share: Decimal, currency: str
+) -> Decimal:
+    net = amount - share
+    return sum((round_money(net * rate / HUNDRED, currency) for rate in rates), ZERO)
+
+
+def predict(
+    amounts: Sequence[Decimal],
+    codes: Sequence[CompanyTaxCode | None],
+    discount: QboDiscount | None,
+    mode: TaxMode,
+    currency: str,
+) -> Prediction:
+    """The totals QBO computes for these lines (see the module docstring)."""
+    subtotal = sum(amounts, ZERO)
+    taken = discount.value(subtotal, currency) if discount else ZERO
+    groups: dict[str, tuple[tuple[Decimal, ...], Decimal]] = {}
+    for amount, code in zip(amounts, codes, strict=True):
+        if code is not None:
+            rates, running = groups.get(code.id, (code.components, ZERO))
+            groups[code.id] = (rates, running + amount)
+    tax = ZERO
+    if mode == "TaxExcluded":
+        for rates, amount in groups.values():
+            share = round_money(taken * amount / subtotal, currency) if subtotal else ZERO
+            tax += _code_tax(rates, amount, share, currency)
+    total = subtotal - taken + tax
+    if mode == "TaxInclusive":
+        tax = _inclusive_tax(groups.values(), taken, subtotal, currency)
+    return Prediction(subtotal, taken, tax, total)
+
+
+def _inclusive_tax(
+    groups: Iterable[tuple[tuple[Decimal, ...], Decimal]],
+    taken: Decimal,
+    subtotal: Decimal,
+    currency: str,
+) -> Decimal:
+    # Informational only (it does not change the total): gross - round(gross / (1 + rate)).
+    tax = ZERO
+    for rates, amount in groups:
+        share = round_money(taken * amount / subtotal, currency) if subtotal else ZERO
+        gross = amount - share
+        rate = sum(rates, ZERO)
+        tax += gross - round_money(gross * HUNDRED / (HUNDRED + rate), currency)
+    return tax
+
+
+@dataclass(frozen=True)
+class Correction:
+    index: int
+    delta: Decimal
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What it took to make QBO's total equal the CRM's; at most one of the two remedies."""
+
+    amounts: list[Decimal]
+    discount: QboDiscount | None
+    rounding: Decimal | None = None  # amount of an extra line at the 0 % code
+    fix: Correction | None = None  # a line's amount changed by a few minor units
+
+
+@dataclass(frozen=True)
+class _Form:
+    """One way of sending the document, and what QBO must compute for it to be right."""
+
+    amounts: Sequence[Decimal]
+    codes: Sequence[CompanyTaxCode | None]
+    discount: QboDiscount | None
+    mode: TaxMode
+    currency: str
+    target: Decimal
+
+    def total(self, amounts: Sequence[Decimal], codes: Sequence[CompanyTaxCode | None]) -> Decimal:
+        return predict(amounts, codes, self.discount, self.mode, self.currency).total
+
+    def exact(self, amounts: Sequence[Decimal], codes: Sequence[CompanyTaxCode | None]) -> bool:
+        # The discount QBO computes must stay the CRM's amount: only the remedy may differ.
+        after = predict(amounts, codes, self.discount, self.mode, self.currency)
+        taken = self.discount.amount if self.discount else ZERO
+        return after.total == self.target and after.discount == taken
+
+    def residue(self) -> int:
+        return to_units(self.target - self.total(self.amounts, self.codes), self.currency)
+
+
+def _steps(residue: int) -> Iterator[int]:
+    """Non-zero unit changes, the residue itself first, then ever further from it."""
+    for distance in range(abs(residue) + 3):
+        for step in dict.fromkeys((residue + distance, residue - distance)):
+            if step:
+                yield step
+
+
+def _rounding_line(form: _Form, zero: CompanyTaxCode) -> Decimal | None:
+    """An extra 0 % line that makes QBO's total exact; None if no small one does."""
+    codes = [*form.codes, zero]
+    for step in _steps(form.residue()):
+        amount = from_units(step, form.currency)
+        if form.exact([*form.amounts, amount], codes):
+            return amount
+    return None
+
+
+def _line_change(form: _Form) -> Correction | None:
+    """The smallest change to one line (largest line first, none below zero) that is exact."""
+    order = sorted(
+        (i for i, amount in enumerate(form.amounts) if amount > 0),
+        key=lambda i: (-form.amounts[i], i),
+    )
+    for step in sorted(_steps(form.residue()), key=abs):
+        delta = from_units(step, form.currency)
+        for index in order:
+            changed = list(form.amounts)
+            changed[index] += delta
+            if changed[index] >= 0 and form.exact(changed, form.codes):
+                return Correction(index, delta)
+    return None
+
+
+def qbo_discount(
+    percent: Decimal | None, taken: Decimal, subtotal: Decimal, currency: str
+) -> QboDiscount | None:
+    """Percent-based when QBO's rounding of the percent gives the CRM's amount, else the amount."""
+    if taken == 0:
+        return None
+    if percent is not None and QboDiscount(percent, taken).value(subtotal, currency) == taken:
+        return QboDiscount(percent, taken)
+    return QboDiscount(None, taken)
+
+
+def settle(
+    amounts: Sequence[Decimal],
+    codes: Sequence[CompanyTaxCode | None],
+    discount: QboDiscount | None,
+    mode: TaxMode,
+    currency: str,
+    target: Decimal,
+    zero: CompanyTaxCode | None,
+) -> Settlement | None:
+    """Make QBO's total equal ``target``, changing as little as possible.
+
+    In order: as mapped; an extra "rounding" line at the 0 % code ``zero`` (the CRM's prices
+    stay as they are); one line's amount changed by a few minor units (when there is no 0 %
+    code). A percent discount is tried as a percent, then as its amount, so that the remedy
+    cannot move it. None when nothing works: the caller reports the document.
+
+    A line change alone cannot always work: with one tax code, QBO's total is
+    G + round(G x rate) for the taxable amount G, which skips some values altogether.
+    """
+    forms = [_Form(amounts, codes, discount, mode, currency, target)]
+    if discount is not None and discount.percent is not None:
+        forms.append(_Form(amounts, codes, QboDiscount(None, discount.amount), mode, currency,
+                           target))  # fmt: skip
+    for form in forms:
+        if form.exact(amounts, codes):
+            return Settlement(list(amounts), form.discount)
+    if zero is not None and mode != "NotApplicable":
+        for form in forms:
+            rounding = _rounding_line(form, zero)
+            if rounding is not None:
+                return Settlement(list(amounts), form.discount, rounding=rounding)
+    for form in forms:
+        fix = _line_change(form)
+        if fix is not None:
+            changed = list(amounts)
+            changed[fix.index] += fix.delta
+            return Settlement(changed, form.discount, fix=fix)
+    return None
