@@ -45,3 +45,15 @@ async def record_amount_paid(
     created = await ctx.qbo.create(payment, request_id=ctx.request_id("payment", str(target)))
     ctx.qbo_ids.setdefault("payments", []).append(created.Id)
     state["amount_paid"] = str(target)
+    state["payments"] = [*state.get("payments", []), created.Id]
+
+
+async def void_payments(ctx: FlowContext, state: dict[str, Any]) -> None:
+    """Void the Payments we applied, so the invoice itself can be voided (QBO keeps both)."""
+    for payment_id in state.get("payments", []):
+        current = await ctx.qbo.read(Payment, payment_id)
+        if current.TotalAmt == 0 or current.SyncToken is None:
+            continue  # already voided
+        await ctx.qbo.void(
+            Payment, payment_id, current.SyncToken, request_id=ctx.request_id("void", payment_id)
+        )

@@ -18,7 +18,7 @@ from app.repositories import entity_links
 from app.sync.customers import ensure_customer
 from app.sync.document_lines import TaxCodeCache, currency_ref, map_document
 from app.sync.flow import FlowContext, marker
-from app.sync.invoice_payments import record_amount_paid
+from app.sync.invoice_payments import record_amount_paid, void_payments
 from app.sync.mapping.documents import MappedDocument, totals_match
 from app.sync.results import SyncResult, failed, skipped, synced
 
@@ -97,6 +97,7 @@ async def sync_invoice(ctx: FlowContext, event: InvoiceEvent, cache: TaxCodeCach
     state = dict(link.state) if link is not None else {}
     await record_amount_paid(ctx, data, invoice_id, customer_id, state)
     if data.status is InvoiceStatus.VOIDED:
+        await void_payments(ctx, state)
         await _void(ctx, invoice_id, data.id)
         state["voided"] = True
     state["updated_at"] = data.updated_at.isoformat()

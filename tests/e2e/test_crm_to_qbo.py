@@ -309,3 +309,87 @@ async def test_every_result_reaches_the_crm_signed_and_once(
         if body["type"] == "connection.status"
     }
     assert "active" in statuses
+
+
+async def test_void_after_payment_voids_both_in_quickbooks(
+    live_service: tuple[str, Settings], qbo: Qbo, db: SessionFactory
+) -> None:
+    base, _ = live_service
+    first = simple_invoice("e1")
+    await post(base, first)
+    await post(
+        base,
+        later(
+            first,
+            "e2",
+            "invoice.partially_paid",
+            "2099-01-02T00:00:00Z",
+            status="partially_paid",
+            totals=totals("29.97", "10.00"),
+        ),
+    )
+    await post(
+        base,
+        later(
+            first,
+            "e3",
+            "invoice.voided",
+            "2099-01-03T00:00:00Z",
+            status="void",
+            totals=totals("29.97", "10.00"),
+        ),
+    )
+    await settle(db)
+    assert [e.state for e in await entries(db)][-1] is SyncState.SYNCED
+    invoice = await qbo.one("Invoice")
+    assert Decimal(str(invoice["TotalAmt"])) == 0
+    [payment] = await qbo.all("Payment")
+    assert Decimal(str(payment["TotalAmt"])) == 0
+
+
+async def test_a_crash_between_the_qbo_write_and_our_commit_leaves_one_invoice(
+    live_service: tuple[str, Settings],
+    qbo: Qbo,
+    db: SessionFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.errors import TransientError
+    from app.repositories import entity_links
+
+    real_upsert = entity_links.upsert
+    crashed: list[str] = []
+
+    async def crash_once(session: Any, **kwargs: Any) -> Any:
+        if kwargs["kind"] == "invoice" and not crashed:
+            crashed.append(kwargs["qbo_id"])
+            # The QBO invoice exists now, but our transaction will roll back: as if we died here.
+            raise TransientError("simulated crash after the QBO write")
+        return await real_upsert(session, **kwargs)
+
+    monkeypatch.setattr(entity_links, "upsert", crash_once)
+    base, _ = live_service
+    await post(base, simple_invoice())
+    await settle(db)
+    assert crashed, "the crash was simulated"
+    invoice = await qbo.one("Invoice")
+    assert invoice["Id"] == crashed[0]
+    assert [e.state for e in await entries(db)] == [SyncState.SYNCED]
+
+
+async def test_contact_updated_pushes_owned_fields_of_linked_contacts_only(
+    live_service: tuple[str, Settings], qbo: Qbo, db: SessionFactory
+) -> None:
+    from tests.fixtures.events import contact_event
+
+    base, _ = live_service
+    await post(base, contact_event("c0", id="someone_unlinked"))
+    await post(base, simple_invoice())
+    await settle(db)
+    await post(base, contact_event("c1", phone="+1 555 0199", company_name="Ann's New Bakery"))
+    await settle(db)
+    customer = await qbo.one("Customer")
+    assert customer["PrimaryPhone"]["FreeFormNumber"] == "+1 555 0199"
+    assert customer["CompanyName"] == "Ann's New Bakery"
+    states = [(e.kind, e.crm_id, e.state.value) for e in await entries(db)]
+    assert ("customer", "someone_unlinked", "skipped") in states
+    assert ("customer", "contact_1", "synced") in states
