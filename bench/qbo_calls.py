@@ -1,0 +1,358 @@
+"""QBO requests per synced object, and CRM events synced per second, against the emulator.
+
+Run: uv run python bench/qbo_calls.py [--invoices 100] [--throughput 200]
+
+Everything runs on this machine: a PostgreSQL (DATABASE_URL when set, else an embedded one in a
+temporary directory), the QBO emulator (0 ms latency, real limits) and the service with its
+in-process worker, each served by uvicorn on 127.0.0.1. Signed CRM events go in through the real
+intake endpoint. QBO requests are counted from the emulator's own request log.
+
+Reported:
+- requests for a first-time customer's invoice (customer + items + invoice);
+- requests per invoice in steady state (known customer and items; target <= 1.05, floor 1);
+- requests per sales receipt and per invoice payment in steady state;
+- events synced per second, as a ratio to the emulator's own rate for the same number of bare
+  invoice creates (the baseline, measured in the same run).
+Results: stdout, and bench/results/qbo_calls-<utc>.json (gitignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import psycopg
+import uvicorn
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.config import CrmSettings, QboSettings, Settings  # noqa: E402
+from app.db import migrate  # noqa: E402
+from app.db.embedded import EmbeddedPostgres  # noqa: E402
+from app.db.provision import Database  # noqa: E402
+from app.integrations.crm.signatures import sign  # noqa: E402
+from app.main import create_app  # noqa: E402
+from qbo_emulator.app import create_app as create_emulator  # noqa: E402
+from qbo_emulator.config import EmulatorConfig  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+SECRET = "bench-signing-secret"  # noqa: S105 - a throwaway local value
+API_KEY = "bench-api-key"
+RETURN_URL = "http://127.0.0.1:9/done"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serve(app: Any, port: int) -> Iterator[str]:
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@contextmanager
+def database() -> Iterator[str]:
+    configured = os.environ.get("DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    with tempfile.TemporaryDirectory(prefix="qbs-bench-") as tmp:
+        embedded = EmbeddedPostgres(Path(tmp), delete_on_stop=True)
+        url = embedded.start()
+        try:
+            yield url
+        finally:
+            embedded.stop()
+
+
+def reset(url: str) -> None:
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+    migrate.upgrade(url)
+
+
+def settings_for(url: str, emulator: str, port: int, data_dir: Path) -> Settings:
+    return Settings(
+        DATABASE_URL=url,
+        QBS_DATA_DIR=data_dir,
+        QBS_AUTO_MIGRATE=False,
+        PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
+        TOKEN_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        LOG_LEVEL="WARNING",
+        crm=CrmSettings(signing_secret=SecretStr(SECRET), api_key=SecretStr(API_KEY)),
+        qbo=QboSettings(
+            client_id="emulator-client-id",
+            client_secret=SecretStr("emulator-client-secret"),
+            webhook_verifier_token=SecretStr("emulator-verifier-token"),
+            redirect_uri=f"http://127.0.0.1:{port}/v1/oauth/callback",
+            api_base_url=emulator,
+            oauth_base_url=emulator,
+        ),
+    )
+
+
+def contact(n: int) -> dict[str, Any]:
+    return {
+        "id": f"c{n}",
+        "email": f"person{n}@example.com",
+        "first_name": "Person",
+        "last_name": str(n),
+    }
+
+
+def invoice(n: int, who: int, paid: str = "0.00", status: str = "sent") -> dict[str, Any]:
+    total = "29.97"
+    return {
+        "id": f"evt-inv-{n}-{status}",
+        "type": "invoice.sent" if status == "sent" else "invoice.partially_paid",
+        "occurred_at": "2099-01-01T00:00:00Z",
+        "location_id": "loc_bench",
+        "data": {
+            "id": f"inv-{n}",
+            "number": f"B-{n}",
+            "status": status,
+            "issue_date": "2099-01-01",
+            "due_date": "2099-02-01",
+            "created_at": "2099-01-01T00:00:00Z",
+            "updated_at": "2099-01-01T00:00:00Z" if status == "sent" else "2099-01-02T00:00:00Z",
+            "currency": "USD",
+            "contact": contact(who),
+            "line_items": [{"name": "Consulting", "quantity": 3, "unit_price": "9.99"}],
+            "totals": {
+                "subtotal": total,
+                "discount": "0.00",
+                "tax": "0.00",
+                "total": total,
+                "amount_paid": paid,
+                "amount_due": f"{29.97 - float(paid):.2f}",  # display only; not money math
+            },
+        },
+    }
+
+
+def receipt(n: int, who: int) -> dict[str, Any]:
+    return {
+        "id": f"evt-pay-{n}",
+        "type": "payment.succeeded",
+        "occurred_at": "2099-01-01T00:00:00Z",
+        "location_id": "loc_bench",
+        "data": {
+            "id": f"pay-{n}",
+            "source": "order_form",
+            "paid_at": "2099-01-01T10:00:00Z",
+            "currency": "USD",
+            "contact": contact(who),
+            "line_items": [{"name": "Consulting", "quantity": 1, "unit_price": "9.99"}],
+            "totals": {"subtotal": "9.99", "discount": "0.00", "tax": "0.00", "total": "9.99"},
+            "payment_method": "card",
+        },
+    }
+
+
+class Bench:
+    def __init__(self, service: str, emulator: str, url: str) -> None:
+        self.service = service
+        self.emulator = emulator
+        self.url = url
+        self.http = httpx.AsyncClient(timeout=30)
+        self.realm = ""
+
+    async def connect(self) -> None:
+        response = await self.http.post(
+            f"{self.service}/v1/connections",
+            json={"location_id": "loc_bench", "return_url": RETURN_URL},
+            headers={"Authorization": f"Bearer {API_KEY}"},
+        )
+        next_url = response.json()["connect_url"]
+        while not next_url.startswith(RETURN_URL):
+            next_url = (await self.http.get(next_url)).headers["location"]
+            query = parse_qs(urlsplit(next_url).query)
+            self.realm = query.get("realmId", [self.realm])[0]
+
+    async def post(self, payloads: list[dict[str, Any]]) -> None:
+        async def one(payload: dict[str, Any]) -> None:
+            body = json.dumps(payload).encode()
+            headers = {
+                "Content-Type": "application/json",
+                "X-Signature": sign(SECRET, body, int(time.time())),
+            }
+            response = await self.http.post(
+                f"{self.service}/v1/crm/events", content=body, headers=headers
+            )
+            assert response.status_code == 202, response.text
+
+        for start in range(0, len(payloads), 20):
+            await asyncio.gather(*(one(p) for p in payloads[start : start + 20]))
+
+    async def settle(self, expected: int) -> None:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            with psycopg.connect(self.url.replace("+psycopg", "")) as conn:
+                done = conn.execute(
+                    "SELECT count(*) FROM crm_events WHERE state IN ('done','skipped','failed')"
+                ).fetchone()
+                failed = conn.execute(
+                    "SELECT count(*) FROM sync_log WHERE state = 'failed'"
+                ).fetchone()
+            if failed is not None and failed[0]:
+                raise RuntimeError("a sync failed; see the sync log")
+            if done is not None and done[0] >= expected:
+                return
+            await asyncio.sleep(0.05)
+        raise TimeoutError("events not processed in 10 minutes")
+
+    async def requests(self) -> int:
+        log = (
+            await self.http.get(f"{self.emulator}/_emulator/companies/{self.realm}/requests")
+        ).json()
+        return int(log["total"])
+
+    async def measure(
+        self, payloads: list[dict[str, Any]], processed_before: int
+    ) -> tuple[int, float]:
+        before = await self.requests()
+        started = time.perf_counter()
+        await self.post(payloads)
+        await self.settle(processed_before + len(payloads))
+        return await self.requests() - before, time.perf_counter() - started
+
+    async def baseline_creates(self, count: int) -> float:
+        """The emulator's own rate for bare invoice creates over HTTP: the ceiling for us."""
+        token = (
+            await self.http.post(f"{self.emulator}/_emulator/companies/{self.realm}/tokens")
+        ).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}", "Accept": "application/json"}
+        base = f"{self.emulator}/v3/company/{self.realm}"
+        customer = (
+            await self.http.get(
+                f"{self.emulator}/_emulator/companies/{self.realm}/entities/Customer"
+            )
+        ).json()
+        item = (
+            await self.http.get(f"{self.emulator}/_emulator/companies/{self.realm}/entities/Item")
+        ).json()
+        body = {
+            "CustomerRef": {"value": customer["Customer"][0]["Id"]},
+            "Line": [
+                {
+                    "DetailType": "SalesItemLineDetail",
+                    "Amount": 29.97,
+                    "SalesItemLineDetail": {
+                        "ItemRef": {"value": item["Item"][0]["Id"]},
+                        "Qty": 3,
+                        "UnitPrice": 9.99,
+                    },
+                }
+            ],
+        }
+        started = time.perf_counter()
+        for start in range(0, count, 8):
+            await asyncio.gather(
+                *(
+                    self.http.post(f"{base}/invoice", json=body, headers=headers)
+                    for _ in range(min(8, count - start))
+                )
+            )
+        return count / (time.perf_counter() - started)
+
+
+async def run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
+    emu_port, svc_port = free_port(), free_port()
+    emulator_app = create_emulator(
+        EmulatorConfig(base_url=f"http://127.0.0.1:{emu_port}", auto_consent=True)
+    )
+    settings = settings_for(url, f"http://127.0.0.1:{emu_port}", svc_port, tmp)
+    settings.worker.poll_interval_s = 0.1
+    service_app = create_app(settings, run_worker=True, database=Database(url))
+    with serve(emulator_app, emu_port) as emulator, serve(service_app, svc_port) as service:
+        bench = Bench(service, emulator, url)
+        await bench.connect()
+        first, _ = await bench.measure([invoice(0, 0)], 0)
+        n = args.invoices
+        steady, _ = await bench.measure([invoice(i, 0) for i in range(1, n + 1)], 1)
+        receipts, _ = await bench.measure([receipt(i, 0) for i in range(n)], 1 + n)
+        paid, _ = await bench.measure(
+            [invoice(i, 0, "10.00", "partially_paid") for i in range(1, n + 1)], 1 + 2 * n
+        )
+        t = args.throughput
+        new_customers = [invoice(10_000 + i, i % 20 + 1) for i in range(t)]
+        _, elapsed = await bench.measure(new_customers, 1 + 3 * n)
+        ours = t / elapsed
+        baseline = await bench.baseline_creates(t)
+        await bench.http.aclose()
+    return {
+        "first_time_customer_invoice_requests": first,
+        "steady_invoice_requests_per_object": steady / n,
+        "steady_sales_receipt_requests_per_object": receipts / n,
+        "invoice_payment_requests_per_object": paid / n,
+        "events_per_s": round(ours, 1),
+        "baseline_bare_invoice_creates_per_s": round(baseline, 1),
+        "ratio_to_baseline": round(ours / baseline, 3),
+        "sizes": {"steady": n, "throughput": t},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--invoices", type=int, default=100)
+    parser.add_argument("--throughput", type=int, default=200)
+    args = parser.parse_args()
+    machine = {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+    with database() as url, tempfile.TemporaryDirectory() as tmp:
+        reset(url)
+        with psycopg.connect(url.replace("+psycopg", "")) as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+        machine["postgres"] = row[0] if row else "?"
+        result = asyncio.run(run(args, url, Path(tmp)))
+    report = {"machine": machine, **result, "at": datetime.now(UTC).isoformat()}
+    print(json.dumps(report, indent=2))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"qbo_calls-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.write_text(json.dumps(report, indent=2))
+    print("| measure | value |\n|---|---|")
+    for key, value in result.items():
+        if key != "sizes":
+            print(f"| {key} | {value} |")
+    print(f"wrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
