@@ -1,4 +1,4 @@
-"""S1–S4 end to end: signed CRM events through the intake, the worker, into the QBO emulator."""
+"""S1-S4 end to end: signed CRM events through the intake, the worker, into the QBO emulator."""
 
 from __future__ import annotations
 
@@ -272,7 +272,8 @@ async def test_a_failed_entry_is_retried_by_api_after_the_cause_is_fixed(
     [entry] = await entries(db)
     assert entry.state is SyncState.FAILED
     assert "INV-1001" in (entry.message or "")
-    assert entry.action and "different number" in entry.action
+    assert entry.action
+    assert "different number" in entry.action
     # The person renumbers the other invoice in QuickBooks, then retries.
     async with httpx.AsyncClient(base_url=qbo.emulator) as http:
         await http.patch(

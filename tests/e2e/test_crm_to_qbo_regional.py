@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -38,7 +37,7 @@ def run_worker() -> bool:
 
 
 @pytest.fixture
-async def qbo(live_service: tuple[str, Settings], emulator: str) -> AsyncIterator[Qbo]:
+async def qbo(live_service: tuple[str, Settings], emulator: str) -> Qbo:
     async with httpx.AsyncClient(base_url=emulator) as http:
         response = await http.post(
             "/_emulator/companies",
@@ -51,7 +50,7 @@ async def qbo(live_service: tuple[str, Settings], emulator: str) -> AsyncIterato
     facts = await describe(base)
     assert facts["realm_id"] == realm
     assert facts["company"]["country"] != "US"
-    yield Qbo(emulator, realm)
+    return Qbo(emulator, realm)
 
 
 def gb_invoice(

@@ -409,13 +409,14 @@ def map_regional_document(
         _sales_line(doc, number, amount, code.id if code else None, notes)
         for number, (amount, code) in enumerate(zip(settled.amounts, codes, strict=True), 1)
     ]
+    amounts = list(settled.amounts)
     if settled.rounding is not None and zero is not None:
         lines.append(_rounding_line(doc, settled.rounding, zero))
+        amounts.append(settled.rounding)
         codes.append(zero)
-        settled.amounts.append(settled.rounding)
     if settled.discount is not None:
         lines.append(_discount_line(settled.discount))
-    tax = predict(settled.amounts, codes, settled.discount, mode, doc.currency).tax
+    tax = predict(amounts, codes, settled.discount, mode, doc.currency).tax
     if mode != "NotApplicable" and tax != doc.totals_tax:
         notes.append(
             f"QuickBooks will show tax {show_money(tax, doc.currency)} where the CRM shows "

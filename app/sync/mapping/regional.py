@@ -16,6 +16,7 @@ not take a TotalTax override outside the US.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -198,9 +199,9 @@ class Correction:
 
 @dataclass(frozen=True)
 class Settlement:
-    """What it took to make QBO's total equal the CRM's; at most one of the two remedies."""
+    """What it took to make QBO's total equal the CRM's."""
 
-    amounts: list[Decimal]
+    amounts: list[Decimal]  # the lines' amounts, one of them changed if ``fix`` says so
     discount: QboDiscount | None
     rounding: Decimal | None = None  # amount of an extra line at the 0 % code
     fix: Correction | None = None  # a line's amount changed by a few minor units
@@ -217,9 +218,6 @@ class _Form:
     currency: str
     target: Decimal
 
-    def total(self, amounts: Sequence[Decimal], codes: Sequence[CompanyTaxCode | None]) -> Decimal:
-        return predict(amounts, codes, self.discount, self.mode, self.currency).total
-
     def exact(self, amounts: Sequence[Decimal], codes: Sequence[CompanyTaxCode | None]) -> bool:
         # The discount QBO computes must stay the CRM's amount: only the remedy may differ.
         after = predict(amounts, codes, self.discount, self.mode, self.currency)
@@ -227,41 +225,61 @@ class _Form:
         return after.total == self.target and after.discount == taken
 
     def residue(self) -> int:
-        return to_units(self.target - self.total(self.amounts, self.codes), self.currency)
+        predicted = predict(self.amounts, self.codes, self.discount, self.mode, self.currency)
+        return to_units(self.target - predicted.total, self.currency)
+
+    def attempt(
+        self, rounding: int, fix: tuple[int, int] | None, zero: CompanyTaxCode | None
+    ) -> Settlement | None:
+        """Settlement with a rounding line of ``rounding`` units and/or (line, units) changed."""
+        amounts, codes = list(self.amounts), list(self.codes)
+        correction = None
+        if fix is not None:
+            index, units = fix
+            correction = Correction(index, from_units(units, self.currency))
+            amounts[index] += correction.delta
+            if amounts[index] < 0:
+                return None
+        extra = from_units(rounding, self.currency) if rounding else None
+        if extra is not None:
+            amounts.append(extra)
+            codes.append(zero)
+        if not self.exact(amounts, codes):
+            return None
+        lines = amounts[: len(self.amounts)]
+        return Settlement(lines, self.discount, rounding=extra, fix=correction)
 
 
-def _steps(residue: int) -> Iterator[int]:
-    """Non-zero unit changes, the residue itself first, then ever further from it."""
-    for distance in range(abs(residue) + 3):
-        for step in dict.fromkeys((residue + distance, residue - distance)):
-            if step:
-                yield step
+def _steps(residue: int) -> list[int]:
+    """Non-zero unit changes, nearest the residue first."""
+    steps = (residue + d * sign for d in range(abs(residue) + 3) for sign in (1, -1))
+    return [step for step in dict.fromkeys(steps) if step]
 
 
-def _rounding_line(form: _Form, zero: CompanyTaxCode) -> Decimal | None:
-    """An extra 0 % line that makes QBO's total exact; None if no small one does."""
-    codes = [*form.codes, zero]
-    for step in _steps(form.residue()):
-        amount = from_units(step, form.currency)
-        if form.exact([*form.amounts, amount], codes):
-            return amount
-    return None
+def _remedies(form: _Form, zero: CompanyTaxCode | None) -> Iterator[Settlement]:
+    """Exact settlements, preferred first.
 
-
-def _line_change(form: _Form) -> Correction | None:
-    """The smallest change to one line (largest line first, none below zero) that is exact."""
+    A rounding line at the 0 % code (the CRM's prices stay as they are); else one line's amount
+    changed (largest line first, never below zero); else both. A line change alone cannot
+    always work: with one tax code QBO's total is G + round(G x rate), which skips values;
+    and a rounding line alone shifts how QBO shares the discount over the tax codes.
+    """
+    steps = _steps(form.residue())
+    roundings = steps if zero is not None and form.mode != "NotApplicable" else []
     order = sorted(
         (i for i, amount in enumerate(form.amounts) if amount > 0),
         key=lambda i: (-form.amounts[i], i),
     )
-    for step in sorted(_steps(form.residue()), key=abs):
-        delta = from_units(step, form.currency)
-        for index in order:
-            changed = list(form.amounts)
-            changed[index] += delta
-            if changed[index] >= 0 and form.exact(changed, form.codes):
-                return Correction(index, delta)
-    return None
+    fixes = [(i, step) for step in sorted(steps, key=abs) for i in order]
+    tries = itertools.chain(
+        ((rounding, None) for rounding in roundings),
+        ((0, fix) for fix in fixes),
+        ((rounding, fix) for rounding in roundings for fix in fixes),
+    )
+    for rounding, fix in tries:
+        settled = form.attempt(rounding, fix, zero)
+        if settled is not None:
+            yield settled
 
 
 def qbo_discount(
@@ -284,32 +302,21 @@ def settle(
     target: Decimal,
     zero: CompanyTaxCode | None,
 ) -> Settlement | None:
-    """Make QBO's total equal ``target``, changing as little as possible.
+    """Make QBO's total equal ``target``, changing as little as possible (see `_remedies`).
 
-    In order: as mapped; an extra "rounding" line at the 0 % code ``zero`` (the CRM's prices
-    stay as they are); one line's amount changed by a few minor units (when there is no 0 %
-    code). A percent discount is tried as a percent, then as its amount, so that the remedy
-    cannot move it. None when nothing works: the caller reports the document.
-
-    A line change alone cannot always work: with one tax code, QBO's total is
-    G + round(G x rate) for the taxable amount G, which skips some values altogether.
+    A percent discount is tried as a percent, then as its amount (which no remedy can move).
+    ``zero`` is the company's 0 % code, for a rounding line. None when nothing works: the
+    caller reports the document instead of pushing it.
     """
     forms = [_Form(amounts, codes, discount, mode, currency, target)]
     if discount is not None and discount.percent is not None:
-        forms.append(_Form(amounts, codes, QboDiscount(None, discount.amount), mode, currency,
-                           target))  # fmt: skip
+        fixed = QboDiscount(None, discount.amount)
+        forms.append(_Form(amounts, codes, fixed, mode, currency, target))
     for form in forms:
         if form.exact(amounts, codes):
             return Settlement(list(amounts), form.discount)
-    if zero is not None and mode != "NotApplicable":
-        for form in forms:
-            rounding = _rounding_line(form, zero)
-            if rounding is not None:
-                return Settlement(list(amounts), form.discount, rounding=rounding)
     for form in forms:
-        fix = _line_change(form)
-        if fix is not None:
-            changed = list(amounts)
-            changed[fix.index] += fix.delta
-            return Settlement(changed, form.discount, fix=fix)
+        found = next(_remedies(form, zero), None)
+        if found is not None:
+            return found
     return None
