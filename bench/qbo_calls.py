@@ -11,8 +11,10 @@ Reported:
 - requests for a first-time customer's invoice (customer + items + invoice);
 - requests per invoice in steady state (known customer and items; target <= 1.05, floor 1);
 - requests per sales receipt and per invoice payment in steady state;
-- events synced per second, as a ratio to the emulator's own rate for the same number of bare
-  invoice creates (the baseline, measured in the same run).
+- events synced per second over several locations (one realm each, so QBO's 500 requests a
+  minute per realm is not what is measured), as a ratio to the emulator's own rate for the same
+  number of bare invoice creates over the same realms (the baseline, measured in the same run).
+The emulator runs in a process of its own; the service and its worker share this one.
 Results: stdout, and bench/results/qbo_calls-<utc>.json (gitignored).
 """
 
@@ -24,6 +26,7 @@ import json
 import os
 import platform
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -49,9 +52,8 @@ from app.db import migrate  # noqa: E402
 from app.db.embedded import EmbeddedPostgres  # noqa: E402
 from app.db.provision import Database  # noqa: E402
 from app.integrations.crm.signatures import sign  # noqa: E402
+from app.logging import configure_logging  # noqa: E402
 from app.main import create_app  # noqa: E402
-from qbo_emulator.app import create_app as create_emulator  # noqa: E402
-from qbo_emulator.config import EmulatorConfig  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 SECRET = "bench-signing-secret"  # noqa: S105 - a throwaway local value
@@ -79,6 +81,27 @@ def serve(app: Any, port: int) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@contextmanager
+def emulator_process(port: int) -> Iterator[str]:
+    command = [sys.executable, "-m", "qbo_emulator", "--port", str(port), "--auto-consent"]
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [*command, "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/_emulator/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @contextmanager
@@ -132,13 +155,15 @@ def contact(n: int) -> dict[str, Any]:
     }
 
 
-def invoice(n: int, who: int, paid: str = "0.00", status: str = "sent") -> dict[str, Any]:
+def invoice(
+    n: int, who: int, paid: str = "0.00", status: str = "sent", location: str = "loc_bench"
+) -> dict[str, Any]:
     total = "29.97"
     return {
         "id": f"evt-inv-{n}-{status}",
         "type": "invoice.sent" if status == "sent" else "invoice.partially_paid",
         "occurred_at": "2099-01-01T00:00:00Z",
-        "location_id": "loc_bench",
+        "location_id": location,
         "data": {
             "id": f"inv-{n}",
             "number": f"B-{n}",
@@ -189,17 +214,22 @@ class Bench:
         self.http = httpx.AsyncClient(timeout=30)
         self.realm = ""
 
-    async def connect(self) -> None:
+    async def connect(self, location: str = "loc_bench") -> str:
+        """Connect the location to a new company (--auto-consent picks the newest)."""
+        await self.http.post(f"{self.emulator}/_emulator/companies", json={"country": "US"})
         response = await self.http.post(
             f"{self.service}/v1/connections",
-            json={"location_id": "loc_bench", "return_url": RETURN_URL},
+            json={"location_id": location, "return_url": RETURN_URL},
             headers={"Authorization": f"Bearer {API_KEY}"},
         )
         next_url = response.json()["connect_url"]
+        realm = ""
         while not next_url.startswith(RETURN_URL):
             next_url = (await self.http.get(next_url)).headers["location"]
-            query = parse_qs(urlsplit(next_url).query)
-            self.realm = query.get("realmId", [self.realm])[0]
+            realm = parse_qs(urlsplit(next_url).query).get("realmId", [realm])[0]
+        if location == "loc_bench":
+            self.realm = realm
+        return realm
 
     async def post(self, payloads: list[dict[str, Any]]) -> None:
         async def one(payload: dict[str, Any]) -> None:
@@ -248,55 +278,46 @@ class Bench:
         await self.settle(processed_before + len(payloads))
         return await self.requests() - before, time.perf_counter() - started
 
-    async def baseline_creates(self, count: int) -> float:
+    async def baseline_creates(self, count: int, realms: list[str]) -> float:
         """The emulator's own rate for bare invoice creates over HTTP: the ceiling for us."""
-        token = (
-            await self.http.post(f"{self.emulator}/_emulator/companies/{self.realm}/tokens")
-        ).json()
-        headers = {"Authorization": f"Bearer {token['access_token']}", "Accept": "application/json"}
-        base = f"{self.emulator}/v3/company/{self.realm}"
-        customer = (
-            await self.http.get(
-                f"{self.emulator}/_emulator/companies/{self.realm}/entities/Customer"
-            )
-        ).json()
-        item = (
-            await self.http.get(f"{self.emulator}/_emulator/companies/{self.realm}/entities/Item")
-        ).json()
-        body = {
-            "CustomerRef": {"value": customer["Customer"][0]["Id"]},
-            "Line": [
-                {
-                    "DetailType": "SalesItemLineDetail",
-                    "Amount": 29.97,
-                    "SalesItemLineDetail": {
-                        "ItemRef": {"value": item["Item"][0]["Id"]},
-                        "Qty": 3,
-                        "UnitPrice": 9.99,
-                    },
-                }
-            ],
-        }
+        calls = [await self._bare_create(realm) for realm in realms]
         started = time.perf_counter()
         for start in range(0, count, 8):
-            await asyncio.gather(
-                *(
-                    self.http.post(f"{base}/invoice", json=body, headers=headers)
-                    for _ in range(min(8, count - start))
-                )
-            )
+            batch = range(start, min(start + 8, count))
+            await asyncio.gather(*(calls[k % len(calls)]() for k in batch))
         return count / (time.perf_counter() - started)
+
+    async def _bare_create(self, realm: str) -> Any:
+        control = f"{self.emulator}/_emulator/companies/{realm}"
+        token = (await self.http.post(f"{control}/tokens")).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}", "Accept": "application/json"}
+        base = f"{self.emulator}/v3/company/{realm}"
+        customer = (await self.http.get(f"{control}/entities/Customer")).json()["Customer"][0]
+        item = (await self.http.get(f"{control}/entities/Item")).json()["Item"][0]
+        # The JSON number is written as text on purpose: no float is involved.
+        body = (
+            '{{"CustomerRef": {{"value": "{}"}}, "Line": [{{"DetailType": "SalesItemLineDetail", '
+            '"Amount": 29.97, "SalesItemLineDetail": {{"ItemRef": {{"value": "{}"}}, "Qty": 3, '
+            '"UnitPrice": 9.99}}}}]}}'.format(customer["Id"], item["Id"])
+        )
+
+        async def create() -> None:
+            response = await self.http.post(
+                f"{base}/invoice",
+                content=body,
+                headers={**headers, "Content-Type": "application/json"},
+            )
+            response.raise_for_status()
+
+        return create
 
 
 async def run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
     emu_port, svc_port = free_port(), free_port()
-    emulator_app = create_emulator(
-        EmulatorConfig(base_url=f"http://127.0.0.1:{emu_port}", auto_consent=True)
-    )
     settings = settings_for(url, f"http://127.0.0.1:{emu_port}", svc_port, tmp)
     settings.worker.poll_interval_s = 0.1
     service_app = create_app(settings, run_worker=True, database=Database(url))
-    with serve(emulator_app, emu_port) as emulator, serve(service_app, svc_port) as service:
+    with emulator_process(emu_port) as emulator, serve(service_app, svc_port) as service:
         bench = Bench(service, emulator, url)
         await bench.connect()
         first, _ = await bench.measure([invoice(0, 0)], 0)
@@ -307,10 +328,15 @@ async def run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
             [invoice(i, 0, "10.00", "partially_paid") for i in range(1, n + 1)], 1 + 2 * n
         )
         t = args.throughput
-        new_customers = [invoice(10_000 + i, i % 20 + 1) for i in range(t)]
-        _, elapsed = await bench.measure(new_customers, 1 + 3 * n)
+        locations = [f"loc_t{k}" for k in range(args.locations)]
+        realms = [await bench.connect(location) for location in locations]
+        # Warm each location up (its customer and item), then measure steady-state syncing.
+        warm = [invoice(20_000 + k, 1, location=loc) for k, loc in enumerate(locations)]
+        await bench.measure(warm, 1 + 3 * n)
+        spread = [invoice(10_000 + i, 1, location=locations[i % len(locations)]) for i in range(t)]
+        _, elapsed = await bench.measure(spread, 1 + 3 * n + len(locations))
         ours = t / elapsed
-        baseline = await bench.baseline_creates(t)
+        baseline = await bench.baseline_creates(t, realms)
         await bench.http.aclose()
     return {
         "first_time_customer_invoice_requests": first,
@@ -320,7 +346,7 @@ async def run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
         "events_per_s": round(ours, 1),
         "baseline_bare_invoice_creates_per_s": round(baseline, 1),
         "ratio_to_baseline": round(ours / baseline, 3),
-        "sizes": {"steady": n, "throughput": t},
+        "sizes": {"steady": n, "throughput": t, "locations": args.locations},
     }
 
 
@@ -330,7 +356,9 @@ def main() -> None:
     )
     parser.add_argument("--invoices", type=int, default=100)
     parser.add_argument("--throughput", type=int, default=200)
+    parser.add_argument("--locations", type=int, default=5)
     args = parser.parse_args()
+    configure_logging("WARNING")
     machine = {
         "cores": os.cpu_count(),
         "python": platform.python_version(),

@@ -20,12 +20,18 @@ KIND = "customer"
 
 async def ensure_customer(ctx: FlowContext, contact: Contact) -> str:
     """The QBO customer id for the contact, creating or updating the customer as needed."""
-    # Two documents of one new contact must not both create a customer.
+    fields = owned_fields(contact)
+    digest = content_hash(fields)
+    link = await entity_links.by_crm_id(ctx.session, ctx.connection.id, KIND, contact.id)
+    if link is not None and link.qbo_id is not None and link.content_hash == digest:
+        # Steady state: no lock, so documents of one customer sync in parallel.
+        ctx.qbo_ids["customer"] = link.qbo_id
+        return link.qbo_id
+    # Two documents of one new (or changed) contact must not both create or update it; the
+    # lock lasts until our commit, so the second sees the first's link.
     await advisory_xact_lock(
         ctx.session, LockNamespace.CUSTOMER, f"{ctx.connection.id}:{contact.id}"
     )
-    fields = owned_fields(contact)
-    digest = content_hash(fields)
     link = await entity_links.by_crm_id(ctx.session, ctx.connection.id, KIND, contact.id)
     if link is not None and link.qbo_id is not None:
         if link.content_hash != digest:

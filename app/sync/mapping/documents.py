@@ -358,18 +358,31 @@ def _settle(
     settled = settle(amounts, codes, discount, mode, money, doc.totals_total, zero)
     if settled is None:
         qbo = predict(amounts, codes, discount, mode, money).total
+        action = (
+            "create a 0 % tax code in QuickBooks (for a rounding line) or check the "
+            "document's taxes and discount in the CRM"
+            if zero is None
+            else "QuickBooks rounds tax per tax code after sharing out the discount, which "
+            "cannot give this total; enter the document in QuickBooks by hand or change its "
+            "discount in the CRM"
+        )
         raise MappingError(
             f"QuickBooks would total this document {show_money(qbo, money)} but the CRM total "
             f"is {show_money(doc.totals_total, money)}, and no small rounding adjustment "
-            "reconciles them; create a 0 % tax code in QuickBooks (for a rounding line) or "
-            "check the document's taxes and discount in the CRM"
+            f"reconciles them; {action}"
         )
-    if percent is not None and settled.discount is not None and settled.discount.percent is None:
+    why = "so the QuickBooks total equals the CRM total (QuickBooks rounds tax per tax code)"
+    sent = settled.discount
+    if sent is not None and sent.amount != doc.totals_discount:
+        notes.append(
+            f"Discount sent as {show_money(sent.amount, money)} instead of the CRM's "
+            f"{show_money(doc.totals_discount, money)} {why}"
+        )
+    elif percent is not None and sent is not None and sent.percent is None:
         notes.append(
             f"Discount sent as the CRM's amount {show_money(doc.totals_discount, money)} rather "
             f"than {plain(percent)} %, so that QuickBooks' rounding matches the CRM's"
         )
-    why = "so the QuickBooks total equals the CRM total (QuickBooks rounds tax per tax code)"
     if settled.rounding is not None:
         notes.append(f"Rounding line of {show_money(settled.rounding, money)} added {why}")
     if settled.fix is not None:

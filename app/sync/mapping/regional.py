@@ -197,6 +197,10 @@ class Correction:
     delta: Decimal
 
 
+# How many minor units beyond the residue a remedy may go: a near miss first, then further.
+REACHES = (2, 12)
+
+
 @dataclass(frozen=True)
 class Settlement:
     """What it took to make QBO's total equal the CRM's."""
@@ -250,13 +254,13 @@ class _Form:
         return Settlement(lines, self.discount, rounding=extra, fix=correction)
 
 
-def _steps(residue: int) -> list[int]:
-    """Non-zero unit changes, nearest the residue first."""
-    steps = (residue + d * sign for d in range(abs(residue) + 3) for sign in (1, -1))
+def _steps(residue: int, reach: int) -> list[int]:
+    """Non-zero unit changes up to ``reach`` beyond the residue, nearest the residue first."""
+    steps = (residue + d * sign for d in range(abs(residue) + reach + 1) for sign in (1, -1))
     return [step for step in dict.fromkeys(steps) if step]
 
 
-def _remedies(form: _Form, zero: CompanyTaxCode | None) -> Iterator[Settlement]:
+def _remedies(form: _Form, zero: CompanyTaxCode | None, reach: int) -> Iterator[Settlement]:
     """Exact settlements, preferred first.
 
     A rounding line at the 0 % code (the CRM's prices stay as they are); else one line's amount
@@ -264,7 +268,7 @@ def _remedies(form: _Form, zero: CompanyTaxCode | None) -> Iterator[Settlement]:
     always work: with one tax code QBO's total is G + round(G x rate), which skips values;
     and a rounding line alone shifts how QBO shares the discount over the tax codes.
     """
-    steps = _steps(form.residue())
+    steps = _steps(form.residue(), reach)
     roundings = steps if zero is not None and form.mode != "NotApplicable" else []
     order = sorted(
         (i for i, amount in enumerate(form.amounts) if amount > 0),
@@ -315,8 +319,27 @@ def settle(
     for form in forms:
         if form.exact(amounts, codes):
             return Settlement(list(amounts), form.discount)
-    for form in forms:
-        found = next(_remedies(form, zero), None)
+    # Near a 100 % discount QBO's rounding of the discount shares gets erratic: look further.
+    for reach, form in itertools.product(REACHES, forms):
+        found = next(_remedies(form, zero, reach), None)
         if found is not None:
             return found
+    return _discount_change(forms[-1], REACHES[-1])
+
+
+def _discount_change(form: _Form, reach: int) -> Settlement | None:
+    """Last resort: the discount amount off by a few minor units, the lines as the CRM's.
+
+    Only needed when the discount takes nearly everything: QBO's total then moves in steps of
+    two units whichever line changes, and only the discount itself can land between them.
+    """
+    if form.discount is None:
+        return None
+    subtotal = sum(form.amounts, ZERO)
+    for step in _steps(form.residue(), reach):
+        amount = form.discount.amount - from_units(step, form.currency)
+        changed = QboDiscount(None, amount)
+        moved = _Form(form.amounts, form.codes, changed, form.mode, form.currency, form.target)
+        if ZERO <= amount <= subtotal and moved.exact(form.amounts, form.codes):
+            return Settlement(list(form.amounts), changed)
     return None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from app.integrations.crm.schemas import Discount, LineItem, Tax
@@ -40,6 +40,7 @@ from qbo_emulator.store import Company
 CURRENCIES = ("USD", "GBP", "EUR", "JPY")
 RATES = tuple(Decimal(r) for r in ("0", "2.5", "5", "7.5", "8.25", "9.975", "10", "13", "20"))
 HUNDRED = Decimal(100)
+NEAR_FULL = Decimal("0.95")
 Style = Literal["per_line", "per_document"]
 
 
@@ -175,6 +176,10 @@ def crm_documents(draw: st.DrawFn, *, us: bool) -> DocumentInput:
     lines = draw(LINES[currency, inclusive])
     discount = draw(DISCOUNTS[currency])
     totals = crm_totals(lines, discount, currency, draw(STYLES))
+    # Outside the US, QBO shares the discount over the tax codes and rounds each share; when
+    # the discount takes nearly everything, a rounding line is mostly discounted away too and
+    # some CRM totals are out of QBO's reach: such documents are reported (test_documents).
+    assume(us or not (totals.subtotal * NEAR_FULL < totals.discount < totals.subtotal))
     return DocumentInput(
         currency=currency,
         lines=lines,
