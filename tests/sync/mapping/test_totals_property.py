@@ -133,7 +133,10 @@ PRICES = {
     else st.one_of(decimals(0, 500_000, 2), decimals(0, 5_000_000, 4))
     for currency in CURRENCIES
 }
+
+
 TAX_RATES = st.sampled_from(RATES)
+NAMES = st.sampled_from([f"Item {n}" for n in range(4)])
 
 
 @st.composite
@@ -143,7 +146,7 @@ def line_items(draw: st.DrawFn, currency: str, inclusive: bool | None) -> LineIt
         flag = draw(st.booleans()) if inclusive is None else inclusive
         taxes.append(Tax(name=f"Tax {number}", rate=draw(TAX_RATES), inclusive=flag))
     return LineItem(
-        name=f"Item {draw(st.integers(0, 3))}",
+        name=draw(NAMES),
         quantity=draw(QUANTITIES),
         unit_price=draw(PRICES[currency]),
         taxes=taxes,
