@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-import httpx
 from procrastinate import App
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db.session import SessionFactory
 from app.integrations.crm.callbacks import CallbackClient, callback_client_from_settings
+from app.integrations.http import AsyncClient, build_http_client
 from app.integrations.quickbooks.auth import IntuitOAuth, endpoints_for
 from app.integrations.quickbooks.client import QboClient, base_url_for
 from app.models import Connection
@@ -23,8 +23,6 @@ from app.sync.document_lines import TaxCodeCache
 from app.sync.mapping.company import CompanyFacts, company_facts
 from app.sync.qbo_limiter import PostgresRealmLimiter
 from app.sync.tokens import TokenService
-
-QBO_TIMEOUT = httpx.Timeout(25.0, connect=10.0)
 
 
 @dataclass(frozen=True)
@@ -43,7 +41,7 @@ class Services:
     cipher: TokenCipher
     signer: StateSigner
     oauth: IntuitOAuth
-    http: httpx.AsyncClient
+    http: AsyncClient
     limiter: PostgresRealmLimiter
     tokens: TokenService
     qbo: QboClient
@@ -96,7 +94,7 @@ async def build_services(
     oauth = _oauth(settings)
     limiter = PostgresRealmLimiter(factory)
     tokens = TokenService(factory, cipher, oauth)
-    async with httpx.AsyncClient(timeout=QBO_TIMEOUT) as http:
+    async with build_http_client() as http:
         services = Services(
             settings=settings,
             cipher=cipher,

@@ -6,10 +6,9 @@ import asyncio
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from app.api.state import app_state
-from app.db.migrate import is_current
+from app.repositories.health import schema_is_current
 
 router = APIRouter()
 
@@ -28,8 +27,7 @@ async def readyz(request: Request) -> JSONResponse:
     state = app_state(request)
     try:
         async with asyncio.timeout(_READY_TIMEOUT_S), state.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-            current = await is_current(connection, state.migration_heads)
+            current = await schema_is_current(connection, state.migration_heads)
     except Exception as exc:
         return JSONResponse(
             {"status": "unavailable", "database": "unreachable", "error": type(exc).__name__},
