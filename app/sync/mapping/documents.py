@@ -14,8 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from app.errors import PermanentError
-from app.integrations.crm.schemas import Discount, LineItem, Tax
+from app.integrations.crm.schemas import Discount, LineItem
 from app.integrations.quickbooks.entities import Ref
 from app.integrations.quickbooks.transactions import (
     DISCOUNT,
@@ -28,6 +27,7 @@ from app.integrations.quickbooks.transactions import (
 from app.sync.mapping.money import (
     HUNDRED,
     ZERO,
+    MappingError,
     check_places,
     is_on_grid,
     minor_unit,
@@ -46,9 +46,11 @@ from app.sync.mapping.regional import (
     TaxMode,
     choose_code,
     company_tax_codes,
+    line_codes,
     predict,
     qbo_discount,
     settle,
+    tax_mode,
 )
 from app.sync.mapping.us import fold
 
@@ -70,10 +72,6 @@ US_NON_TAXABLE = "NON"
 MAX_DESCRIPTION = 4000
 ROUNDING_DESCRIPTION = "Rounding adjustment"
 TIMES = "\u00d7"  # the multiplication sign, as in "3 x 9.99" in a line description
-
-
-class MappingError(PermanentError):
-    """The document cannot be mapped as it is; the message names the cause and the fix."""
 
 
 @dataclass(frozen=True)
@@ -300,51 +298,6 @@ def _fold_note(doc: DocumentInput, number: int, net: Decimal, taken: Decimal, ta
 # --- other regions --------------------------------------------------------------------------
 
 
-def _tax_mode(doc: DocumentInput, codes: Sequence[CompanyTaxCode]) -> TaxMode:
-    taxed = [tax for line in doc.lines for tax in line.taxes if tax.rate != 0]
-    inclusive = [tax for tax in taxed if tax.inclusive]
-    if inclusive and len(inclusive) < len(taxed):
-        exclusive = next(tax for tax in taxed if not tax.inclusive)
-        raise _fix_in_crm(
-            f"The CRM document mixes tax-inclusive ('{inclusive[0].name}') and tax-exclusive "
-            f"('{exclusive.name}') taxes, but QuickBooks applies one tax mode to a whole "
-            "document; make its taxes all inclusive or all exclusive"
-        )
-    if inclusive:
-        return "TaxInclusive"
-    has_zero_code = any(code.rate == 0 for code in codes)
-    if taxed or has_zero_code or any(line.taxes for line in doc.lines):
-        return "TaxExcluded"
-    # Nothing taxed and no 0 % code to put on the lines: the company may not charge tax at all.
-    return "NotApplicable"
-
-
-def _rates_text(taxes: Sequence[Tax]) -> str:
-    return " + ".join(f"'{tax.name}' {plain(tax.rate)} %" for tax in taxes)
-
-
-def _line_code(line: LineItem, number: int, codes: Sequence[CompanyTaxCode]) -> CompanyTaxCode:
-    code = choose_code(line.taxes, codes)
-    if code is not None:
-        return code
-    if not line.taxes:
-        raise MappingError(
-            f"Line {number} '{line.name}' has no tax in the CRM and QuickBooks has no 0 % tax "
-            "code to mark it untaxed; create a 0 % (zero-rated or exempt) tax code in "
-            "QuickBooks or add the tax to the line in the CRM"
-        )
-    rate = plain(sum((tax.rate for tax in line.taxes), ZERO))
-    if len(line.taxes) == 1:
-        what, kind = f"rate {rate} % (CRM tax '{line.taxes[0].name}')", "one"
-    else:
-        what = f"the combined rate {rate} % (CRM taxes {_rates_text(line.taxes)} on '{line.name}')"
-        kind = "a combined tax code (tax group) with that rate"
-    raise MappingError(
-        f"No QuickBooks tax code has {what}; create {kind} in QuickBooks or change the rate "
-        "in the CRM"
-    )
-
-
 def _settle(
     doc: DocumentInput,
     codes: list[CompanyTaxCode | None],
@@ -373,12 +326,7 @@ def _settle(
         )
     why = "so the QuickBooks total equals the CRM total (QuickBooks rounds tax per tax code)"
     sent = settled.discount
-    if sent is not None and sent.amount != doc.totals_discount:
-        notes.append(
-            f"Discount sent as {show_money(sent.amount, money)} instead of the CRM's "
-            f"{show_money(doc.totals_discount, money)} {why}"
-        )
-    elif percent is not None and sent is not None and sent.percent is None:
+    if percent is not None and sent is not None and sent.percent is None:
         notes.append(
             f"Discount sent as the CRM's amount {show_money(doc.totals_discount, money)} rather "
             f"than {plain(percent)} %, so that QuickBooks' rounding matches the CRM's"
@@ -410,11 +358,8 @@ def map_regional_document(
 ) -> MappedDocument:
     """Lines at their CRM prices with tax codes, one discount line, the document's tax mode."""
     check_totals(doc)
-    mode = _tax_mode(doc, tax_codes)
-    codes: list[CompanyTaxCode | None] = [
-        None if mode == "NotApplicable" else _line_code(line, number, tax_codes)
-        for number, line in enumerate(doc.lines, start=1)
-    ]
+    mode = tax_mode(doc.lines, tax_codes)
+    codes = line_codes(doc.lines, tax_codes, mode)
     zero = choose_code([], tax_codes)
     notes: list[str] = []
     settled = _settle(doc, codes, mode, zero, notes)

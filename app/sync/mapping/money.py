@@ -1,13 +1,16 @@
 """Money arithmetic for document mapping: Decimal only, half-up at the currency's minor unit.
 
 Amounts are handled as whole minor units (``int``) wherever residue is distributed, so no
-rounding step can lose or invent a cent.
+rounding step can lose or invent a cent. `MappingError` lives here too, at the bottom of the
+mapping modules, so that each of them can raise it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+
+from app.errors import PermanentError
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
@@ -24,7 +27,17 @@ _MINOR_UNITS: dict[str, int] = {
     **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
 }  # fmt: skip
 
-# QBO keeps UnitPrice ("Rate") to 7 decimal places and line amounts to the minor unit.
+
+class MappingError(PermanentError):
+    """A document whose lines, taxes or discount cannot be mapped to QBO as they are.
+
+    The message names the cause and the action a person should take. Defined here, below
+    `us`, `regional` and `documents`, so every mapping module can raise it.
+    """
+
+
+# QBO keeps a line's Rate/UnitPrice to 7 decimal places and its Amount to the minor unit
+# (Intuit's community answers; qbo-api.md is silent, the emulator takes any precision).
 MAX_UNIT_PRICE_PLACES = 7
 
 

@@ -9,9 +9,10 @@ emulator's `qbo_emulator/money.py`, which is our executable statement of those r
   TaxInclusive: tax is backed out of the prices, so the total is subtotal - discount;
 * NotApplicable: no tax.
 
-`correct` finds the smallest change to one line amount that makes that total equal the CRM's,
-because QBO (in the emulator, and per qbo-api.md "UNCONFIRMED" for real non-US companies) does
-not take a TotalTax override outside the US.
+When that total differs from the CRM's (the CRM rounds tax per line, QBO per tax code),
+`settle` finds the smallest remedy: a rounding line at the 0 % code, or a line amount changed
+by a few minor units. A TotalTax override is not an option: the emulator ignores it outside the
+US and qbo-api.md §6.6 lists non-US overrides as UNCONFIRMED.
 """
 
 from __future__ import annotations
@@ -22,8 +23,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
-from app.integrations.crm.schemas import Tax
-from app.sync.mapping.money import HUNDRED, ZERO, from_units, round_money, to_units
+from app.integrations.crm.schemas import LineItem, Tax
+from app.sync.mapping.money import (
+    HUNDRED,
+    ZERO,
+    MappingError,
+    from_units,
+    plain,
+    round_money,
+    to_units,
+)
 
 TaxMode = Literal["TaxExcluded", "TaxInclusive", "NotApplicable"]
 
@@ -137,6 +146,61 @@ def choose_code(taxes: Sequence[Tax], codes: Sequence[CompanyTaxCode]) -> Compan
     rate = sum((tax.rate for tax in taxes), ZERO)
     matches = [code for code in codes if code.rate == rate]
     return min(matches, key=lambda code: _preference(code, taxes), default=None)
+
+
+def tax_mode(lines: Sequence[LineItem], codes: Sequence[CompanyTaxCode]) -> TaxMode:
+    """One tax mode for the document: QBO applies GlobalTaxCalculation to all its lines."""
+    taxed = [tax for line in lines for tax in line.taxes if tax.rate != 0]
+    inclusive = [tax for tax in taxed if tax.inclusive]
+    if inclusive and len(inclusive) < len(taxed):
+        exclusive = next(tax for tax in taxed if not tax.inclusive)
+        raise MappingError(
+            f"The CRM document mixes tax-inclusive ('{inclusive[0].name}') and tax-exclusive "
+            f"('{exclusive.name}') taxes, but QuickBooks applies one tax mode to a whole "
+            "document; make its taxes all inclusive or all exclusive in the CRM"
+        )
+    if inclusive:
+        return "TaxInclusive"
+    has_zero_code = any(code.rate == 0 for code in codes)
+    if taxed or has_zero_code or any(line.taxes for line in lines):
+        return "TaxExcluded"
+    # Nothing taxed and no 0 % code to put on the lines: the company may not charge tax at all.
+    return "NotApplicable"
+
+
+def _rates_text(taxes: Sequence[Tax]) -> str:
+    return " + ".join(f"'{tax.name}' {plain(tax.rate)} %" for tax in taxes)
+
+
+def _line_code(line: LineItem, number: int, codes: Sequence[CompanyTaxCode]) -> CompanyTaxCode:
+    code = choose_code(line.taxes, codes)
+    if code is not None:
+        return code
+    if not line.taxes:
+        raise MappingError(
+            f"Line {number} '{line.name}' has no tax in the CRM and QuickBooks has no 0 % tax "
+            "code to mark it untaxed; create a 0 % (zero-rated or exempt) tax code in "
+            "QuickBooks or add the tax to the line in the CRM"
+        )
+    rate = plain(sum((tax.rate for tax in line.taxes), ZERO))
+    if len(line.taxes) == 1:
+        what, kind = f"rate {rate} % (CRM tax '{line.taxes[0].name}')", "one"
+    else:
+        what = f"the combined rate {rate} % (CRM taxes {_rates_text(line.taxes)} on '{line.name}')"
+        kind = "a combined tax code (tax group) with that rate"
+    raise MappingError(
+        f"No QuickBooks tax code has {what}; create {kind} in QuickBooks or change the rate "
+        "in the CRM"
+    )
+
+
+def line_codes(
+    lines: Sequence[LineItem], codes: Sequence[CompanyTaxCode], mode: TaxMode
+) -> list[CompanyTaxCode | None]:
+    """Each line's tax code (none when the document's tax is NotApplicable)."""
+    if mode == "NotApplicable":
+        return [None] * len(lines)
+    return [_line_code(line, number, codes) for number, line in enumerate(lines, start=1)]
 
 
 # --- QBO's totals ----------------------------------------------------------------------------
@@ -324,22 +388,4 @@ def settle(
         found = next(_remedies(form, zero, reach), None)
         if found is not None:
             return found
-    return _discount_change(forms[-1], REACHES[-1])
-
-
-def _discount_change(form: _Form, reach: int) -> Settlement | None:
-    """Last resort: the discount amount off by a few minor units, the lines as the CRM's.
-
-    Only needed when the discount takes nearly everything: QBO's total then moves in steps of
-    two units whichever line changes, and only the discount itself can land between them.
-    """
-    if form.discount is None:
-        return None
-    subtotal = sum(form.amounts, ZERO)
-    for step in _steps(form.residue(), reach):
-        amount = form.discount.amount - from_units(step, form.currency)
-        changed = QboDiscount(None, amount)
-        moved = _Form(form.amounts, form.codes, changed, form.mode, form.currency, form.target)
-        if ZERO <= amount <= subtotal and moved.exact(form.amounts, form.codes):
-            return Settlement(list(form.amounts), changed)
     return None

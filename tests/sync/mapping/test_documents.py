@@ -382,6 +382,12 @@ class TestRoundingResidue:
         assert any("tax 7.38 where the CRM shows 7.37" in note for note in mapped.notes)
         assert qbo_total(mapped, GB) == D("48.13")
 
+    def test_rounding_item_can_be_given(self) -> None:
+        doc = document("GBP", self.LINES, total="48.13", tax="7.37")
+        doc = DocumentInput(**{**doc.__dict__, "rounding_item_id": "99"})
+        mapped = map_regional_document(doc, GB_CODES)
+        assert detail_of(mapped.lines[-1]).ItemRef.value == "99"
+
     def test_without_a_zero_code_one_line_changes(self) -> None:
         mapped = map_regional_document(
             document("GBP", self.LINES, total="48.13", tax="7.37"), GB_CODES[:2]

@@ -256,14 +256,19 @@ def emulator_total(company: Company, mapped: MappedDocument, *, override: bool) 
     return emulator_money.compute(wire_lines(mapped), tax_context(company), opts).total
 
 
-PROPERTY = settings(
-    max_examples=2000,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+def on_grid(mapped: MappedDocument, currency: str) -> bool:
+    unit = Decimal(1).scaleb(-places(currency))
+    return all(line.Amount is not None and line.Amount % unit == 0 for line in mapped.lines)
+
+
+# Module budget: under 20 s. The regional property is the main one (the US fold is exact by
+# construction, and the remedies live in the regional mapping), so it gets the larger share.
+BASE = settings(
+    deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
 
 
-@PROPERTY
+@settings(BASE, max_examples=1000)
 @given(crm_documents(us=True))
 def test_us_qbo_total_equals_crm_total(doc: DocumentInput) -> None:
     mapped = map_us_document(doc)
@@ -273,14 +278,18 @@ def test_us_qbo_total_equals_crm_total(doc: DocumentInput) -> None:
     assert emulator_total(company, mapped, override=False) == doc.totals_total
     assert mapped.expected_total == doc.totals_total
     assert all(line.DetailType == "SalesItemLineDetail" for line in mapped.lines)
+    assert len(mapped.lines) == len(doc.lines)
+    assert on_grid(mapped, doc.currency)
 
 
-@PROPERTY
+@settings(BASE, max_examples=2000)
 @given(crm_documents(us=False))
 def test_regional_qbo_total_equals_crm_total(doc: DocumentInput) -> None:
     mapped = map_regional_document(doc, OTHER_CODES[doc.currency])
     company = OTHER_COMPANIES[doc.currency]
     assert emulator_total(company, mapped, override=False) == doc.totals_total
     assert mapped.expected_total == doc.totals_total
+    assert mapped.txn_tax_detail is None
+    assert on_grid(mapped, doc.currency)
     discounts = [line for line in mapped.lines if line.DetailType == "DiscountLineDetail"]
-    assert len(discounts) <= 1
+    assert len(discounts) == (1 if doc.totals_discount else 0)
