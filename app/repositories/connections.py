@@ -42,17 +42,6 @@ async def register_location(
     return connection
 
 
-async def realm_locations(session: AsyncSession, realm_ids: set[str]) -> dict[str, str]:
-    if not realm_ids:
-        return {}
-    result = await session.execute(
-        select(Connection.realm_id, Connection.location_id).where(
-            Connection.realm_id.in_(realm_ids)
-        )
-    )
-    return {realm: location for realm, location in result.all() if realm is not None}
-
-
 async def get_by_realm(session: AsyncSession, realm_id: str) -> Connection | None:
     result = await session.execute(
         select(Connection)

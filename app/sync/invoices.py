@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from app.integrations.crm.schemas import InvoiceData, InvoiceEvent, InvoiceStatus
@@ -176,7 +175,3 @@ async def _void(ctx: FlowContext, invoice_id: str, crm_id: str) -> None:
     await ctx.qbo.void(
         Invoice, invoice_id, current.SyncToken, request_id=ctx.request_id("void", crm_id)
     )
-
-
-def paid_amount(state: dict[str, Any]) -> Decimal:
-    return Decimal(str(state.get("amount_paid", "0")))
