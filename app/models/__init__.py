@@ -8,6 +8,7 @@ from app.models.entity_link import EntityLink
 from app.models.oauth_state import OAuthState
 from app.models.qbo_change import QboChange
 from app.models.qbo_request import QboRequestSlot
+from app.models.review_request import ReviewRequest
 from app.models.sync_log import SyncLogEntry
 
 __all__ = [
@@ -19,5 +20,6 @@ __all__ = [
     "OAuthState",
     "QboChange",
     "QboRequestSlot",
+    "ReviewRequest",
     "SyncLogEntry",
 ]

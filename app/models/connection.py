@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, TimestampMixin, enum_column
@@ -47,6 +49,10 @@ class Connection(TimestampMixin, Base):
 
     # Initial import of QBO customers (and invoices): queued at connect, run by the importer.
     import_state: Mapped[str | None] = mapped_column(sa.String(32))
+    # Per kind: {"customers": {"done": n, "total": n, "next_position": k}, "invoices": {...}}.
+    import_progress: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, default=dict, server_default="{}"
+    )
 
     cdc_watermark: Mapped[datetime | None]
     connected_at: Mapped[datetime | None]
