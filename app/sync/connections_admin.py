@@ -51,7 +51,7 @@ async def describe(session: AsyncSession, location_id: str) -> dict[str, Any]:
             "sales_tax_mode": connection.sales_tax_mode,
             "custom_txn_numbers": connection.custom_txn_numbers,
         },
-        "import": {"state": connection.import_state},
+        "import": {"state": connection.import_state, "progress": connection.import_progress},
         "crm_events": await crm_events.count_by_state(session, location_id),
         "sync": await sync_log.counts(session, connection.id),
         "last_errors": [

@@ -42,7 +42,7 @@ async def test_happy_path_connects_and_reads_company_settings(
     assert connection["company"]["country"] == "US"
     assert connection["company"]["home_currency"] == "USD"
     assert connection["company"]["sales_tax_mode"] == "automated"
-    assert connection["import"] == {"state": "queued"}
+    assert connection["import"]["state"] in {"queued", "running", "done"}
     assert "token" not in str(connection).lower()
 
 
