@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -90,7 +91,16 @@ def backoff_delay(
     return max(jittered, min(retry_after, MAX_RETRY_S))
 
 
+_NO_URL_LOG_EVERY_S = 600.0
+_no_url_logged_at: list[float] = []
+
+
 def _log_no_url() -> None:
+    # Every job and every 5 s sweep lands here while the URL is missing: say it now and then.
+    now = time.monotonic()
+    if _no_url_logged_at and now - _no_url_logged_at[-1] < _NO_URL_LOG_EVERY_S:
+        return
+    _no_url_logged_at[:] = [now]
     log.warning(
         "crm.callback.no_url",
         detail="CRM_CALLBACK_URL is not set; callbacks stay pending until it is",

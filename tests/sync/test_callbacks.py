@@ -32,6 +32,7 @@ from app.integrations.crm.callbacks import (
 from app.models import CrmCallback
 from app.models.states import CallbackState
 from app.repositories import crm_callbacks
+from app.sync import callback_delivery
 from app.sync.callback_delivery import (
     FIRST_RETRY_S,
     MAX_RETRY_S,
@@ -383,6 +384,7 @@ class TestDelivery:
         ids = [await enqueue(db), await enqueue(db)]
         clock = Clock()
         clock.set(clock.now + timedelta(days=4))
+        callback_delivery._no_url_logged_at.clear()
         with capture_logs() as logs:
             report = await deliver_due(db, None, now=clock)
         assert report.attempted == 0
@@ -480,6 +482,7 @@ class TestDelivery:
         assert await deliver_one(db, callbacks_client, callback_id, now=clock) == "delivered"
         assert await deliver_one(db, callbacks_client, callback_id, now=clock) is None
         assert await deliver_one(db, callbacks_client, uuid.uuid4(), now=clock) is None
+        callback_delivery._no_url_logged_at.clear()
         with capture_logs() as logs:
             assert await deliver_one(db, None, await enqueue(db), now=clock) is None
         assert [entry["event"] for entry in logs] == ["crm.callback.no_url"]
