@@ -9,7 +9,7 @@ from app.jobs import names
 from app.jobs.context import runtime_of
 from app.jobs.retry import CappedJitterBackoff
 from app.logging import get_logger
-from app.sync import callback_delivery, crm_handlers, dispatch
+from app.sync import callback_delivery, crm_handlers, dispatch, imports
 
 log = get_logger(__name__)
 
@@ -67,6 +67,7 @@ async def keep_tokens_alive(context: JobContext, timestamp: int) -> None:
 
 def register_tasks(app: App, retry: CappedJitterBackoff) -> None:
     crm_handlers.register()
+    imports.register()
     app.task(name=names.CRM_EVENT_TASK, pass_context=True, retry=retry)(process_crm_event)
     app.task(name=names.QBO_CHANGE_TASK, pass_context=True, retry=retry)(process_qbo_change)
     sweeper = app.task(

@@ -25,7 +25,7 @@ KIND = "invoice"
 
 
 def _skip_reason(ctx: FlowContext, data: InvoiceData, link: EntityLink | None) -> str | None:
-    if link is not None and link.origin is LinkOrigin.QBO:
+    if data.qbo_invoice_id is not None or (link is not None and link.origin is LinkOrigin.QBO):
         return "imported from QuickBooks: edits in the CRM are not pushed back (Q3)"
     state = link.state if link is not None else {}
     if state.get("voided"):

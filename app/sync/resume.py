@@ -53,7 +53,8 @@ async def requeue_pending(session: AsyncSession, job_app: App, connection: Conne
 async def after_connect(
     session: AsyncSession, job_app: App, connection: Connection, first_time: bool
 ) -> None:
-    if first_time and connection.realm_id:
+    # An import cut short (paused by a disconnect, out of retries) resumes from its last page.
+    if connection.realm_id and (first_time or connection.import_state != "done"):
         await defer_in_transaction(
             session,
             job_app,

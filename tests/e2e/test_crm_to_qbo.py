@@ -394,3 +394,15 @@ async def test_contact_updated_pushes_owned_fields_of_linked_contacts_only(
     states = [(e.kind, e.crm_id, e.state.value) for e in await entries(db)]
     assert ("customer", "someone_unlinked", "skipped") in states
     assert ("customer", "contact_1", "synced") in states
+
+
+async def test_an_invoice_imported_from_quickbooks_is_never_pushed_back(
+    live_service: tuple[str, Settings], qbo: Qbo, db: SessionFactory
+) -> None:
+    base, _ = live_service
+    await post(base, simple_invoice(qbo_invoice_id="145", status="paid"))
+    await settle(db)
+    [entry] = await entries(db)
+    assert entry.state is SyncState.SKIPPED
+    assert "imported from QuickBooks" in (entry.message or "")
+    assert await qbo.all("Invoice") == []

@@ -162,6 +162,8 @@ class InvoiceData(_Data):
     line_items: LineItems
     discount: Discount | None = None
     totals: InvoiceTotals
+    # Set by the CRM on invoices it received through `invoice.import` (Q3): never pushed back.
+    qbo_invoice_id: Identifier | None = None
 
 
 class PaymentData(_Data):
