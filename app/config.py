@@ -92,6 +92,8 @@ class WorkerSettings(BaseSettings):
     retry_max_attempts: int = 12
     retry_base_s: float = 2.0
     retry_cap_s: float = 600.0
+    # How often each connection asks QBO's CDC for changes webhooks may have missed (Q1: 5 min).
+    cdc_interval_s: float = 300.0
 
 
 class Settings(BaseSettings):

@@ -17,8 +17,8 @@ from app.config import Settings, signing_secrets
 from app.db import migrate
 from app.db.provision import Database, migrate_to_head, open_database
 from app.db.session import create_engine, create_session_factory
+from app.jobs.app import build_job_app, worker_options
 from app.jobs.context import Runtime
-from app.jobs.queue import build_job_app, worker_options
 from app.logging import get_logger
 from app.wiring import build_services
 

@@ -9,7 +9,7 @@ from app.jobs import names
 from app.jobs.context import runtime_of
 from app.jobs.retry import CappedJitterBackoff
 from app.logging import get_logger
-from app.sync import callback_delivery, crm_handlers, dispatch, imports
+from app.sync import callback_delivery, cdc, crm_handlers, dispatch, imports, qbo_changes
 
 log = get_logger(__name__)
 
@@ -21,11 +21,6 @@ async def process_crm_event(context: JobContext, event_row_id: int) -> None:
     await callback_delivery.deliver_due(
         runtime.session_factory, runtime.services.callbacks, limit=20
     )
-
-
-async def process_qbo_change(context: JobContext, change_row_id: int) -> None:
-    runtime = runtime_of(context)
-    await dispatch.process_qbo_change(runtime.session_factory, runtime.services, change_row_id)
 
 
 async def sweep_stalled(context: JobContext, timestamp: int) -> None:
@@ -68,8 +63,11 @@ async def keep_tokens_alive(context: JobContext, timestamp: int) -> None:
 def register_tasks(app: App, retry: CappedJitterBackoff) -> None:
     crm_handlers.register()
     imports.register()
+    qbo_changes.register()
     app.task(name=names.CRM_EVENT_TASK, pass_context=True, retry=retry)(process_crm_event)
-    app.task(name=names.QBO_CHANGE_TASK, pass_context=True, retry=retry)(process_qbo_change)
+    app.task(name=names.QBO_CHANGE_TASK, pass_context=True, retry=retry)(
+        qbo_changes.process_change_task
+    )
     sweeper = app.task(
         name=names.SWEEP_STALLED_TASK, pass_context=True, queueing_lock=names.SWEEP_STALLED_TASK
     )(sweep_stalled)
@@ -88,3 +86,9 @@ def register_tasks(app: App, retry: CappedJitterBackoff) -> None:
         queueing_lock=names.TOKEN_KEEPALIVE_TASK,
     )(keep_tokens_alive)
     app.periodic(cron="17 3 * * *", periodic_id=names.TOKEN_KEEPALIVE_TASK)(keepalive)
+    app.task(name=cdc.POLL_TASK, pass_context=True, retry=retry)(cdc.poll_connection_task)
+    poll_all = app.task(name=cdc.POLL_ALL_TASK, pass_context=True, queueing_lock=cdc.POLL_ALL_TASK)(
+        cdc.poll_all_task
+    )
+    # Each connection is polled once its own interval (QBS_WORKER_CDC_INTERVAL_S) has passed.
+    app.periodic(cron="* * * * * */10", periodic_id=cdc.POLL_ALL_TASK)(poll_all)

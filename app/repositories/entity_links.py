@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -55,6 +55,24 @@ async def by_qbo_id(
         )
     )
     return result.scalar_one_or_none()
+
+
+async def claim_unowned(
+    session: AsyncSession, *, connection_id: uuid.UUID, kind: str, qbo_id: str, crm_id: str
+) -> bool:
+    """Give a QBO-keyed link (imported, or made by a QBO user) its CRM id; False if none waits."""
+    result = await session.execute(
+        update(EntityLink)
+        .where(
+            EntityLink.connection_id == connection_id,
+            EntityLink.kind == kind,
+            EntityLink.qbo_id == qbo_id,
+            EntityLink.crm_id.is_(None),
+        )
+        .values(crm_id=crm_id)
+        .returning(EntityLink.id)
+    )
+    return result.first() is not None
 
 
 async def upsert(

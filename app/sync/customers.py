@@ -131,6 +131,23 @@ async def _link(
     ctx: FlowContext, contact_id: str, customer: Customer, origin: LinkOrigin, digest: str
 ) -> None:
     assert customer.Id is not None
+    ctx.qbo_ids["customer"] = customer.Id
+    # An imported customer (or one a QBO user made) already has a link without a CRM id.
+    await entity_links.claim_unowned(
+        ctx.session,
+        connection_id=ctx.connection.id,
+        kind=KIND,
+        qbo_id=customer.Id,
+        crm_id=contact_id,
+    )
+    holder = await entity_links.by_qbo_id(ctx.session, ctx.connection.id, KIND, customer.Id)
+    if holder is not None and holder.crm_id not in (None, contact_id):
+        # Two CRM contacts share this QBO customer (same email): the first keeps the link, this
+        # one is matched by email again next time.
+        ctx.notes.append(
+            f"QuickBooks customer {customer.Id} is already linked to CRM contact {holder.crm_id}"
+        )
+        return
     await entity_links.upsert(
         ctx.session,
         connection_id=ctx.connection.id,
@@ -141,4 +158,3 @@ async def _link(
         sync_token=customer.SyncToken,
         content_hash=digest,
     )
-    ctx.qbo_ids["customer"] = customer.Id

@@ -10,6 +10,7 @@ from app.jobs.queue import defer_crm_event, defer_in_transaction, defer_qbo_chan
 from app.logging import get_logger
 from app.models import Connection
 from app.repositories import crm_events, qbo_changes
+from app.sync import cdc
 
 log = get_logger(__name__)
 
@@ -62,4 +63,7 @@ async def after_connect(
             lock=f"import:{connection.realm_id}",
             connection_id=str(connection.id),
         )
+    # Whatever webhooks were missed while disconnected: ask QBO at once, not at the next poll.
+    if not first_time:
+        await cdc.defer_poll_now(session, job_app, connection.id)
     await requeue_pending(session, job_app, connection)

@@ -406,3 +406,37 @@ async def test_an_invoice_imported_from_quickbooks_is_never_pushed_back(
     assert entry.state is SyncState.SKIPPED
     assert "imported from QuickBooks" in (entry.message or "")
     assert await qbo.all("Invoice") == []
+
+
+async def test_a_customer_imported_from_quickbooks_is_adopted_not_duplicated(
+    live_service: tuple[str, Settings], qbo: Qbo, db: SessionFactory
+) -> None:
+    from sqlalchemy import select
+
+    from app.models import Connection, EntityLink
+    from app.repositories.import_links import ImportedLink, upsert_imported
+
+    existing = await qbo.create(
+        "Customer",
+        {"DisplayName": "Ann (imported)", "PrimaryEmailAddr": {"Address": CONTACT["email"]}},
+    )
+    async with db() as session, session.begin():
+        connection = (await session.execute(select(Connection))).scalar_one()
+        await upsert_imported(
+            session,
+            connection_id=connection.id,
+            kind="customer",
+            links=[ImportedLink(qbo_id=existing["Id"], sync_token="0", crm_hash="x")],
+        )
+    base, _ = live_service
+    await post(base, simple_invoice())
+    await settle(db)
+    assert [e.state for e in await entries(db)] == [SyncState.SYNCED]
+    assert [c["Id"] for c in await qbo.all("Customer")] == [existing["Id"]]
+    async with db() as session:
+        links = (
+            (await session.execute(select(EntityLink).where(EntityLink.kind == "customer")))
+            .scalars()
+            .all()
+        )
+    assert [(link.qbo_id, link.crm_id) for link in links] == [(existing["Id"], "contact_1")]

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 
 from app.config import Settings
 from app.db.session import SessionFactory
+from app.jobs.app import build_job_app
 from app.jobs.context import Runtime
-from app.jobs.queue import build_job_app
 from app.models import Connection, CrmCallback, EntityLink
 from app.models.states import LinkOrigin
 from app.sync import dispatch, imports

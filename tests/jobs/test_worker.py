@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.api.state import AppState
 from app.db.session import SessionFactory
 from app.errors import PermanentError, TransientError
+from app.jobs.app import worker_options
 from app.jobs.context import Runtime
-from app.jobs.queue import worker_options
 from app.models import CrmEvent
 from app.models.states import InboundState
 from app.sync import dispatch

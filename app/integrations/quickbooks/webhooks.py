@@ -77,7 +77,8 @@ _TIME_RE = re.compile(
     r"\s*([Zz]|[+-][0-9]{2}:?[0-9]{2})"
 )
 
-SourceFormat = Literal["legacy", "cloudevents"]
+# "cdc": the change was found by a change-data-capture poll, not announced by a webhook.
+SourceFormat = Literal["legacy", "cloudevents", "cdc"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,40 @@
+"""Build the procrastinate app of a process, with every task registered, and its worker options."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from procrastinate import App, PsycopgConnector
+
+from app.config import WorkerSettings
+from app.db.session import libpq_url
+from app.jobs.context import RUNTIME_KEY, Runtime
+from app.jobs.retry import CappedJitterBackoff
+from app.jobs.tasks import register_tasks
+
+
+def build_job_app(database_url: str, worker: WorkerSettings) -> App:
+    connector = PsycopgConnector(
+        conninfo=libpq_url(database_url),
+        min_size=1,
+        max_size=max(2, worker.concurrency + 2),
+    )
+    app = App(connector=connector)
+    retry = CappedJitterBackoff(
+        max_attempts=worker.retry_max_attempts, base_s=worker.retry_base_s, cap_s=worker.retry_cap_s
+    )
+    register_tasks(app, retry)
+    return app
+
+
+def worker_options(runtime: Runtime) -> dict[str, Any]:
+    worker = runtime.settings.worker
+    return {
+        "concurrency": worker.concurrency,
+        # The next job waiting on an object's lock is only picked up at the next poll.
+        "fetch_job_polling_interval": worker.poll_interval_s,
+        "update_heartbeat_interval": worker.heartbeat_interval_s,
+        "stalled_worker_timeout": worker.stalled_after_s,
+        "install_signal_handlers": False,
+        "additional_context": {RUNTIME_KEY: runtime},
+    }

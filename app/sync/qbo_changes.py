@@ -1,0 +1,98 @@
+"""QBO -> CRM: process stored QBO changes (webhooks and CDC alike) in batches per realm and entity.
+
+The job of one change waits its turn for the realm's entity (one batch at a time), locks its row,
+claims the realm's other pending changes of the same entity (SKIP LOCKED), reads them all with one
+query (`Id IN (...)`) and applies them oldest first, marking each. A change a sibling job already
+finished is a no-op. Handlers always reconcile to
+the object as QBO has it now, so duplicate and reordered notifications change nothing.
+
+Wiring (app/jobs/tasks.py): `register()` in `register_tasks`, and `process_change_task` as the
+body of the `qbo.change.process` task (it sends the callbacks right after the commit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from procrastinate import JobContext
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.jobs.context import runtime_of
+from app.models import Connection, QboChange
+from app.models.states import ConnectionStatus, InboundState
+from app.repositories import connections, qbo_change_batches, qbo_changes
+from app.sync import callback_delivery, dispatch, qbo_customers
+from app.sync.flow import FlowContext, flow_context
+from app.sync.qbo_invoices import process_invoices, process_payments
+
+if TYPE_CHECKING:
+    from app.wiring import Services
+
+BATCH_LIMIT = 200
+_FINISHED = {InboundState.DONE, InboundState.SKIPPED, InboundState.FAILED}
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+EntityFlow = Callable[[FlowContext, Sequence[QboChange]], Awaitable[dict[int, str]]]
+FLOWS: dict[str, EntityFlow] = {
+    "Customer": qbo_customers.process,
+    "Invoice": process_invoices,
+    "Payment": process_payments,
+}
+
+
+def _inactive_reason(connection: Connection | None) -> str | None:
+    if connection is None:
+        return "skipped: no connection uses this QuickBooks company"
+    if connection.status is not ConnectionStatus.ACTIVE:
+        return (
+            f"skipped: the connection is {connection.status.value}; the CDC poll after a "
+            "reconnect catches up"
+        )
+    return None
+
+
+def _order(change: QboChange) -> tuple[datetime, int]:
+    return (change.occurred_at or _EARLIEST, change.id)
+
+
+async def handle_change(
+    session: AsyncSession, services: Services, change: QboChange
+) -> dispatch.Outcome:
+    await qbo_change_batches.lock_batch(session, change.realm_id, change.entity)
+    row = await qbo_change_batches.lock_change(session, change.id)
+    if row is None:
+        return dispatch.Outcome(InboundState.SKIPPED, "the change row is gone")
+    if row.state in _FINISHED:
+        # Processed by a sibling job's batch while this job waited for the row.
+        return dispatch.Outcome(row.state, row.state_reason)
+    connection = await connections.get_by_realm(session, row.realm_id)
+    reason = _inactive_reason(connection)
+    if reason is not None or connection is None:
+        return dispatch.Outcome(InboundState.SKIPPED, reason)
+    siblings = await qbo_change_batches.claim_pending(
+        session, row.realm_id, row.entity, exclude_id=row.id, limit=BATCH_LIMIT
+    )
+    batch = sorted([row, *siblings], key=_order)
+    ctx = flow_context(session, services, connection)
+    results = await FLOWS[row.entity](ctx, batch)
+    for sibling in siblings:
+        await qbo_changes.mark(
+            session, sibling.id, InboundState.DONE, results.get(sibling.id, "processed in a batch")
+        )
+    return dispatch.Outcome(InboundState.DONE, results.get(row.id))
+
+
+def register() -> None:
+    for entity in FLOWS:
+        dispatch.QBO_CHANGE_HANDLERS[entity] = handle_change
+
+
+async def process_change_task(context: JobContext, change_row_id: int) -> None:
+    """Task body for `qbo.change.process`: process, then send the callbacks it wrote at once."""
+    runtime = runtime_of(context)
+    await dispatch.process_qbo_change(runtime.session_factory, runtime.services, change_row_id)
+    await callback_delivery.deliver_due(
+        runtime.session_factory, runtime.services.callbacks, limit=50
+    )
