@@ -1,4 +1,4 @@
-"""`qbo-sync`: serve | worker | migrate | emulator | secret."""
+"""`qbo-sync`: serve, worker, migrate, operator commands (connections, sync-log, retry), demo."""
 
 from __future__ import annotations
 
@@ -6,11 +6,18 @@ import argparse
 import asyncio
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from app.config import Settings, SettingsError, prepare_settings
 from app.logging import configure_logging, get_logger
+
+if TYPE_CHECKING:
+    from app.db.session import SessionFactory
 
 log = get_logger("app.cli")
 
@@ -79,6 +86,154 @@ def _migrate(_: argparse.Namespace) -> int:
     return 0
 
 
+def _out(line: str = "") -> None:
+    print(line)  # noqa: T201 - the operator commands' output is for people reading a terminal
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)  # noqa: T201 - plain words for the operator
+    return 1
+
+
+@dataclass(frozen=True)
+class _Db:
+    url: str
+    factory: SessionFactory
+
+
+@asynccontextmanager
+async def _database() -> AsyncIterator[_Db]:
+    """DATABASE_URL, or the embedded database, found the way `migrate` finds it."""
+    from app.db.provision import open_database
+    from app.db.session import create_engine, create_session_factory
+
+    database = await asyncio.to_thread(open_database, _settings())
+    engine = create_engine(database.url)
+    try:
+        yield _Db(database.url, create_session_factory(engine))
+    finally:
+        await engine.dispose()
+        await asyncio.to_thread(database.close)
+
+
+DbCommand = Callable[[_Db, argparse.Namespace], Coroutine[Any, Any, int]]
+
+
+def _run_db(command: DbCommand, args: argparse.Namespace) -> int:
+    from app.errors import AppError
+
+    async def run() -> int:
+        async with _database() as db:
+            return await command(db, args)
+
+    try:
+        return asyncio.run(run())
+    except AppError as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"cannot reach the database ({exc})")
+    except Exception as exc:
+        if type(exc).__module__.startswith(("sqlalchemy", "psycopg")):
+            return _fail(f"database error: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+        raise
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S %Z").strip() if value is not None else "never"
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> None:
+    widths = [
+        max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)
+    ]
+    for line in (headers, ["-" * width for width in widths], *rows):
+        _out("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)))
+
+
+async def _connections(db: _Db, _args: argparse.Namespace) -> int:
+    from app.db.session import session_scope
+    from app.repositories import jobs
+
+    async with session_scope(db.factory) as session:
+        overview = await jobs.overview(session)
+    if not overview:
+        _out("No connections yet. A CRM location connects with POST /v1/connections.")
+        return 0
+    rows = [
+        [
+            item.connection.location_id,
+            item.connection.realm_id or "-",
+            item.connection.status.value,
+            item.connection.company_name or "-",
+            item.connection.import_state or "-",
+            str(item.failed),
+            _when(item.last_sync),
+        ]
+        for item in overview
+    ]
+    headers = ["LOCATION", "REALM", "STATUS", "COMPANY", "IMPORT", "FAILED", "LAST SYNC"]
+    _table(headers, rows)
+    return 0
+
+
+async def _sync_log(db: _Db, args: argparse.Namespace) -> int:
+    from app.db.session import session_scope
+    from app.models.states import SyncState
+    from app.repositories import connections, sync_log
+
+    async with session_scope(db.factory) as session:
+        connection = await connections.get_by_location(session, args.location)
+        if connection is None:
+            return _fail(f"no connection for location {args.location!r}")
+        state = SyncState.FAILED if args.failed else None
+        entries = await sync_log.search(session, connection.id, state=state, limit=args.limit)
+    if not entries:
+        _out(f"No {'failed ' if args.failed else ''}sync-log entries for {args.location}.")
+        return 0
+    for entry in entries:
+        record = f"{entry.kind} {entry.crm_id or '-'} -> QBO {entry.qbo_id or '-'}"
+        _out(f"#{entry.id}  {_when(entry.created_at)}  {entry.state.value:<7}  {record}")
+        if entry.message:
+            _out(f"    {entry.message}")
+        if entry.action:
+            _out(f"    what to do: {entry.action}")
+    return 0
+
+
+async def _retry(db: _Db, args: argparse.Namespace) -> int:
+    from app.config import WorkerSettings
+    from app.db.session import session_scope
+    from app.jobs.app import build_job_app
+    from app.repositories import connections, jobs
+    from app.sync.retry import retry_entry
+
+    if not args.failed:
+        return _fail("say what to retry: --failed (every failed entry of the location)")
+    async with session_scope(db.factory) as session:
+        connection = await connections.get_by_location(session, args.location)
+        if connection is None:
+            return _fail(f"no connection for location {args.location!r}")
+        # Never opened: it only names the task; each job goes in on this session's connection.
+        job_app = build_job_app(db.url, WorkerSettings())
+        queued = [
+            await retry_entry(session, job_app, args.location, entry_id)
+            for entry_id in await jobs.failed_entry_ids(session, connection.id)
+        ]
+    if not queued:
+        _out(f"No failed entries to retry for {args.location}.")
+        return 0
+    for item in queued:
+        _out(f"queued sync-log entry #{item.entry_id} (re-runs CRM event {item.event_id})")
+    _out(f"{len(queued)} retr{'y' if len(queued) == 1 else 'ies'} queued; a worker runs them.")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from app.demo import run_demo
+
+    return run_demo(data_dir=args.data_dir, keep_running=args.keep_running)
+
+
 def _secret(args: argparse.Namespace) -> int:
     settings = _settings()
     values = {
@@ -106,6 +261,28 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("worker", help="run a job worker alone").set_defaults(func=_worker)
     commands.add_parser("migrate", help="apply database migrations").set_defaults(func=_migrate)
+
+    commands.add_parser("connections", help="list every connection with its health").set_defaults(
+        func=lambda args: _run_db(_connections, args)
+    )
+    sync_log = commands.add_parser("sync-log", help="show a location's sync log, newest first")
+    sync_log.add_argument("--location", required=True, help="the CRM location id")
+    sync_log.add_argument("--failed", action="store_true", help="only failed entries")
+    sync_log.add_argument("--limit", type=int, default=50, help="entries to show (default 50)")
+    sync_log.set_defaults(func=lambda args: _run_db(_sync_log, args))
+    retry = commands.add_parser("retry", help="re-queue a location's failed sync-log entries")
+    retry.add_argument("--location", required=True, help="the CRM location id")
+    retry.add_argument("--failed", action="store_true", help="every failed entry (required)")
+    retry.set_defaults(func=lambda args: _run_db(_retry, args))
+
+    demo = commands.add_parser(
+        "demo", help="run everything locally (database, emulator, service, CRM) and sync examples"
+    )
+    demo.add_argument(
+        "--data-dir", default=None, help="keep the demo database here (default: a temp dir)"
+    )
+    demo.add_argument("--keep-running", action="store_true", help="stay up until Ctrl-C")
+    demo.set_defaults(func=_demo)
 
     commands.add_parser(
         "emulator", help="run the QBO emulator (see `qbo-sync emulator --help`)", add_help=False

@@ -11,7 +11,16 @@ from fastapi import FastAPI
 
 from app.api.errors import register_error_handlers
 from app.api.middleware import RequestContextMiddleware
-from app.api.routes import connections, crm_events, health, oauth, qbo_webhooks, sync_log
+from app.api.routes import (
+    card,
+    connections,
+    crm_events,
+    health,
+    metrics,
+    oauth,
+    qbo_webhooks,
+    sync_log,
+)
 from app.api.state import AppState
 from app.config import Settings, signing_secrets
 from app.db import migrate
@@ -46,7 +55,7 @@ def create_app(
     app = FastAPI(title="qbo-sync", version="0.1.0", lifespan=lifespan)
     app.add_middleware(RequestContextMiddleware)
     register_error_handlers(app)
-    for module in (health, crm_events, qbo_webhooks, connections, oauth, sync_log):
+    for module in (health, metrics, crm_events, qbo_webhooks, connections, oauth, sync_log, card):
         app.include_router(module.router)
     return app
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from procrastinate import App, PsycopgConnector
+from procrastinate import App, JobContext, PsycopgConnector
+from procrastinate.middleware import AsyncCallNext
 
+from app import metrics
 from app.config import WorkerSettings
 from app.db.session import libpq_url
 from app.jobs.context import RUNTIME_KEY, Runtime
@@ -37,4 +39,17 @@ def worker_options(runtime: Runtime) -> dict[str, Any]:
         "stalled_worker_timeout": worker.stalled_after_s,
         "install_signal_handlers": False,
         "additional_context": {RUNTIME_KEY: runtime},
+        "worker_middleware": [count_job],
     }
+
+
+async def count_job(call_next: AsyncCallNext, context: JobContext, _worker: Any) -> Any:
+    """Count each job this worker runs by task and outcome (a raise is `failed`, retried or not)."""
+    task = context.task.name if context.task is not None else "unknown"
+    try:
+        result = await call_next()
+    except BaseException:
+        metrics.JOBS.labels(task=task, outcome="failed").inc()
+        raise
+    metrics.JOBS.labels(task=task, outcome="succeeded").inc()
+    return result

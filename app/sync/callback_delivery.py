@@ -33,6 +33,7 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import metrics
 from app.db.session import SessionFactory, session_scope
 from app.errors import PermanentError, TransientError
 from app.integrations.crm.callbacks import CallbackClient, CallbackUnavailableError
@@ -221,16 +222,19 @@ async def _settle(
     if result is None:
         await crm_callbacks.mark_delivered(session, callback.id, at=now)
         log.info("crm.callback.delivered", **fields)
+        metrics.CALLBACKS.labels(outcome="delivered").inc()
         return "delivered"
     reason = _reason(callback, result, now)
     if reason is not None:
         await crm_callbacks.mark_failed(session, callback.id, reason)
         log.warning("crm.callback.failed", error=reason, **fields)
+        metrics.CALLBACKS.labels(outcome="failed").inc()
         return "failed"
     retry_after = result.retry_after_s if isinstance(result, TransientError) else None
     at = now + timedelta(seconds=backoff_delay(attempts, retry_after, rng))
     error = _describe(result)
     await crm_callbacks.schedule_retry(session, callback.id, at=at, error=error)
+    metrics.CALLBACKS.labels(outcome="retrying").inc()
     log.info("crm.callback.retry_scheduled", error=error, next_attempt_at=at.isoformat(), **fields)
     return "retrying"
 

@@ -65,7 +65,7 @@ def check_return_url(settings: Settings, return_url: str) -> None:
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise ConnectRequestError("return_url must be an absolute http(s) URL")
     allowed = {_origin(origin) for origin in settings.crm.return_url_origins}
-    if _origin(return_url) in allowed:
+    if _origin(return_url) in allowed | {_origin(settings.public_base_url)}:  # + our own card
         return
     # Development without configuration: loopback origins are the only safe default.
     dev = settings.qbo.environment is not QboEnvironment.PRODUCTION and not allowed

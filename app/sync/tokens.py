@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from app import metrics
 from app.db.locking import LockNamespace, advisory_xact_lock
 from app.db.session import SessionFactory, session_scope
 from app.errors import AppError
@@ -93,8 +94,10 @@ class TokenService:
             else:
                 store_tokens(connection, tokens, self._cipher)
                 log.info("qbo.token.refreshed", realm_id=realm_id, keepalive=keepalive)
+                metrics.TOKEN_REFRESHES.labels(realm=realm_id, outcome="refreshed").inc()
                 return tokens.access_token, tokens.expires_at
         log.warning("qbo.token.invalid_grant", realm_id=realm_id, error=failure.error)
+        metrics.TOKEN_REFRESHES.labels(realm=realm_id, outcome="invalid_grant").inc()
         raise ConnectionPausedError(realm_id, ConnectionStatus.NEEDS_RECONNECT.value) from failure
 
     def _needs_refresh(self, connection: Connection, force: bool, keepalive: bool) -> bool:

@@ -7,6 +7,7 @@ import time
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from app import metrics
 from app.api.body import read_limited_body
 from app.api.state import app_state
 from app.db.session import session_scope
@@ -33,6 +34,16 @@ _RESPONSES = {
 @router.post("/v1/crm/events", status_code=202, responses=_RESPONSES)  # type: ignore[arg-type]
 async def receive_crm_event(request: Request) -> JSONResponse:
     """Accept one signed CRM event (DESIGN.md §2.1)."""
+    try:
+        return await _receive(request)
+    except Exception:
+        # Rejected (bad signature, invalid body, unknown location, database down): the error
+        # handlers answer; the type is unknown or untrusted here, so it is counted as `other`.
+        metrics.EVENTS_RECEIVED.labels(source="crm", type="other", outcome="rejected").inc()
+        raise
+
+
+async def _receive(request: Request) -> JSONResponse:
     state = app_state(request)
     body = await read_limited_body(request, state.settings.crm.max_event_bytes)
     signatures.verify(
@@ -52,5 +63,8 @@ async def receive_crm_event(request: Request) -> JSONResponse:
         location_id=event.location_id,
         outcome=result.status.value,
     )
+    metrics.EVENTS_RECEIVED.labels(
+        source="crm", type=metrics.crm_event_type(event.type), outcome=result.status.value
+    ).inc()
     code = 202 if result.status is IntakeStatus.ACCEPTED else 200
     return JSONResponse({"id": result.event_id, "status": result.status.value}, status_code=code)

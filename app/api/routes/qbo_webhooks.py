@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from app import metrics
 from app.api.auth import WebhookSignatureError
 from app.api.body import read_limited_body
 from app.api.state import app_state
@@ -32,6 +33,7 @@ async def receive_qbo_webhook(request: Request) -> JSONResponse:
     token = state.settings.qbo.webhook_verifier_token
     header = request.headers.get(webhooks.SIGNATURE_HEADER)
     if token is None or not webhooks.verify_signature(token.get_secret_value(), body, header):
+        _count("rejected", 1)
         raise WebhookSignatureError(
             "invalid intuit-signature" if header else "missing intuit-signature"
         )
@@ -41,11 +43,15 @@ async def receive_qbo_webhook(request: Request) -> JSONResponse:
         # Intuit retries a rejected delivery forever and holds back later ones behind it, so a
         # signed body we cannot read is acknowledged and reported here instead.
         log.error("qbo.webhook.unreadable", reason=str(exc), size=len(body))
+        _count("unreadable", 1)
         return JSONResponse({"status": "unreadable", "accepted": 0, "duplicates": 0})
     for reason in parsed.rejected:
         log.error("qbo.webhook.entry_rejected", reason=reason)
     async with session_scope(state.session_factory) as session:
         result = await accept_qbo_changes(session, state.job_app, parsed.changes)
+    _count("accepted", result.accepted)
+    _count("duplicate", result.duplicates)
+    _count("rejected", len(parsed.rejected))
     log.info(
         "qbo.webhook.received",
         accepted=result.accepted,
@@ -60,3 +66,10 @@ async def receive_qbo_webhook(request: Request) -> JSONResponse:
             "rejected": len(parsed.rejected),
         }
     )
+
+
+def _count(outcome: str, changes: int) -> None:
+    # One count per entity change (a delivery batches several); the entity name stays out of the
+    # labels to keep them bounded whatever Intuit sends.
+    if changes:
+        metrics.EVENTS_RECEIVED.labels(source="qbo", type="change", outcome=outcome).inc(changes)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from app import metrics
 from app.integrations.quickbooks.errors import (
     TID_HEADERS,
     QboAuthError,
@@ -171,6 +173,7 @@ class Transport:
             headers["Content-Type"] = request.content_type
         url = f"{self._base_url}/v3/company/{request.realm_id}{request.path}"
         async with self._limiter.slot(request.realm_id):
+            started = time.monotonic()
             try:
                 response = await self._http.request(
                     request.method,
@@ -180,9 +183,14 @@ class Transport:
                     headers=headers,
                 )
             except httpx.TimeoutException as exc:
+                metrics.observe_qbo_attempt(request.realm_id, None, time.monotonic() - started)
                 raise QboTransientError(f"QBO request timed out ({type(exc).__name__})") from exc
             except httpx.TransportError as exc:
+                metrics.observe_qbo_attempt(request.realm_id, None, time.monotonic() - started)
                 raise QboTransientError(f"QBO connection failed ({type(exc).__name__})") from exc
+            metrics.observe_qbo_attempt(
+                request.realm_id, response.status_code, time.monotonic() - started
+            )
         return _decode(response)
 
     def _log_failure(

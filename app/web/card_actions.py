@@ -1,0 +1,120 @@
+"""What the card's buttons do. Each returns a notice code the card turns back into words.
+
+A button never ends in an error page: what went wrong is said on the card, next to what to do.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from app.api.state import AppState
+from app.db.session import session_scope
+from app.errors import AppError
+from app.logging import get_logger
+from app.repositories import connections
+from app.sync import connections_admin
+from app.sync.connect import ConnectRequestError
+from app.sync.intake import UnknownLocationError
+from app.sync.retry import EntryNotFoundError, NotRetryableError, retry_entry
+from app.web import card_view
+
+log = get_logger(__name__)
+
+NOTICES = {
+    "connected": ("ok", "QuickBooks is connected."),
+    "review_on": ("ok", "Review automation is on."),
+    "review_off": ("ok", "Review automation is off."),
+    "disconnected": ("ok", "QuickBooks is disconnected. Nothing already synced was removed."),
+    "retry_queued": ("ok", "Retry started. Refresh in a few seconds to see the result."),
+    "retry_all_queued": ("ok", "Retry started for every failed record. Refresh to see results."),
+    "nothing_to_retry": ("ok", "There is nothing left to retry."),
+    "not_retryable": ("error", "That record can no longer be retried from here; refresh."),
+    "not_connected": ("error", "This location is not connected to QuickBooks."),
+    "connect_refused": (
+        "error",
+        "The connection could not be started because this page's address is not an allowed "
+        "return address (CRM_RETURN_URL_ORIGINS).",
+    ),
+}
+
+
+def card_url(base_url: str, token: str, **params: str) -> str:
+    return f"{base_url.rstrip('/')}/v1/card?{urlencode({'token': token, **params})}"
+
+
+async def start_connect(
+    state: AppState, location_id: str, token: str, *, import_invoices: bool, review: bool
+) -> str:
+    """The URL to send the browser to: the connect link, coming back to this card."""
+    try:
+        link = await state.services.connect.start(
+            location_id=location_id,
+            import_invoices=import_invoices,
+            review_automation=review,
+            return_url=card_url(state.settings.public_base_url, token),
+        )
+    except ConnectRequestError as exc:
+        log.warning("card.connect_refused", location_id=location_id, error=str(exc))
+        return card_url("", token, notice="connect_refused")
+    return link.url
+
+
+async def reconnect_settings(state: AppState, location_id: str) -> tuple[bool, bool]:
+    """A reconnect keeps the connection's settings as they are."""
+    async with session_scope(state.session_factory) as session:
+        connection = await connections.get_by_location(session, location_id)
+    if connection is None:
+        return False, False
+    return connection.import_invoices, connection.review_automation
+
+
+async def set_review(state: AppState, location_id: str, enabled: bool) -> str:
+    try:
+        async with session_scope(state.session_factory) as session:
+            await connections_admin.set_review_automation(session, location_id, enabled)
+    except UnknownLocationError:
+        return "not_connected"
+    return "review_on" if enabled else "review_off"
+
+
+async def disconnect(state: AppState, location_id: str) -> str:
+    try:
+        result = await connections_admin.disconnect(
+            state.session_factory, state.services.oauth, state.services.cipher, location_id
+        )
+    except UnknownLocationError:
+        return "not_connected"
+    state.services.tokens.forget(result.realm_id or "")
+    return "disconnected"
+
+
+async def _retry(state: AppState, location_id: str, entry_id: int) -> bool:
+    try:
+        async with session_scope(state.session_factory) as session:
+            await retry_entry(session, state.job_app, location_id, entry_id)
+    except (EntryNotFoundError, NotRetryableError, UnknownLocationError) as exc:
+        log.info("card.retry_refused", location_id=location_id, entry_id=entry_id, error=str(exc))
+        return False
+    return True
+
+
+async def retry_one(state: AppState, location_id: str, entry_id: int) -> str:
+    return "retry_queued" if await _retry(state, location_id, entry_id) else "not_retryable"
+
+
+async def retry_all(state: AppState, location_id: str) -> str:
+    """Retry every failure the card lists as unresolved, each on its own (one bad one won't
+    stop the rest)."""
+    async with session_scope(state.session_factory) as session:
+        connection = await connections.get_by_location(session, location_id)
+        if connection is None:
+            return "not_connected"
+        failed = card_view.unresolved(await card_view.recent_entries(session, connection))
+        ids = [entry.id for entry in failed if entry.crm_event_id is not None]
+    queued = 0
+    for entry_id in ids:
+        try:
+            queued += await _retry(state, location_id, entry_id)
+        except AppError as exc:  # pragma: no cover - defensive: keep going with the others
+            log.warning("card.retry_failed", entry_id=entry_id, error=str(exc))
+    return "retry_all_queued" if queued else "nothing_to_retry"

@@ -1,0 +1,3 @@
+from tests.browser.browser import browser, page
+
+__all__ = ["browser", "page"]

@@ -1,0 +1,41 @@
+"""`qbo-sync demo` from a clean environment: everything starts, syncs, and is cleaned up."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_demo_runs_end_to_end_from_nothing(tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "demo"],
+        cwd=tmp_path,  # no .env, no data directory: nothing configured
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    elapsed = time.monotonic() - started
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert elapsed < 60, f"took {elapsed:.1f} s"
+    assert out.count("connected    realm") == 2
+    assert out.count("imported     3 contacts") == 2
+    assert "invoice      synced: CRM 29.97 USD = QBO Invoice" in out
+    assert "total 120.00  to the cent" in out
+    assert "sales_receipt synced: CRM 48.00 GBP" in out
+    assert "MISMATCH" not in out
+    assert "sync.result          4" in out
+    assert "/v1/connections/demo-gb/sync-log" in out
+    assert "Demo finished in" in out
+    assert list(tmp_path.iterdir()) == [], "the demo left files behind"
