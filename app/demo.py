@@ -3,8 +3,10 @@
 Starts an embedded PostgreSQL (a temporary directory unless --data-dir), the QBO emulator with
 auto-consent, the service with its worker and a stand-in CRM (app.demo_crm), each on a free port
 of 127.0.0.1 in a thread of this process. Then, as a CRM would: connects a US and a UK company
-through the real OAuth redirects, waits for their contacts to be imported, posts a signed invoice
-and a signed order-form payment for each, and prints what QuickBooks and the CRM ended up with.
+through the real OAuth redirects, waits for their contacts to be imported, posts signed events for
+each (an invoice sent, partially paid, paid; another sent then voided; an order-form payment),
+edits the customer "in QuickBooks" (the emulator's webhook reaches the service), waits for the
+review request, and prints what QuickBooks and the CRM ended up with, step by step.
 Everything stops and is removed at the end unless --keep-running.
 """
 
@@ -19,7 +21,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -36,6 +37,7 @@ from app.db import migrate
 from app.db.embedded import EmbeddedPostgres
 from app.db.provision import Database
 from app.demo_crm import CALLBACK_PATH, RETURN_PATH, DemoCrm
+from app.demo_data import COMPANIES, Company, events, payments_events, voided_events
 from app.integrations.crm.signatures import sign
 from app.logging import configure_logging
 from app.main import create_app
@@ -92,62 +94,6 @@ def wait_for(what: str, check: Callable[[], T | None], timeout_s: float = STEP_T
 
 class DemoError(Exception):
     """A step did not turn out as expected; the message says which."""
-
-
-@dataclass(frozen=True)
-class Company:
-    """One demo location, its QBO company and what it posts."""
-
-    location: str
-    country: str
-    label: str
-    create: dict[str, Any]
-    currency: str
-    lines: list[dict[str, Any]]
-    invoice_totals: dict[str, str]
-    payment_lines: list[dict[str, Any]]
-    payment_totals: dict[str, str]
-
-
-_VAT = [{"name": "VAT", "rate": "20", "inclusive": False}]
-COMPANIES = (
-    Company(
-        location="demo-us",
-        country="US",
-        label="Acme Plumbing (US, USD)",
-        create={"country": "US", "name": "Acme Plumbing"},
-        currency="USD",
-        lines=[{"name": "Consulting", "quantity": 3, "unit_price": "9.99"}],
-        invoice_totals={"subtotal": "29.97", "discount": "0.00", "tax": "0.00", "total": "29.97"},
-        payment_lines=[{"name": "Consulting", "quantity": 1, "unit_price": "9.99"}],
-        payment_totals={"subtotal": "9.99", "discount": "0.00", "tax": "0.00", "total": "9.99"},
-    ),
-    Company(
-        location="demo-gb",
-        country="GB",
-        label="Thames Design Ltd (GB, GBP, VAT)",
-        create={
-            "country": "GB",
-            "currency": "GBP",
-            "name": "Thames Design Ltd",
-            "tax_codes": [
-                {"name": "20.0% S", "rate": "20"},
-                {"name": "5.0% R", "rate": "5"},
-                {"name": "No VAT", "rate": "0"},
-            ],
-        },
-        currency="GBP",
-        lines=[{"name": "Design", "quantity": 2, "unit_price": "50.00", "taxes": _VAT}],
-        invoice_totals={
-            "subtotal": "100.00",
-            "discount": "0.00",
-            "tax": "20.00",
-            "total": "120.00",
-        },
-        payment_lines=[{"name": "Course", "quantity": 1, "unit_price": "40.00", "taxes": _VAT}],
-        payment_totals={"subtotal": "40.00", "discount": "0.00", "tax": "8.00", "total": "48.00"},
-    ),
-)
 
 
 @dataclass
@@ -211,8 +157,11 @@ def running(data_dir: Path | None) -> Iterator[Stack]:
         migrate.upgrade(db_url)
         say(f"  database   PostgreSQL (embedded), migrated  [{time.monotonic() - started:.1f} s]")
         emulator_port, service_port, crm_port = free_port(), free_port(), free_port()
+        # Webhooks go to the service, so changes made "in QuickBooks" reach the CRM.
         emulator_config = EmulatorConfig(
-            base_url=f"http://127.0.0.1:{emulator_port}", auto_consent=True
+            base_url=f"http://127.0.0.1:{emulator_port}",
+            auto_consent=True,
+            webhook_url=f"http://127.0.0.1:{service_port}/v1/qbo/webhooks",
         )
         emulator = stack.enter_context(serve(create_emulator(emulator_config), emulator_port))
         say(f"  emulator   {emulator}  (QuickBooks Online stand-in, auto-consent)")
@@ -239,7 +188,11 @@ def connect(stack: Stack, company: Company) -> str:
     stack.http.post(f"{stack.emulator}/_emulator/companies/{realm}/seed", json=seed)
     started = stack.http.post(
         f"{stack.service}/v1/connections",
-        json={"location_id": company.location, "return_url": stack.crm_url + RETURN_PATH},
+        json={
+            "location_id": company.location,
+            "return_url": stack.crm_url + RETURN_PATH,
+            "review_automation": True,
+        },
         headers=stack.auth,
     )
     if started.status_code != 201:
@@ -288,50 +241,6 @@ def post_event(stack: Stack, payload: dict[str, Any]) -> None:
     )
     if answer.status_code != 202:
         raise DemoError(f"event {payload['id']} answered {answer.status_code}: {answer.text}")
-
-
-def _contact(company: Company) -> dict[str, Any]:
-    return {
-        "id": f"{company.location}-contact-1",
-        "email": f"jo@{company.location}.example.com",
-        "first_name": "Jo",
-        "last_name": "Example",
-    }
-
-
-def events(company: Company) -> list[dict[str, Any]]:
-    # Full precision: an invoice created before the connection (same second) would be skipped.
-    moment = datetime.now(UTC)
-    today, now = moment.date().isoformat(), moment.isoformat()
-    total = company.invoice_totals["total"]
-    invoice = {
-        "id": f"{company.location}-inv-1",
-        "number": f"{company.country}-1001",
-        "status": "sent",
-        "issue_date": today,
-        "due_date": today,
-        "created_at": now,
-        "updated_at": now,
-        "currency": company.currency,
-        "contact": _contact(company),
-        "line_items": company.lines,
-        "totals": company.invoice_totals | {"amount_paid": "0.00", "amount_due": total},
-    }
-    payment = {
-        "id": f"{company.location}-pay-1",
-        "source": "order_form",
-        "paid_at": now,
-        "currency": company.currency,
-        "contact": _contact(company),
-        "line_items": company.payment_lines,
-        "totals": company.payment_totals,
-        "payment_method": "card",
-    }
-    envelope = {"occurred_at": now, "location_id": company.location}
-    return [
-        {**envelope, "id": f"evt-{invoice['id']}", "type": "invoice.sent", "data": invoice},
-        {**envelope, "id": f"evt-{payment['id']}", "type": "payment.succeeded", "data": payment},
-    ]
 
 
 def settled_entries(stack: Stack, location: str, expected: int) -> list[dict[str, Any]]:
@@ -388,11 +297,81 @@ def sync_company(stack: Stack, company: Company) -> bool:
             f"  {entry['kind']:<12} {entry['state']}: CRM {crm_total} {company.currency}"
             f" = QBO {entity} {entry['qbo_id']} total {_money(total)}  {verdict}"
         )
-    return ok
+    return lifecycle(stack, company, realm, posted[0]["data"]) and ok
+
+
+def qbo_object(
+    stack: Stack, realm: str, entity: str, match: Callable[[dict[str, Any]], bool]
+) -> Any:
+    listing = stack.http.get(f"{stack.emulator}/_emulator/companies/{realm}/entities/{entity}")
+    return next((item for item in listing.json().get(entity, []) if match(item)), None)
+
+
+def lifecycle(stack: Stack, company: Company, realm: str, invoice: dict[str, Any]) -> bool:
+    """Payments, a void, a change made in QuickBooks and the review request it leads to."""
+    for payload in payments_events(company, invoice):
+        post_event(stack, payload)
+    settled_entries(stack, company.location, 4)
+    first = qbo_object(stack, realm, "Invoice", lambda i: i.get("DocNumber") == invoice["number"])
+    paid = first is not None and Decimal(str(first["Balance"])) == 0
+    say(f"  paid         in two parts; QBO invoice balance {first and first['Balance']}"
+        f"  {'ok' if paid else 'NOT PAID'}")  # fmt: skip
+    for payload in voided_events(company, invoice):
+        post_event(stack, payload)
+    settled_entries(stack, company.location, 6)
+    second = qbo_object(
+        stack, realm, "Invoice", lambda i: str(i.get("DocNumber", "")).endswith("1002")
+    )
+    voided = second is not None and Decimal(str(second["TotalAmt"])) == 0
+    say(f"  voided       invoice {company.country}-1002 total {second and second['TotalAmt']}"
+        f"  {'ok' if voided else 'NOT VOIDED'}")  # fmt: skip
+    return paid and voided and changed_in_qbo(stack, company, realm) and review_sent(stack, company)
+
+
+def changed_in_qbo(stack: Stack, company: Company, realm: str) -> bool:
+    email = f"jo@{company.location}.example.com"
+
+    def has_email(customer: dict[str, Any]) -> bool:
+        return bool((customer.get("PrimaryEmailAddr") or {}).get("Address") == email)
+
+    customer = qbo_object(stack, realm, "Customer", has_email)
+    if customer is None:
+        raise DemoError(f"no QuickBooks customer with {email}")
+    phone = "+44 20 7946 0000" if company.country == "GB" else "+1 555 0142"
+    stack.http.patch(
+        f"{stack.emulator}/_emulator/companies/{realm}/entities/Customer/{customer['Id']}",
+        json={"PrimaryPhone": {"FreeFormNumber": phone}},
+    )
+
+    def arrived() -> bool | None:
+        for body in stack.crm.received("contact.upsert"):
+            for contact in body["data"].get("contacts", []):
+                if (
+                    contact.get("qbo_customer_id") == customer["Id"]
+                    and contact.get("phone") == phone
+                ):
+                    return True
+        return None
+
+    wait_for(f"the QuickBooks change of {email} to reach the CRM", arrived)
+    say(f"  QBO change   {customer['DisplayName']}'s phone edited in QuickBooks -> CRM contact")
+    return True
+
+
+def review_sent(stack: Stack, company: Company) -> bool:
+    def sent() -> dict[str, Any] | None:
+        bodies = [b for b in stack.crm.received("review_request.send")
+                  if b.get("location_id") == company.location]  # fmt: skip
+        return bodies[0] if bodies else None
+
+    body = wait_for(f"the review request of {company.location}", sent)
+    say(f"  review       review_request.send for {body['data'].get('email') or body['data']}")
+    return True
 
 
 def callbacks_received(stack: Stack) -> int:
-    expected = 2 * len(COMPANIES)
+    # Per company: invoice, sales receipt, two payments and the voided invoice sent then voided.
+    expected = 6 * len(COMPANIES)
 
     def done() -> int | None:
         count = len(stack.crm.received("sync.result"))

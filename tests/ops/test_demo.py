@@ -35,7 +35,11 @@ def test_demo_runs_end_to_end_from_nothing(tmp_path: Path) -> None:
     assert "total 120.00  to the cent" in out
     assert "sales_receipt synced: CRM 48.00 GBP" in out
     assert "MISMATCH" not in out
-    assert "sync.result          4" in out
+    assert "sync.result          12" in out
+    assert out.count("paid         in two parts; QBO invoice balance 0  ok") == 2
+    assert out.count("total 0  ok") == 2
+    assert out.count("phone edited in QuickBooks -> CRM contact") == 2
+    assert out.count("review       review_request.send for jo@") == 2
     assert "/v1/connections/demo-gb/sync-log" in out
     assert "Demo finished in" in out
     assert list(tmp_path.iterdir()) == [], "the demo left files behind"
