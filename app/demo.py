@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,6 +31,8 @@ import uvicorn
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from pydantic import SecretStr
+from rich.console import Console
+from rich.table import Table
 
 from app.config import CrmSettings, QboSettings, Settings
 from app.db import migrate
@@ -105,6 +107,8 @@ class Stack:
     settings: Settings
     app: FastAPI
     http: httpx.Client
+    # (company, step, CRM side, QuickBooks side) for the closing table.
+    rows: list[tuple[str, str, str, str]] = field(default_factory=list)
 
     @property
     def auth(self) -> dict[str, str]:
@@ -279,7 +283,12 @@ def sync_company(stack: Stack, company: Company) -> bool:
     realm = connect(stack, company)
     view = describe(stack, company.location)
     say(f"  connected    realm {realm}, {view['company']['name']}, {view['status']}")
-    say(f"  imported     {imported_contacts(stack, company)} contacts from QuickBooks")
+    stack.rows.append(
+        (company.country, "connect", "location " + company.location, "realm " + realm)
+    )
+    imported = imported_contacts(stack, company)
+    say(f"  imported     {imported} contacts from QuickBooks")
+    stack.rows.append((company.country, "import", f"{imported} contacts", f"{imported} customers"))
     posted = events(company)
     for payload in posted:
         post_event(stack, payload)
@@ -293,6 +302,8 @@ def sync_company(stack: Stack, company: Company) -> bool:
         matches = entry["state"] == "synced" and total == crm_total
         ok = ok and matches
         verdict = "to the cent" if matches else f"MISMATCH ({entry.get('message')})"
+        stack.rows.append((company.country, entry["kind"], f"{crm_total} {company.currency}",
+                           f"{entity} {entry['qbo_id']}: {_money(total)} ({verdict})"))  # fmt: skip
         say(
             f"  {entry['kind']:<12} {entry['state']}: CRM {crm_total} {company.currency}"
             f" = QBO {entity} {entry['qbo_id']} total {_money(total)}  {verdict}"
@@ -314,15 +325,18 @@ def lifecycle(stack: Stack, company: Company, realm: str, invoice: dict[str, Any
     settled_entries(stack, company.location, 4)
     first = qbo_object(stack, realm, "Invoice", lambda i: i.get("DocNumber") == invoice["number"])
     paid = first is not None and Decimal(str(first["Balance"])) == 0
+    stack.rows.append((company.country, "invoice paid", "partially paid, then paid",
+                       f"2 Payments, balance {first and first['Balance']}"))  # fmt: skip
     say(f"  paid         in two parts; QBO invoice balance {first and first['Balance']}"
         f"  {'ok' if paid else 'NOT PAID'}")  # fmt: skip
     for payload in voided_events(company, invoice):
         post_event(stack, payload)
     settled_entries(stack, company.location, 6)
-    second = qbo_object(
-        stack, realm, "Invoice", lambda i: str(i.get("DocNumber", "")).endswith("1002")
-    )
+    number = f"{company.country}-1002"
+    second = qbo_object(stack, realm, "Invoice", lambda i: i.get("DocNumber") == number)
     voided = second is not None and Decimal(str(second["TotalAmt"])) == 0
+    stack.rows.append((company.country, "invoice voided", f"{number} voided",
+                       f"voided, total {second and second['TotalAmt']}"))  # fmt: skip
     say(f"  voided       invoice {company.country}-1002 total {second and second['TotalAmt']}"
         f"  {'ok' if voided else 'NOT VOIDED'}")  # fmt: skip
     return paid and voided and changed_in_qbo(stack, company, realm) and review_sent(stack, company)
@@ -355,6 +369,8 @@ def changed_in_qbo(stack: Stack, company: Company, realm: str) -> bool:
 
     wait_for(f"the QuickBooks change of {email} to reach the CRM", arrived)
     say(f"  QBO change   {customer['DisplayName']}'s phone edited in QuickBooks -> CRM contact")
+    stack.rows.append((company.country, "QBO change", f"contact.upsert, phone {phone}",
+                       f"Customer {customer['Id']} edited"))  # fmt: skip
     return True
 
 
@@ -366,6 +382,8 @@ def review_sent(stack: Stack, company: Company) -> bool:
 
     body = wait_for(f"the review request of {company.location}", sent)
     say(f"  review       review_request.send for {body['data'].get('email') or body['data']}")
+    stack.rows.append((company.country, "review request", "review_request.send",
+                       "first invoice paid in full"))  # fmt: skip
     return True
 
 
@@ -382,6 +400,15 @@ def callbacks_received(stack: Stack) -> int:
     for type_ in sorted({body["type"] for body in stack.crm.received()}):
         say(f"  {type_:<20} {len(stack.crm.received(type_))}")
     return results
+
+
+def print_table(rows: list[tuple[str, str, str, str]]) -> None:
+    table = Table(title="What happened on each side", show_lines=False)
+    for column in ("company", "step", "CRM", "QuickBooks"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    Console(width=120).print(table)
 
 
 def where_to_look(stack: Stack, *, keep_running: bool) -> None:
@@ -409,6 +436,7 @@ def run_demo(*, data_dir: str | None = None, keep_running: bool = False) -> int:
         with running(Path(data_dir) if data_dir else None) as stack:
             ok = all([sync_company(stack, company) for company in COMPANIES])
             callbacks_received(stack)
+            print_table(stack.rows)
             where_to_look(stack, keep_running=keep_running)
             if keep_running:
                 say("\nRunning until Ctrl-C.")
