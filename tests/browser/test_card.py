@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 from playwright.async_api import Page, expect
@@ -191,6 +193,12 @@ async def test_import_progress_and_needs_reconnect(
 ) -> None:
     base, _ = live_service
     realm = await connect_from_card(page, base, emulator)
+    # The real import runs right after connecting; let it finish before faking one in progress,
+    # or it would overwrite the state set here.
+    for _ in range(100):
+        if (await describe(base))["import"]["state"] == "done":
+            break
+        await asyncio.sleep(0.1)
     async with db() as session, session.begin():
         await session.execute(
             update(Connection).values(
