@@ -152,10 +152,10 @@ def _table(headers: list[str], rows: list[list[str]]) -> None:
 
 async def _connections(db: _Db, _args: argparse.Namespace) -> int:
     from app.db.session import session_scope
-    from app.repositories import jobs
+    from app.repositories import connections
 
     async with session_scope(db.factory) as session:
-        overview = await jobs.overview(session)
+        overview = await connections.overview(session)
     if not overview:
         _out("No connections yet. A CRM location connects with POST /v1/connections.")
         return 0
@@ -204,7 +204,7 @@ async def _retry(db: _Db, args: argparse.Namespace) -> int:
     from app.config import WorkerSettings
     from app.db.session import session_scope
     from app.jobs.app import build_job_app
-    from app.repositories import connections, jobs
+    from app.repositories import connections, sync_log
     from app.sync.retry import retry_entry
 
     if not args.failed:
@@ -217,7 +217,7 @@ async def _retry(db: _Db, args: argparse.Namespace) -> int:
         job_app = build_job_app(db.url, WorkerSettings())
         queued = [
             await retry_entry(session, job_app, args.location, entry_id)
-            for entry_id in await jobs.failed_entry_ids(session, connection.id)
+            for entry_id in await sync_log.failed_entry_ids(session, connection.id)
         ]
     if not queued:
         _out(f"No failed entries to retry for {args.location}.")

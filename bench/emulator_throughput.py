@@ -16,7 +16,6 @@ import json
 import os
 import platform
 import random
-import shutil
 import socket
 import statistics
 import subprocess
@@ -29,26 +28,12 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.harness import cpus, free_port, pin  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results"
 BASELINE_BODY = {"Customer": {"Id": "1", "SyncToken": "0", "DisplayName": "Baseline"}, "time": "t"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def cpus() -> list[int]:
-    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-
-
-def pin(cpu: int | None) -> list[str]:
-    return ["taskset", "-c", str(cpu)] if cpu is not None and _has_taskset() else []
-
-
-def _has_taskset() -> bool:
-    return shutil.which("taskset") is not None
 
 
 def serve_baseline(port: int) -> None:

@@ -26,15 +26,12 @@ import asyncio
 import json
 import os
 import platform
-import secrets
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +40,17 @@ from fastapi import Request  # module level: the endpoint's annotation is resolv
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from app.db.session import libpq_url as libpq  # noqa: E402
+from bench.harness import (  # noqa: E402
+    cpus,
+    free_port,
+    fresh_database,
+    pin,
+    postgres_server,
+    wait_listening,
+)
+
 RESULTS = ROOT / "bench" / "results"
 SECRET = "bench-signing-secret"  # noqa: S105 - a throwaway local value
 API_KEY = "bench-api-key"
@@ -57,26 +65,6 @@ MAX_ERROR_FRACTION = 0.01
 
 
 # --- helpers shared by every role ------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def cpus() -> list[int]:
-    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-
-
-def pin(cpu: int | None) -> list[str]:
-    return ["taskset", "-c", str(cpu)] if cpu is not None and shutil.which("taskset") else []
-
-
-def libpq(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 # --- the baseline server (runs in its own process) -------------------------------------------
@@ -344,50 +332,6 @@ def run_driver(spec: dict[str, Any], cpu: int | None) -> list[dict[str, Any]]:
 
 
 # --- orchestration ----------------------------------------------------------------------------
-
-
-@contextmanager
-def postgres_server() -> Iterator[str]:
-    """An admin URL: DATABASE_URL when set, else an embedded cluster in a temporary directory."""
-    configured = os.environ.get("DATABASE_URL")
-    if configured:
-        yield configured
-        return
-    from app.db.embedded import EmbeddedPostgres
-
-    with tempfile.TemporaryDirectory(prefix="qbs-bench-") as tmp:
-        embedded = EmbeddedPostgres(Path(tmp), delete_on_stop=True)
-        url = embedded.start()
-        try:
-            yield url
-        finally:
-            embedded.stop()
-
-
-@contextmanager
-def fresh_database(admin_url: str, prefix: str) -> Iterator[str]:
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    name = f"{prefix}_{secrets.token_hex(4)}"
-    with psycopg.connect(libpq(admin_url), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(libpq(admin_url)).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(libpq(admin_url), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def wait_listening(port: int, proc: subprocess.Popen[bytes], what: str, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode}")
-        with suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"{what} did not start in {seconds:.0f} s")
 
 
 @contextmanager

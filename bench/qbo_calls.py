@@ -25,7 +25,6 @@ import asyncio
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,22 +48,17 @@ sys.path.insert(0, str(ROOT))
 
 from app.config import CrmSettings, QboSettings, Settings  # noqa: E402
 from app.db import migrate  # noqa: E402
-from app.db.embedded import EmbeddedPostgres  # noqa: E402
 from app.db.provision import Database  # noqa: E402
 from app.integrations.crm.signatures import sign  # noqa: E402
 from app.logging import configure_logging  # noqa: E402
 from app.main import create_app  # noqa: E402
+from bench.harness import free_port  # noqa: E402
+from bench.harness import postgres_server as database  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 SECRET = "bench-signing-secret"  # noqa: S105 - a throwaway local value
 API_KEY = "bench-api-key"
 RETURN_URL = "http://127.0.0.1:9/done"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
@@ -102,21 +96,6 @@ def emulator_process(port: int) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
-
-
-@contextmanager
-def database() -> Iterator[str]:
-    configured = os.environ.get("DATABASE_URL")
-    if configured:
-        yield configured
-        return
-    with tempfile.TemporaryDirectory(prefix="qbs-bench-") as tmp:
-        embedded = EmbeddedPostgres(Path(tmp), delete_on_stop=True)
-        url = embedded.start()
-        try:
-            yield url
-        finally:
-            embedded.stop()
 
 
 def reset(url: str) -> None:

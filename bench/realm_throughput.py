@@ -32,15 +32,13 @@ import json
 import math
 import os
 import platform
-import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,12 +48,18 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import psycopg
 from cryptography.fernet import Fernet
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from app.db.session import libpq_url as libpq  # noqa: E402
 from app.integrations.crm.signatures import sign  # noqa: E402
+from bench.harness import (  # noqa: E402
+    free_port,
+    fresh_database,
+    postgres_server,
+    wait_listening,
+)
 
 RESULTS = ROOT / "bench" / "results"
 SECRET = "bench-signing-secret"  # noqa: S105 - a throwaway local value
@@ -64,57 +68,6 @@ RETURN_URL = "http://127.0.0.1:9/done"
 LIMIT_PER_MINUTE = 500
 LATENCY_MS = 150
 MULTI_REALMS = 20
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-@contextmanager
-def postgres_server() -> Iterator[str]:
-    """An admin URL: DATABASE_URL when set, else an embedded cluster in a temporary directory."""
-    configured = os.environ.get("DATABASE_URL")
-    if configured:
-        yield configured
-        return
-    from app.db.embedded import EmbeddedPostgres
-
-    with tempfile.TemporaryDirectory(prefix="qbs-bench-") as tmp:
-        embedded = EmbeddedPostgres(Path(tmp), delete_on_stop=True)
-        url = embedded.start()
-        try:
-            yield url
-        finally:
-            embedded.stop()
-
-
-@contextmanager
-def fresh_database(admin_url: str, prefix: str) -> Iterator[str]:
-    name = f"{prefix}_{secrets.token_hex(4)}"
-    with psycopg.connect(libpq(admin_url), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(libpq(admin_url)).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(libpq(admin_url), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def wait_listening(port: int, proc: subprocess.Popen[bytes], what: str, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode}")
-        with suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"{what} did not start in {seconds:.0f} s")
 
 
 class Processes:

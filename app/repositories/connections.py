@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Connection
-from app.models.states import ConnectionStatus
+from app.models import Connection, SyncLogEntry
+from app.models.states import ConnectionStatus, SyncState
 
 
 async def get_by_location(session: AsyncSession, location_id: str) -> Connection | None:
@@ -70,3 +71,30 @@ async def realms_refreshed_before(session: AsyncSession, before: datetime) -> li
         )
     )
     return [realm for (realm,) in result.all() if realm is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionOverview:
+    connection: Connection
+    failed: int
+    last_sync: datetime | None
+
+
+async def overview(session: AsyncSession) -> list[ConnectionOverview]:
+    """Every connection with its failed sync-log count and its newest synced entry's time."""
+    failed = func.count().filter(SyncLogEntry.state == SyncState.FAILED)
+    last = func.max(SyncLogEntry.created_at).filter(SyncLogEntry.state == SyncState.SYNCED)
+    totals = (
+        select(SyncLogEntry.connection_id, failed.label("failed"), last.label("last_sync"))
+        .group_by(SyncLogEntry.connection_id)
+        .subquery()
+    )
+    result = await session.execute(
+        select(Connection, totals.c.failed, totals.c.last_sync)
+        .outerjoin(totals, totals.c.connection_id == Connection.id)
+        .order_by(Connection.location_id)
+    )
+    return [
+        ConnectionOverview(connection, int(failed or 0), last_sync)
+        for connection, failed, last_sync in result.all()
+    ]

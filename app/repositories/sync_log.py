@@ -75,3 +75,17 @@ async def failed_count(
         )
     )
     return int(result.scalar_one())
+
+
+async def failed_entry_ids(session: AsyncSession, connection_id: uuid.UUID) -> list[int]:
+    """Failed entries from a CRM event (the only ones a retry can re-run), oldest first."""
+    result = await session.execute(
+        select(SyncLogEntry.id)
+        .where(
+            SyncLogEntry.connection_id == connection_id,
+            SyncLogEntry.state == SyncState.FAILED,
+            SyncLogEntry.crm_event_id.is_not(None),
+        )
+        .order_by(SyncLogEntry.id)
+    )
+    return list(result.scalars())
