@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from procrastinate.exceptions import ConnectorException
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from app.api.auth import AuthError, WebhookSignatureError
@@ -86,6 +86,12 @@ async def _conflict(_: Request, exc: Exception) -> JSONResponse:
     return _json(409, "event_conflict", str(exc))
 
 
+async def _unstorable_value(request: Request, exc: Exception) -> JSONResponse:
+    # Input validation should have caught it (e.g. a NUL in a path parameter): say so loudly.
+    log.error("http.request.unstorable_value", path=request.url.path, error=type(exc).__name__)
+    return _json(422, "invalid_request", "the request contains a value that cannot be stored")
+
+
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     # The database is down or saturated: the sender should retry; nothing was stored.
     log.error("db.unavailable", path=request.url.path, error=type(exc).__name__)
@@ -106,6 +112,8 @@ def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(EntryNotFoundError, _not_found)
     app.add_exception_handler(NotRetryableError, _not_retryable)
     app.add_exception_handler(EventConflictError, _conflict)
+    app.add_exception_handler(DataError, _unstorable_value)
+    app.add_exception_handler(psycopg.DataError, _unstorable_value)
     for db_error in (
         OperationalError,
         InterfaceError,

@@ -95,3 +95,27 @@ async def test_any_connection_request_gets_a_deliberate_answer(
         headers={"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"},
     )
     assert response.status_code in {201, 422}, response.text
+
+
+async def test_nul_characters_are_refused_everywhere(client: httpx.AsyncClient) -> None:
+    from tests.fixtures.app import API_KEY
+
+    auth = {"Authorization": f"Bearer {API_KEY}"}
+    event = invoice_event()
+    event["location_id"] = "\x00"
+    body = json.dumps(event).encode()
+    response = await client.post("/v1/crm/events", content=body, headers=signed_headers(body))
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["path"] == "location_id"
+    connection = await client.post(
+        "/v1/connections",
+        json={"location_id": "a\x00", "return_url": "http://127.0.0.1/x"},
+        headers=auth,
+    )
+    assert connection.status_code == 422
+    assert (await client.get("/v1/connections/%00", headers=auth)).status_code == 422
+    webhook = json.dumps(
+        {"eventNotifications": [{"realmId": "1\x00", "dataChangeEvent": {"entities": []}}]}
+    ).encode()
+    answer = await client.post("/v1/qbo/webhooks", content=webhook, headers=intuit_headers(webhook))
+    assert answer.status_code == 200

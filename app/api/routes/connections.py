@@ -7,12 +7,13 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.api.auth import require_crm_api_key
 from app.api.state import app_state
 from app.db.session import session_scope
 from app.sync import connections_admin
+from app.text_rules import NUL
 
 router = APIRouter(dependencies=[Depends(require_crm_api_key)])
 
@@ -26,6 +27,13 @@ class ConnectionRequest(BaseModel):
     import_invoices: bool = False
     review_automation: bool = False
     return_url: str = Field(min_length=1, max_length=2000)
+
+    @field_validator("location_id", "return_url")
+    @classmethod
+    def _no_nul(cls, value: str) -> str:
+        if NUL in value:
+            raise ValueError("must not contain a NUL character")
+        return value
 
 
 class ConnectLinkResponse(BaseModel):

@@ -45,6 +45,7 @@ from app.integrations.crm.event_fields import (
     Timestamp,
     UnitPrice,
 )
+from app.text_rules import nul_path
 
 
 class _Data(BaseModel):
@@ -269,6 +270,9 @@ def parse_event(body: bytes) -> InvoiceEvent | PaymentEvent | ContactEvent:
     document = _load_json(body)
     if not isinstance(document, dict):
         raise EventValidationError([FieldError("", "body must be a JSON object")])
+    bad = nul_path(document)
+    if bad is not None:
+        raise EventValidationError([FieldError(bad, "text must not contain a NUL character")])
     try:
         return _EVENT_ADAPTER.validate_python(document)
     except ValidationError as exc:

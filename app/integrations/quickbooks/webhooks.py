@@ -18,6 +18,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
+from app.text_rules import NUL, nul_path
+
 SIGNATURE_HEADER = "intuit-signature"
 
 MAX_KEY_LENGTH = 255
@@ -148,11 +150,17 @@ def _entity_name(raw: str, *, exact_case_given: bool) -> str:
     return raw if exact_case_given else raw[:1].upper() + raw[1:]
 
 
+def _refuse_nul(entry: dict[str, Any]) -> None:
+    bad = nul_path(entry)
+    if bad is not None:
+        raise _EntryError(f"{bad} contains a NUL character")
+
+
 def _identifier(value: object, what: str, max_length: int = _MAX_ID_LENGTH) -> str:
     # QBO ids are strings, but some senders emit numbers; bool is an int and is not an id.
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or not value.strip() or NUL in value:
         raise _EntryError(f"missing or invalid {what}")
     if len(value) > max_length:
         raise _EntryError(f"{what} is too long")
@@ -172,6 +180,7 @@ def _bounded_key(key: str) -> str:
 def _legacy_change(realm_id: str, entry: object) -> EntityChange:
     if not isinstance(entry, dict):
         raise _EntryError("entity is not an object")
+    _refuse_nul(entry)
     name = _identifier(entry.get("name"), "name")
     entity_id = _identifier(entry.get("id"), "id")
     raw_operation = entry.get("operation")
@@ -227,6 +236,7 @@ def _parse_legacy(notifications: object, result: ParsedNotification) -> None:
 def _cloudevent_change(event: object) -> EntityChange:
     if not isinstance(event, dict) or "specversion" not in event:
         raise _EntryError("not a CloudEvent (no specversion)")
+    _refuse_nul(event)
     # Event ids only feed the dedupe key, which is hashed when long, so they may exceed 255.
     event_id = _identifier(event.get("id"), "id", max_length=_MAX_EVENT_ID_LENGTH)
     event_type = event.get("type")
