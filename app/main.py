@@ -24,11 +24,13 @@ from app.api.routes import (
 from app.api.state import AppState
 from app.config import Settings, signing_secrets
 from app.db import migrate
+from app.db.direct import direct_pool
 from app.db.provision import Database, migrate_to_head, open_database
 from app.db.session import create_engine, create_session_factory
 from app.jobs.app import build_job_app, worker_options
 from app.jobs.context import Runtime
 from app.logging import get_logger
+from app.sync.intake_batch import IntakeBatcher
 from app.wiring import build_services
 
 log = get_logger(__name__)
@@ -71,12 +73,16 @@ async def _running(
     try:
         async with (
             job_app.open_async(),
+            direct_pool(db.url) as intake_pool,
             build_services(settings, session_factory, job_app) as services,
         ):
+            intake = IntakeBatcher(intake_pool)
             app.state.qbs = AppState(
                 settings=settings,
                 engine=engine,
                 session_factory=session_factory,
+                direct_pool=intake_pool,
+                intake=intake,
                 job_app=job_app,
                 migration_heads=migrate.head_revisions(),
                 signing_secrets=signing_secrets(settings),
@@ -89,6 +95,7 @@ async def _running(
                 worker = asyncio.create_task(job_app.run_worker_async(**worker_options(runtime)))
                 log.info("jobs.worker.started", concurrency=settings.worker.concurrency)
             yield
+            await intake.close()
             if worker is not None:
                 worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

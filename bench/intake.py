@@ -334,12 +334,20 @@ def run_driver(spec: dict[str, Any], cpu: int | None) -> list[dict[str, Any]]:
 # --- orchestration ----------------------------------------------------------------------------
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def server(kind: str, port: int, db_url: str, cpu: int | None, tmp: Path) -> Iterator[None]:
+def server(
+    kind: str, port: int, db_url: str, cpu: int | None, tmp: Path, log_level: str = "WARNING"
+) -> Iterator[int]:
     from cryptography.fernet import Fernet
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QBS_", "CRM_", "QBO_"))}
-    env |= {"DATABASE_URL": db_url, "LOG_LEVEL": "WARNING"}
+    env |= {"DATABASE_URL": db_url, "LOG_LEVEL": log_level}
     if kind == "ours":
         env |= {
             "CRM_SIGNING_SECRET": SECRET,
@@ -358,7 +366,7 @@ def server(kind: str, port: int, db_url: str, cpu: int | None, tmp: Path) -> Ite
     )
     try:
         wait_listening(port, proc, kind, 60)
-        yield
+        yield proc.pid
     except BaseException:
         log.flush()
         sys.stderr.write((tmp / f"{kind}.log").read_text(errors="replace")[-3000:])
@@ -403,7 +411,7 @@ def measure(
 ) -> dict[str, Any]:
     server_cpu, driver_cpu = cpus_
     port = free_port()
-    with server(kind, port, db_url, server_cpu, tmp):
+    with server(kind, port, db_url, server_cpu, tmp, args.log_level) as pid:
         if kind == "ours":
             register_location(port)
         base = {"port": port, "max_connections": args.max_connections, "timeout": args.timeout}
@@ -430,10 +438,16 @@ def measure(
             {"rate": steady_rate, "seconds": args.steady_seconds, "name": "70% of saturation"}
         ]
         time.sleep(args.pause)
+        cpu_before = cpu_seconds(pid)
         steady = run_driver(
             {**base, "tag": f"{kind}-s", "steps": steady_steps, "stop_when_saturated": False},
             driver_cpu,
         )[0]
+        # CPU per event is steadier than events/s on a shared machine: it ignores time the
+        # server spends waiting for a core.
+        used = cpu_seconds(pid) - cpu_before
+        accepted = steady["accepted_per_s"] * args.steady_seconds
+        steady["server_cpu_ms_per_event"] = round(used * 1000 / accepted, 3) if accepted else None
     return {
         "saturation_accepted_per_s": saturation,
         "saturation_reached": reached,
@@ -489,6 +503,12 @@ def table(report: dict[str, Any]) -> str:
         lines.append(
             f"| {label} ms at 70 % of saturation | {o} | {b} | {ratio} (base/ours) | {target} |"
         )
+    o_cpu = ours["at_70_percent"].get("server_cpu_ms_per_event")
+    b_cpu = base["at_70_percent"].get("server_cpu_ms_per_event")
+    cpu_ratio = round(b_cpu / o_cpu, 3) if o_cpu and b_cpu else None
+    lines.append(
+        f"| server CPU ms per event at 70 % | {o_cpu} | {b_cpu} | {cpu_ratio} (base/ours) | |"
+    )
     lines.append("")
     lines.append(
         "| server | offered/s | accepted/s | p50 ms | p99 ms | timeouts | errors | saturated |"
@@ -527,6 +547,11 @@ def main() -> int:
     parser.add_argument("--pause", type=float, default=1.0, help="seconds between steps")
     parser.add_argument("--timeout", type=float, default=5.0, help="per request, from send time")
     parser.add_argument("--max-connections", type=int, default=256)
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        help="LOG_LEVEL of our server (default WARNING; INFO adds two JSON lines per event)",
+    )
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and driver")
     parser.add_argument("--serve-baseline", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--drive", help=argparse.SUPPRESS)
@@ -559,6 +584,8 @@ def main() -> int:
         ours["saturation_accepted_per_s"] / max(base["saturation_accepted_per_s"], 1e-9), 3
     )
     p99 = ours["at_70_percent"]["latency_ms_p99"]
+    ours_cpu = ours["at_70_percent"].get("server_cpu_ms_per_event")
+    base_cpu = base["at_70_percent"].get("server_cpu_ms_per_event")
     report = {
         "benchmark": "intake",
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -575,9 +602,13 @@ def main() -> int:
             "server_cpu": pinned[0],
             "driver_cpu": pinned[1],
             "event": "signed invoice.sent, unique ids, ~700 bytes",
+            "log_level": args.log_level,
         },
         "results": results,
         "ratio_accepted_per_s": ratio,
+        "ratio_server_cpu_per_event": (
+            round(base_cpu / ours_cpu, 3) if base_cpu and ours_cpu else None
+        ),
         "p99_ms_at_70_percent": p99,
         "meets_targets": {
             "ratio_ge_0.8": ratio >= 0.8,

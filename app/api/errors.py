@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from procrastinate.exceptions import ConnectorException
+from psycopg_pool import PoolTimeout
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
@@ -118,6 +119,7 @@ def register_error_handlers(app: FastAPI) -> None:
         OperationalError,
         InterfaceError,
         PoolTimeoutError,
+        PoolTimeout,
         psycopg.OperationalError,
         psycopg.InterfaceError,
         ConnectorException,

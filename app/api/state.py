@@ -9,7 +9,9 @@ from procrastinate import App
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
+from app.db.direct import DirectPool
 from app.db.session import SessionFactory
+from app.sync.intake_batch import IntakeBatcher
 from app.wiring import Services
 
 
@@ -18,6 +20,9 @@ class AppState:
     settings: Settings
     engine: AsyncEngine
     session_factory: SessionFactory
+    # Autocommit connections for the one-statement CRM intake (app/db/direct.py).
+    direct_pool: DirectPool
+    intake: IntakeBatcher
     job_app: App
     migration_heads: set[str]
     signing_secrets: list[str]

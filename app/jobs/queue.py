@@ -9,6 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.session import raw_connection
 from app.jobs import names
+from app.repositories.crm_intake import JobRow
+
+CRM_EVENT_ROW_ARG = "event_row_id"
 
 
 async def defer_in_transaction(
@@ -28,6 +31,26 @@ async def defer_in_transaction(
     return job_id
 
 
+def crm_event_job(job_app: App, *, location_id: str, object_kind: str, object_id: str) -> JobRow:
+    """The job row for a CRM event stored by the one-statement intake (same as defer_crm_event).
+
+    Read from the task's own configuration, so queue and priority follow the task definition.
+    """
+    job = (
+        job_app.tasks[names.CRM_EVENT_TASK]
+        .configure(lock=names.crm_object_lock(location_id, object_kind, object_id))
+        .job
+    )
+    return JobRow(
+        queue=job.queue,
+        task=job.task_name,
+        priority=job.priority,
+        lock=job.lock,
+        args=dict(job.task_kwargs),
+        row_arg=CRM_EVENT_ROW_ARG,
+    )
+
+
 async def defer_crm_event(
     session: AsyncSession,
     job_app: App,
@@ -43,7 +66,7 @@ async def defer_crm_event(
         job_app,
         names.CRM_EVENT_TASK,
         lock=names.crm_object_lock(location_id, object_kind, object_id),
-        event_row_id=row_id,
+        **{CRM_EVENT_ROW_ARG: row_id},
     )
 
 

@@ -18,13 +18,6 @@ async def get_by_location(session: AsyncSession, location_id: str) -> Connection
     return result.scalar_one_or_none()
 
 
-async def location_exists(session: AsyncSession, location_id: str) -> bool:
-    result = await session.execute(
-        select(Connection.id).where(Connection.location_id == location_id)
-    )
-    return result.first() is not None
-
-
 async def register_location(
     session: AsyncSession, location_id: str, *, import_invoices: bool, review_automation: bool
 ) -> Connection:

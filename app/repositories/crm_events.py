@@ -2,61 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
-
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import CrmEvent
 from app.models.states import InboundState
-
-
-@dataclass(frozen=True, slots=True)
-class NewCrmEvent:
-    location_id: str
-    event_id: str
-    type: str
-    occurred_at: datetime
-    body_hash: str
-    payload: dict[str, Any]
-    object_kind: str
-    object_id: str
-
-
-async def insert_if_new(session: AsyncSession, event: NewCrmEvent) -> int | None:
-    """Insert the event unless (location, event id) exists; returns the new row id or None.
-
-    ON CONFLICT DO NOTHING waits for a concurrent insert of the same key to finish, so of many
-    simultaneous deliveries exactly one gets an id back.
-    """
-    statement = (
-        insert(CrmEvent)
-        .values(
-            location_id=event.location_id,
-            event_id=event.event_id,
-            type=event.type,
-            occurred_at=event.occurred_at,
-            body_hash=event.body_hash,
-            payload=event.payload,
-            object_kind=event.object_kind,
-            object_id=event.object_id,
-        )
-        .on_conflict_do_nothing(index_elements=[CrmEvent.location_id, CrmEvent.event_id])
-        .returning(CrmEvent.id)
-    )
-    return (await session.execute(statement)).scalar_one_or_none()
-
-
-async def stored_body_hash(session: AsyncSession, location_id: str, event_id: str) -> str | None:
-    result = await session.execute(
-        select(CrmEvent.body_hash).where(
-            CrmEvent.location_id == location_id, CrmEvent.event_id == event_id
-        )
-    )
-    return result.scalar_one_or_none()
 
 
 async def get(session: AsyncSession, row_id: int) -> CrmEvent | None:

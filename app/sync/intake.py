@@ -10,13 +10,15 @@ from enum import StrEnum
 from procrastinate import App
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.direct import DirectPool
 from app.errors import AppError
 from app.integrations.crm.schemas import ContactEvent, CrmEvent, InvoiceEvent, PaymentEvent
 from app.integrations.quickbooks.webhooks import EntityChange
-from app.jobs.queue import defer_crm_event, defer_qbo_change
-from app.repositories import connections, crm_events, qbo_changes
-from app.repositories.crm_events import NewCrmEvent
+from app.jobs.queue import crm_event_job, defer_qbo_change
+from app.repositories import crm_intake, qbo_changes
+from app.repositories.crm_intake import NewCrmEvent
 from app.repositories.qbo_changes import NewQboChange
+from app.sync.intake_batch import IntakeBatcher
 
 
 class IntakeStatus(StrEnum):
@@ -59,38 +61,35 @@ def crm_object(event: CrmEvent) -> tuple[str, str]:
 
 
 async def accept_crm_event(
-    session: AsyncSession, job_app: App, event: CrmEvent, body_hash: str
+    batcher: IntakeBatcher, pool: DirectPool, job_app: App, event: CrmEvent, body_hash: str
 ) -> IntakeResult:
-    if not await connections.location_exists(session, event.location_id):
-        raise UnknownLocationError(event.location_id)
+    """Store the event once and queue its job in the same transaction (see intake_batch)."""
     object_kind, object_id = crm_object(event)
-    row_id = await crm_events.insert_if_new(
-        session,
-        NewCrmEvent(
-            location_id=event.location_id,
-            event_id=event.id,
-            type=event.type,
-            occurred_at=event.occurred_at,
-            body_hash=body_hash,
-            payload=event.model_dump(mode="json"),
-            object_kind=object_kind,
-            object_id=object_id,
-        ),
-    )
-    if row_id is None:
-        stored_hash = await crm_events.stored_body_hash(session, event.location_id, event.id)
-        if stored_hash != body_hash:
-            raise EventConflictError(event.id)
-        return IntakeResult(event.id, IntakeStatus.DUPLICATE)
-    await defer_crm_event(
-        session,
-        job_app,
+    new = NewCrmEvent(
         location_id=event.location_id,
+        event_id=event.id,
+        type=event.type,
+        occurred_at=event.occurred_at,
+        body_hash=body_hash,
+        payload_json=event.model_dump_json(),
         object_kind=object_kind,
         object_id=object_id,
-        row_id=row_id,
     )
-    return IntakeResult(event.id, IntakeStatus.ACCEPTED)
+    job = crm_event_job(
+        job_app, location_id=event.location_id, object_kind=object_kind, object_id=object_id
+    )
+    outcome = await batcher.store(new, job)
+    if not outcome.location_known:
+        raise UnknownLocationError(event.location_id)
+    if outcome.row_id is not None:
+        return IntakeResult(event.id, IntakeStatus.ACCEPTED)
+    stored_hash = outcome.stored_hash
+    if stored_hash is None:  # a concurrent delivery committed after the statement's snapshot
+        async with pool.connection() as conn:
+            stored_hash = await crm_intake.stored_body_hash(conn, event.location_id, event.id)
+    if stored_hash != body_hash:
+        raise EventConflictError(event.id)
+    return IntakeResult(event.id, IntakeStatus.DUPLICATE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,7 @@ from sqlalchemy import func, select, text
 
 from app.api.state import AppState
 from app.db.session import SessionFactory, session_scope
-from app.integrations.crm.schemas import canonical_body_hash, parse_event
 from app.models import CrmEvent
-from app.sync.intake import accept_crm_event
 from tests.fixtures.events import (
     PostEvent,
     contact_event,
@@ -129,44 +127,57 @@ class TestIdempotency:
         assert await counts(db) == (1, 1)
 
 
+_FAIL_JOB_INSERTS = """
+CREATE FUNCTION qbs_test_fail_job_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'queue unavailable' USING ERRCODE = '57P01';
+END $$;
+CREATE TRIGGER qbs_test_fail_job_insert BEFORE INSERT ON procrastinate_jobs
+    FOR EACH ROW EXECUTE FUNCTION qbs_test_fail_job_insert();
+"""
+_ALLOW_JOB_INSERTS = """
+DROP TRIGGER IF EXISTS qbs_test_fail_job_insert ON procrastinate_jobs;
+DROP FUNCTION IF EXISTS qbs_test_fail_job_insert();
+"""
+
+
 class TestAtomicity:
-    async def test_failure_after_insert_leaves_neither_event_nor_job(
-        self, state: AppState, db: SessionFactory
+    async def test_failed_job_insert_rejects_the_request_and_stores_nothing(
+        self, post_event: PostEvent, db: SessionFactory
     ) -> None:
-        body = encode(invoice_event())
-        event = parse_event(body)
-        seen_inside: tuple[int, int] | None = None
-        with pytest.raises(RuntimeError, match="after the insert"):  # noqa: PT012
-            async with session_scope(state.session_factory) as session:
-                await accept_crm_event(session, state.job_app, event, canonical_body_hash(body))
-                seen_inside = await _in_transaction_counts(session)
-                raise RuntimeError("boom after the insert")
-        assert seen_inside == (1, 1)
-        assert await counts(db) == (0, 0)
-
-    async def test_failed_defer_rejects_the_request_and_stores_nothing(
-        self,
-        post_event: PostEvent,
-        state: AppState,
-        db: SessionFactory,
-        monkeypatch: pytest.MonkeyPatch,
-    ) -> None:
-        def broken_configure(*_: Any, **__: Any) -> Any:
-            raise ConnectionError("queue unavailable")
-
-        monkeypatch.setattr(state.job_app, "configure_task", broken_configure)
-        response = await post_event(invoice_event())
-        assert response.status_code == 503
-        assert await counts(db) == (0, 0)
-        monkeypatch.undo()
+        # The job insert fails after the event row was inserted in the same statement.
+        async with session_scope(db) as session:
+            await session.execute(text(_FAIL_JOB_INSERTS))
+        try:
+            response = await post_event(invoice_event())
+            assert response.status_code == 503
+            assert await counts(db) == (0, 0)
+        finally:
+            async with session_scope(db) as session:
+                await session.execute(text(_ALLOW_JOB_INSERTS))
         # The sender retries and the event is then stored normally.
         assert (await post_event(invoice_event())).status_code == 202
+        assert await counts(db) == (1, 1)
 
-
-async def _in_transaction_counts(session: Any) -> tuple[int, int]:
-    events = (await session.execute(select(func.count()).select_from(CrmEvent))).scalar_one()
-    jobs = (await session.execute(text("SELECT count(*) FROM procrastinate_jobs"))).scalar_one()
-    return events, jobs
+    async def test_the_queued_job_points_at_the_event_under_its_objects_lock(
+        self, post_event: PostEvent, db: SessionFactory
+    ) -> None:
+        await post_event(payment_event("evt_pay", invoice_id="inv_9", source="invoice"))
+        async with db() as session:
+            row_id = (await session.execute(select(CrmEvent.id))).scalar_one()
+            job = (
+                await session.execute(
+                    text("SELECT task_name, queue_name, lock, args, status FROM procrastinate_jobs")
+                )
+            ).one()
+        # A payment of an invoice queues behind the invoice's own events.
+        assert tuple(job) == (
+            "crm.event.process",
+            "default",
+            "crm:loc_1:invoice:inv_9",
+            {"event_row_id": row_id},
+            "todo",
+        )
 
 
 class TestValidation:

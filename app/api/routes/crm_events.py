@@ -10,9 +10,9 @@ from fastapi.responses import JSONResponse
 from app import metrics
 from app.api.body import read_limited_body
 from app.api.state import app_state
-from app.db.session import session_scope
 from app.integrations.crm import signatures
-from app.integrations.crm.schemas import canonical_body_hash, parse_event
+from app.integrations.crm.canonical import canonical_body_hash
+from app.integrations.crm.schemas import parse_event
 from app.logging import get_logger
 from app.sync.intake import IntakeStatus, accept_crm_event
 
@@ -54,8 +54,9 @@ async def _receive(request: Request) -> JSONResponse:
         tolerance_s=state.settings.crm.signature_tolerance_s,
     )
     event = parse_event(body)
-    async with session_scope(state.session_factory) as session:
-        result = await accept_crm_event(session, state.job_app, event, canonical_body_hash(body))
+    result = await accept_crm_event(
+        state.intake, state.direct_pool, state.job_app, event, canonical_body_hash(body)
+    )
     log.info(
         "crm.event.received",
         event_id=event.id,

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.integrations.crm.canonical import canonical_body_hash
 from app.integrations.crm.schemas import (
     EVENT_TYPES,
     ContactEvent,
@@ -17,7 +18,6 @@ from app.integrations.crm.schemas import (
     InvoiceStatus,
     PaymentEvent,
     PaymentSource,
-    canonical_body_hash,
     parse_event,
 )
 

@@ -1,0 +1,128 @@
+"""SQL for storing CRM events and queueing their jobs in one statement (the intake hot path)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from app.db.direct import DirectConnection
+from app.models.states import InboundState
+
+# One statement is one transaction: the events and their jobs commit together or not at all.
+# `queued` only sees rows `stored` inserted, so a duplicate never queues a second job; jobs are
+# created in arrival order (n), which is the order jobs sharing a lock run in.
+# The final join reads the statement's snapshot: it sees an earlier delivery's row, but not one
+# committed by a concurrent delivery that ON CONFLICT waited for (the caller re-reads then).
+_STORE_AND_QUEUE = """
+WITH incoming AS (
+    SELECT * FROM unnest(
+        %(location_id)s::text[], %(event_id)s::text[], %(type)s::text[],
+        %(occurred_at)s::timestamptz[], %(body_hash)s::text[], %(payload)s::jsonb[],
+        %(object_kind)s::text[], %(object_id)s::text[], %(queue)s::text[], %(task)s::text[],
+        %(priority)s::int[], %(lock)s::text[], %(args)s::jsonb[], %(row_arg)s::text[]
+    ) WITH ORDINALITY AS t(location_id, event_id, type, occurred_at, body_hash, payload,
+                           object_kind, object_id, queue, task, priority, lock, args, row_arg, n)
+), known AS (
+    SELECT i.*, EXISTS (SELECT 1 FROM connections c WHERE c.location_id = i.location_id) AS yes
+    FROM incoming i
+), stored AS (
+    INSERT INTO crm_events (location_id, event_id, type, occurred_at, body_hash, payload,
+                            object_kind, object_id, state, attempts)
+    SELECT location_id, event_id, type, occurred_at, body_hash, payload, object_kind,
+           object_id, %(state)s, 0
+    FROM known WHERE yes ORDER BY n
+    ON CONFLICT (location_id, event_id) DO NOTHING
+    RETURNING id, location_id, event_id
+), queued AS (
+    SELECT procrastinate_defer_jobs_v1(array_agg(ROW(
+        k.queue, k.task, k.priority, k.lock, NULL,
+        k.args || jsonb_build_object(k.row_arg, s.id), NULL
+    )::procrastinate_job_to_defer_v1 ORDER BY k.n)) AS job_ids
+    FROM stored s JOIN known k USING (location_id, event_id)
+)
+SELECT k.yes, s.id, e.body_hash, (SELECT cardinality(job_ids) FROM queued) AS queued
+FROM known k
+LEFT JOIN stored s USING (location_id, event_id)
+LEFT JOIN crm_events e ON e.location_id = k.location_id AND e.event_id = k.event_id
+ORDER BY k.n
+"""
+
+_STORED_HASH = "SELECT body_hash FROM crm_events WHERE location_id = %s AND event_id = %s"
+
+
+@dataclass(frozen=True, slots=True)
+class NewCrmEvent:
+    location_id: str
+    event_id: str
+    type: str
+    occurred_at: datetime
+    body_hash: str
+    payload_json: str  # the validated event as JSON text, stored as jsonb
+    object_kind: str
+    object_id: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.location_id, self.event_id
+
+
+@dataclass(frozen=True, slots=True)
+class JobRow:
+    """The procrastinate job to queue for a new event; the event's row id is added as `row_arg`."""
+
+    queue: str
+    task: str
+    priority: int
+    lock: str | None
+    args: dict[str, Any]
+    row_arg: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoreOutcome:
+    location_known: bool
+    row_id: int | None  # set when this statement stored the event (and queued its job)
+    stored_hash: str | None  # body hash of an earlier delivery, when one was visible
+
+
+async def store_and_queue(
+    conn: DirectConnection, items: Sequence[tuple[NewCrmEvent, JobRow]]
+) -> list[StoreOutcome]:
+    """Store each event unless its (location, event id) exists, queueing a job per new row.
+
+    The keys in ``items`` must be distinct; the outcomes come back in the same order.
+    """
+    events = [event for event, _ in items]
+    jobs = [job for _, job in items]
+    cursor = await conn.execute(
+        _STORE_AND_QUEUE,
+        {
+            "location_id": [e.location_id for e in events],
+            "event_id": [e.event_id for e in events],
+            "type": [e.type for e in events],
+            "occurred_at": [e.occurred_at for e in events],
+            "body_hash": [e.body_hash for e in events],
+            "payload": [e.payload_json for e in events],
+            "object_kind": [e.object_kind for e in events],
+            "object_id": [e.object_id for e in events],
+            "queue": [j.queue for j in jobs],
+            "task": [j.task for j in jobs],
+            "priority": [j.priority for j in jobs],
+            "lock": [j.lock for j in jobs],
+            "args": [Jsonb(j.args) for j in jobs],
+            "row_arg": [j.row_arg for j in jobs],
+            "state": InboundState.PENDING.value,
+        },
+    )
+    # `queued` is selected so that the jobs CTE is evaluated; its count is not needed here.
+    return [StoreOutcome(bool(row[0]), row[1], row[2]) for row in await cursor.fetchall()]
+
+
+async def stored_body_hash(conn: DirectConnection, location_id: str, event_id: str) -> str | None:
+    cursor = await conn.execute(_STORED_HASH, (location_id, event_id))
+    row = await cursor.fetchone()
+    return None if row is None else str(row[0])
