@@ -57,7 +57,8 @@ def create_app(
     app = FastAPI(title="qbo-sync", version="0.1.0", lifespan=lifespan)
     app.add_middleware(RequestContextMiddleware)
     register_error_handlers(app)
-    for module in (health, metrics, crm_events, qbo_webhooks, connections, oauth, sync_log, card):
+    # The CRM intake first: routes are matched in order and it takes most of the traffic.
+    for module in (crm_events, qbo_webhooks, health, metrics, connections, oauth, sync_log, card):
         app.include_router(module.router)
     return app
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-from psycopg.types.json import Jsonb
 
 from app.db.direct import DirectConnection
 from app.models.states import InboundState
@@ -19,13 +18,13 @@ from app.models.states import InboundState
 # committed by a concurrent delivery that ON CONFLICT waited for (the caller re-reads then).
 _STORE_AND_QUEUE = """
 WITH incoming AS (
-    SELECT * FROM unnest(
-        %(location_id)s::text[], %(event_id)s::text[], %(type)s::text[],
-        %(occurred_at)s::timestamptz[], %(body_hash)s::text[], %(payload)s::jsonb[],
-        %(object_kind)s::text[], %(object_id)s::text[], %(queue)s::text[], %(task)s::text[],
-        %(priority)s::int[], %(lock)s::text[], %(args)s::jsonb[], %(row_arg)s::text[]
-    ) WITH ORDINALITY AS t(location_id, event_id, type, occurred_at, body_hash, payload,
-                           object_kind, object_id, queue, task, priority, lock, args, row_arg, n)
+    SELECT d->>'location_id' AS location_id, d->>'event_id' AS event_id, d->>'type' AS type,
+           (d->>'occurred_at')::timestamptz AS occurred_at, d->>'body_hash' AS body_hash,
+           d->'payload' AS payload, d->>'object_kind' AS object_kind,
+           d->>'object_id' AS object_id, d->>'queue' AS queue, d->>'task' AS task,
+           (d->>'priority')::int AS priority, d->>'lock' AS lock, d->'args' AS args,
+           d->>'row_arg' AS row_arg, n
+    FROM jsonb_array_elements(%(events)s::jsonb) WITH ORDINALITY AS e(d, n)
 ), known AS (
     SELECT i.*, EXISTS (SELECT 1 FROM connections c WHERE c.location_id = i.location_id) AS yes
     FROM incoming i
@@ -96,30 +95,33 @@ async def store_and_queue(
 
     The keys in ``items`` must be distinct; the outcomes come back in the same order.
     """
-    events = [event for event, _ in items]
-    jobs = [job for _, job in items]
+    # One JSON text parameter: adapting a dozen typed arrays costs more CPU than the statement.
+    events = "[" + ",".join(_item_json(event, job) for event, job in items) + "]"
     cursor = await conn.execute(
-        _STORE_AND_QUEUE,
-        {
-            "location_id": [e.location_id for e in events],
-            "event_id": [e.event_id for e in events],
-            "type": [e.type for e in events],
-            "occurred_at": [e.occurred_at for e in events],
-            "body_hash": [e.body_hash for e in events],
-            "payload": [e.payload_json for e in events],
-            "object_kind": [e.object_kind for e in events],
-            "object_id": [e.object_id for e in events],
-            "queue": [j.queue for j in jobs],
-            "task": [j.task for j in jobs],
-            "priority": [j.priority for j in jobs],
-            "lock": [j.lock for j in jobs],
-            "args": [Jsonb(j.args) for j in jobs],
-            "row_arg": [j.row_arg for j in jobs],
-            "state": InboundState.PENDING.value,
-        },
+        _STORE_AND_QUEUE, {"events": events, "state": InboundState.PENDING.value}
     )
     # `queued` is selected so that the jobs CTE is evaluated; its count is not needed here.
     return [StoreOutcome(bool(row[0]), row[1], row[2]) for row in await cursor.fetchall()]
+
+
+def _item_json(event: NewCrmEvent, job: JobRow) -> str:
+    fields = {
+        "location_id": event.location_id,
+        "event_id": event.event_id,
+        "type": event.type,
+        "occurred_at": event.occurred_at.isoformat(),
+        "body_hash": event.body_hash,
+        "object_kind": event.object_kind,
+        "object_id": event.object_id,
+        "queue": job.queue,
+        "task": job.task,
+        "priority": job.priority,
+        "lock": job.lock,
+        "args": job.args,
+        "row_arg": job.row_arg,
+    }
+    # The payload is already JSON text: spliced in rather than parsed and dumped again.
+    return json.dumps(fields)[:-1] + ',"payload":' + event.payload_json + "}"
 
 
 async def stored_body_hash(conn: DirectConnection, location_id: str, event_id: str) -> str | None:

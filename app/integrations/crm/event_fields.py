@@ -66,13 +66,15 @@ def _decimal_places(number: Decimal) -> int:
 def _decimal_validator(places: int) -> Callable[[Any], Decimal]:
     def validate(value: Any) -> Decimal:
         number = _to_decimal(value)
-        # copy_abs is exact; abs() applies the context and raises Overflow on 1E+999999999.
-        if number.copy_abs() > MAX_AMOUNT:
+        # Comparisons are exact; abs() would apply the context and overflow on 1E+999999999.
+        if number > MAX_AMOUNT or number < -MAX_AMOUNT:
             raise PydanticCustomError("decimal_range", "must not exceed 1000000000000 in size")
         # No field of the catalogue is negative: discounts and credits have their own fields.
         if number < 0:
             raise PydanticCustomError("decimal_range", "must not be negative")
-        if _decimal_places(number) > places:
+        # Cheap test first: an exponent within the limit cannot have too many places.
+        exponent = number.as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -places and _decimal_places(number) > places:
             raise PydanticCustomError(
                 "decimal_places", "must have at most {places} decimal places", {"places": places}
             )
