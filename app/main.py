@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from app.api.body_limit import BodyLimitMiddleware
 from app.api.errors import register_error_handlers
 from app.api.middleware import RequestContextMiddleware
 from app.api.routes import (
@@ -55,6 +56,14 @@ def create_app(
                 await asyncio.to_thread(db.close)
 
     app = FastAPI(title="qbo-sync", version="0.1.0", lifespan=lifespan)
+    # Added first, so it runs inside the request context (its 413s are logged with an id).
+    app.add_middleware(
+        BodyLimitMiddleware,
+        own_limits={
+            "/v1/crm/events": settings.crm.max_event_bytes,
+            "/v1/qbo/webhooks": settings.qbo.max_webhook_bytes,
+        },
+    )
     app.add_middleware(RequestContextMiddleware)
     register_error_handlers(app)
     # The CRM intake first: routes are matched in order and it takes most of the traffic.

@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.live",
     "tests.fixtures.connect",
     "tests.fixtures.crm_receiver",
+    "tests.resilience.secret_scan",
 ]

@@ -12,6 +12,7 @@ from procrastinate.exceptions import ConnectorException
 from psycopg_pool import PoolTimeout
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.auth import AuthError, WebhookSignatureError
 from app.api.body import BodyTooLargeError
@@ -101,7 +102,27 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
     return response
 
 
+_HTTP_ERROR_CODES = {
+    400: "invalid_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+}
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    # Starlette's own errors (unknown path, wrong method, a body FastAPI could not read) in the
+    # same {error, detail} shape as ours.
+    assert isinstance(exc, StarletteHTTPException)
+    response = _json(
+        exc.status_code, _HTTP_ERROR_CODES.get(exc.status_code, "http_error"), str(exc.detail)
+    )
+    response.headers.update(exc.headers or {})
+    return response
+
+
 def register_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(SignatureError, _signature)
     app.add_exception_handler(AuthError, _auth)
     app.add_exception_handler(WebhookSignatureError, _webhook_signature)

@@ -13,7 +13,7 @@ from app.api.auth import require_crm_api_key
 from app.api.state import app_state
 from app.db.session import session_scope
 from app.sync import connections_admin
-from app.text_rules import NUL
+from app.text_rules import unstorable
 
 router = APIRouter(dependencies=[Depends(require_crm_api_key)])
 
@@ -31,8 +31,8 @@ class ConnectionRequest(BaseModel):
     @field_validator("location_id", "return_url")
     @classmethod
     def _no_nul(cls, value: str) -> str:
-        if NUL in value:
-            raise ValueError("must not contain a NUL character")
+        if unstorable(value):
+            raise ValueError("must not contain a NUL character or an unpaired surrogate")
         return value
 
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from app.text_rules import NUL, nul_path
+from app.text_rules import nul_path, unstorable
 
 SIGNATURE_HEADER = "intuit-signature"
 
@@ -153,14 +153,14 @@ def _entity_name(raw: str, *, exact_case_given: bool) -> str:
 def _refuse_nul(entry: dict[str, Any]) -> None:
     bad = nul_path(entry)
     if bad is not None:
-        raise _EntryError(f"{bad} contains a NUL character")
+        raise _EntryError(f"{bad} contains a NUL character or an unpaired surrogate")
 
 
 def _identifier(value: object, what: str, max_length: int = _MAX_ID_LENGTH) -> str:
     # QBO ids are strings, but some senders emit numbers; bool is an int and is not an id.
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
-    if not isinstance(value, str) or not value.strip() or NUL in value:
+    if not isinstance(value, str) or not value.strip() or unstorable(value):
         raise _EntryError(f"missing or invalid {what}")
     if len(value) > max_length:
         raise _EntryError(f"{what} is too long")
