@@ -32,6 +32,9 @@ def create_direct_pool(url: str, *, max_size: int = 10, timeout_s: float = 5.0) 
         max_size=max_size,
         timeout=timeout_s,
         kwargs={"autocommit": True},
+        # The default backs off for up to 5 minutes after an outage: intake would keep answering
+        # 503 long after the database (and /readyz) are back.
+        reconnect_timeout=timeout_s,
         open=False,
         name="direct",
     )

@@ -14,12 +14,16 @@ from app.jobs.context import RUNTIME_KEY, Runtime
 from app.jobs.retry import CappedJitterBackoff
 from app.jobs.tasks import register_tasks
 
+RECONNECT_TIMEOUT_S = 5.0
+
 
 def build_job_app(database_url: str, worker: WorkerSettings) -> App:
     connector = PsycopgConnector(
         conninfo=libpq_url(database_url),
         min_size=1,
         max_size=max(2, worker.concurrency + 2),
+        # psycopg_pool's default keeps backing off for minutes after a database outage.
+        reconnect_timeout=RECONNECT_TIMEOUT_S,
     )
     app = App(connector=connector)
     retry = CappedJitterBackoff(

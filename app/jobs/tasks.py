@@ -71,7 +71,8 @@ def register_tasks(app: App, retry: CappedJitterBackoff) -> None:
     sweeper = app.task(
         name=names.SWEEP_STALLED_TASK, pass_context=True, queueing_lock=names.SWEEP_STALLED_TASK
     )(sweep_stalled)
-    app.periodic(cron="* * * * *", periodic_id=names.SWEEP_STALLED_TASK)(sweeper)
+    # Every 10 s: a killed worker's jobs come back QBS_WORKER_STALLED_AFTER_S + <= 10 s later.
+    app.periodic(cron="* * * * * */10", periodic_id=names.SWEEP_STALLED_TASK)(sweeper)
     app.task(name=names.INITIAL_IMPORT_TASK, pass_context=True, retry=retry)(initial_import)
     deliver = app.task(
         name=names.DELIVER_CALLBACKS_TASK,

@@ -1,0 +1,309 @@
+"""The OpenAPI document: what FastAPI derives from the routes, completed with what it cannot see.
+
+The two intake routes read their raw body (the signature covers those exact bytes), so FastAPI
+sees no body; the API key and the two signatures are checked in code, not declared as security;
+every error is answered by app/api/errors.py as `{error, detail, errors?, reason?}`, never as
+FastAPI's HTTPValidationError; the card forms answer 303s and the card and OAuth pages HTML.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, get_args
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BeforeValidator
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
+
+from app.integrations.crm.event_fields import MAX_AMOUNT, Currency, Money, UnitPrice
+from app.integrations.crm.schemas import _EVENT_ADAPTER
+from app.integrations.crm.signatures import SIGNATURE_HEADER, SignatureFailure
+from app.integrations.quickbooks import webhooks
+from app.sync.intake import IntakeStatus
+
+Schema = dict[str, Any]
+REF = "#/components/schemas/"
+JSON = "application/json"
+CRM_EVENTS = "/v1/crm/events"
+QBO_WEBHOOKS = "/v1/qbo/webhooks"
+API_KEY_PREFIX = "/v1/connections"
+CARD = "/v1/card"
+HTML_400_PAGES = ("/v1/oauth/connect", "/v1/oauth/callback")
+
+_CRM_SIGNATURE = (
+    't=<unix seconds>,v1=<hex HMAC-SHA256(CRM_SIGNING_SECRET, "<t>." + raw body)>, with t '
+    "within CRM_SIGNATURE_TOLERANCE_S (300 s by default) of the service's clock."
+)
+_INTUIT_SIGNATURE = "base64(HMAC-SHA256(QBO_WEBHOOK_VERIFIER_TOKEN, raw body))."
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Serve the completed document at /openapi.json, built on first use and then cached."""
+
+    def openapi() -> Schema:
+        if app.openapi_schema is None:
+            app.openapi_schema = build_document(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def build_document(app: FastAPI) -> Schema:
+    document = get_openapi(
+        title=app.title,
+        version=app.version,
+        openapi_version=app.openapi_version,
+        summary=app.summary,
+        description=app.description,
+        routes=app.routes,
+        webhooks=app.webhooks.routes,
+        tags=app.openapi_tags,
+        servers=app.servers,
+        separate_input_output_schemas=app.separate_input_output_schemas,
+    )
+    components = document.setdefault("components", {})
+    components["securitySchemes"] = _security_schemes()
+    schemas = components.setdefault("schemas", {})
+    for name, definition in {**_service_schemas(), **_webhook_schemas()}.items():
+        _add_schema(schemas, name, definition)
+    paths = document["paths"]
+    paths[CRM_EVENTS]["post"]["requestBody"] = _body(_event_schema(schemas), JSON)
+    notifications = [_ref("QboLegacyWebhook"), {"type": "array", "items": _ref("QboCloudEvent")}]
+    paths[QBO_WEBHOOKS]["post"]["requestBody"] = _body(
+        {"oneOf": notifications}, JSON, "application/cloudevents+json"
+    )
+    for path, item in paths.items():
+        for operation in item.values():
+            _complete_operation(path, operation)
+    # Nothing refers to FastAPI's error shape any more: the service never answers it.
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    # Nothing shared between two places (or two apps): a caller may change any part freely.
+    result: Schema = json.loads(json.dumps(document))
+    return result
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": REF + name}
+
+
+def _object(required: list[str], **properties: Any) -> Schema:
+    return {"type": "object", "required": required, "properties": properties}
+
+
+def _add_schema(schemas: Schema, name: str, definition: Schema) -> None:
+    if schemas.get(name, definition) != definition:
+        raise RuntimeError(f"two different schemas are named {name}")
+    schemas[name] = definition
+
+
+def _body(schema: Schema, *media_types: str) -> Schema:
+    return {"required": True, "content": {media: {"schema": schema} for media in media_types}}
+
+
+def _security_schemes() -> Schema:
+    def header(name: str, description: str) -> Schema:
+        return {"type": "apiKey", "in": "header", "name": name, "description": description}
+
+    return {
+        "CrmApiKey": {"type": "http", "scheme": "bearer", "description": "The CRM_API_KEY."},
+        "CrmSignature": header(SIGNATURE_HEADER, _CRM_SIGNATURE),
+        "IntuitSignature": header(webhooks.SIGNATURE_HEADER, _INTUIT_SIGNATURE),
+    }
+
+
+def _service_schemas() -> dict[str, Schema]:
+    text, count = {"type": "string"}, {"type": "integer", "minimum": 0}
+    field_error = _object(["path", "message"], path=text, message=text)
+    return {
+        "ErrorBody": _object(
+            ["error", "detail"],
+            error={**text, "description": "A stable code, e.g. invalid_event, unauthorized."},
+            detail=text,
+            errors={"type": "array", "items": field_error, "description": "Fields that failed."},
+            reason={"enum": list(get_args(SignatureFailure)), "description": "X-Signature's."},
+        ),
+        "EventReceipt": _object(
+            ["id", "status"], id=text, status={"enum": [status.value for status in IntakeStatus]}
+        ),
+        "WebhookReceipt": _object(
+            ["status", "accepted", "duplicates"],
+            # unreadable: signed, but neither shape; acknowledged so that Intuit does not retry.
+            status={"enum": ["ok", "unreadable"]},
+            accepted=count,
+            duplicates=count,
+            rejected={**count, "description": "Entries skipped as unusable (and logged)."},
+        ),
+        "Readiness": _object(
+            ["status"],
+            status={"enum": ["ok", "unavailable"]},
+            database={"enum": ["ok", "unreachable"]},
+            migrations=text,
+            jobs=text,
+            error=text,
+            jobs_waiting=count,
+        ),
+    }
+
+
+def _webhook_schemas() -> dict[str, Schema]:
+    """Both shapes of DESIGN.md §2.2 (qbo-api.md §7.3, §7.4); ids may also come as numbers."""
+
+    def ident(max_length: int = 255) -> Schema:
+        return {"type": ["string", "integer"], "minLength": 1, "maxLength": max_length}
+
+    text = {"type": "string"}
+    when = {"type": "string", "examples": ["2015-10-05T14:42:19-0700", "2025-09-10T21:31:25Z"]}
+    changes = {"type": "array", "items": _ref("QboEntityChange")}
+    verbs = "|".join(webhooks._CLOUDEVENT_VERBS)
+    return {
+        "QboEntityChange": _object(
+            ["name", "id", "operation"],
+            name={"enum": sorted(webhooks.QBO_ENTITIES.values())},
+            id=ident(),
+            operation={"enum": list(webhooks._OPERATIONS)},
+            lastUpdated=when,
+            deletedId={**ident(), "description": "Merge: the id merged away."},
+        ),
+        "QboEventNotification": _object(
+            ["realmId", "dataChangeEvent"],
+            realmId=ident(),
+            dataChangeEvent=_object(["entities"], entities=changes),
+        ),
+        "QboLegacyWebhook": _object(
+            ["eventNotifications"],
+            eventNotifications={"type": "array", "items": _ref("QboEventNotification")},
+        ),
+        "QboCloudEvent": _object(
+            ["specversion", "id", "type", "intuitentityid", "intuitaccountid"],
+            specversion={"type": "string", "examples": ["1.0"]},
+            id=ident(2048),
+            type={"type": "string", "pattern": rf"^qbo\.[a-z0-9_]+\.({verbs})\.v[0-9]+$"},
+            time=when,
+            intuitentityid=ident(),
+            intuitaccountid={**ident(), "description": "The realm (company) id."},
+            data={"type": "object", "description": 'Merge: {"deletedid": "<id>"}.'},
+            source=text,
+            datacontenttype=text,
+        ),
+    }
+
+
+def _event_schema(schemas: Schema) -> Schema:
+    """The CRM event union; its definitions go to components/schemas."""
+    events = _EVENT_ADAPTER.json_schema(
+        mode="validation", ref_template=REF + "{model}", schema_generator=_EventSchemaGenerator
+    )
+    for name, definition in events.pop("$defs").items():
+        _add_schema(schemas, name, definition)
+    return events
+
+
+def _decimal(places: int) -> Callable[[Schema], Schema]:
+    """What event_fields' decimal validator accepts: a non-negative decimal string or number."""
+    fraction = f"[0-9]{{0,{places}}}0*"  # trailing zeros do not count as places
+    pattern = rf"^\+?(?:0*[0-9]{{1,12}}(?:\.{fraction})?|\.[0-9]{{1,{places}}}0*)$"
+    text = {"type": "string", "maxLength": 64, "pattern": pattern}
+    description = (
+        f'A decimal string like "19.99" or a JSON number (read exactly, never as a binary float); '
+        f"at most {places} decimal places."
+    )
+
+    def schema(generated: Schema) -> Schema:
+        # Keep the field's own bounds (quantity > 0, tax rate <= 100) pydantic put on the number.
+        number = next(branch for branch in generated["anyOf"] if branch.get("type") == "number")
+        limits = {"minimum": 0, "maximum": int(MAX_AMOUNT), **number}
+        return {"anyOf": [limits, text], "description": description}
+
+    return schema
+
+
+def _validator_of(annotated: object) -> object:
+    marker = get_args(annotated)[1]
+    assert isinstance(marker, BeforeValidator)
+    return marker.func
+
+
+# Fields parsed by a BeforeValidator, of which pydantic only sees the Python type it returns.
+# Quantity and Percent share UnitPrice's validator; dates and timestamps come out right already.
+_FIELD_SCHEMAS: dict[object, Callable[[Schema], Schema]] = {
+    _validator_of(Money): _decimal(2),
+    _validator_of(UnitPrice): _decimal(6),
+    _validator_of(Currency): lambda _: {"type": "string", "pattern": "^[A-Z]{3}$"},
+}
+
+
+class _EventSchemaGenerator(GenerateJsonSchema):
+    def function_before_schema(
+        self, schema: core_schema.BeforeValidatorFunctionSchema
+    ) -> JsonSchemaValue:
+        generated = super().function_before_schema(schema)
+        replace = _FIELD_SCHEMAS.get(schema["function"]["function"])
+        return generated if replace is None else replace(generated)
+
+
+def _complete_operation(path: str, operation: Schema) -> None:
+    if path.startswith(API_KEY_PREFIX):
+        operation["security"] = [{"CrmApiKey": []}]
+    elif path in (CRM_EVENTS, QBO_WEBHOOKS):
+        operation["security"] = [{"CrmSignature" if path == CRM_EVENTS else "IntuitSignature": []}]
+    responses = operation["responses"]
+    if path.startswith(CARD + "/"):
+        responses.pop("200", None)  # a card form never answers 200: a 303, or the 403 page
+    for status, response in _answers(path, "requestBody" in operation).items():
+        responses.setdefault(status, response)
+    for status, response in responses.items():
+        _declare_body(path, status, response)
+    operation["responses"] = dict(sorted(responses.items()))
+
+
+def _answers(path: str, has_body: bool) -> dict[str, Schema]:
+    """The answers a route gives that FastAPI does not know of (see app/api/routes)."""
+    html = {"text/html": {"schema": {"type": "string"}}}
+    answers: dict[str, Schema] = {}
+    if has_body:
+        answers["413"] = {"description": "Body over the limit"}
+    if path.startswith(API_KEY_PREFIX):
+        challenge = {"WWW-Authenticate": {"schema": {"const": "Bearer"}}}
+        answers["401"] = {"description": "Missing or wrong bearer key", "headers": challenge}
+        if "{location_id}" in path and not path.endswith("/card-link"):
+            answers["404"] = {"description": "Unknown location"}
+    if path.startswith(CARD + "/"):
+        location = {"Location": {"schema": {"type": "string"}}}
+        back = "Back to the card with a notice, or (connect) on to Intuit's consent page"
+        answers["303"] = {"description": back, "headers": location}
+    if path.startswith(CARD):
+        answers["403"] = {"description": "Invalid or expired card link (a page)", "content": html}
+    if path in HTML_400_PAGES:
+        answers["400"] = {"description": "Link used, expired or refused (a page)", "content": html}
+    if path.startswith((API_KEY_PREFIX, CARD, *HTML_400_PAGES)) and "card-link" not in path:
+        answers["503"] = {"description": "Database unavailable; retry"}
+    return answers
+
+
+# Bodies that are not errors, or not in the error shape.
+_BODIES = {
+    (CRM_EVENTS, "202"): "EventReceipt",
+    (CRM_EVENTS, "200"): "EventReceipt",
+    (QBO_WEBHOOKS, "200"): "WebhookReceipt",
+    ("/readyz", "200"): "Readiness",
+    ("/readyz", "503"): "Readiness",
+}
+
+
+def _declare_body(path: str, status: str, response: Schema) -> None:
+    named = _BODIES.get((path, status))
+    if named is not None:
+        response["content"] = {JSON: {"schema": _ref(named)}}
+        return
+    content = response.get("content", {})
+    fastapi_shape = content.get(JSON, {}).get("schema") == _ref("HTTPValidationError")
+    if int(status) < 400 or (content and not fastapi_shape):
+        return
+    response["content"] = {JSON: {"schema": _ref("ErrorBody")}}
+    if status == "503":
+        retry = {"schema": {"type": "integer"}, "description": "Seconds"}
+        response.setdefault("headers", {})["Retry-After"] = retry
