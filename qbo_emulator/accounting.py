@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from fastapi import APIRouter, Request, Response
+from starlette.requests import ClientDisconnect
 
 from qbo_emulator import faults, service
 from qbo_emulator.batch import run_batch
@@ -71,7 +72,12 @@ async def query_get(realm_id: str, request: Request) -> Response:
 async def query_post(realm_id: str, request: Request) -> Response:
     """Run a query sent as the body (Content-Type application/text)."""
     emu, company = _company(request, realm_id)
-    statement = (await request.body()).decode("utf-8", errors="replace")
+    try:
+        raw = await request.body()
+    except ClientDisconnect:
+        # The caller went away during the simulated latency (a killed worker): nobody to answer.
+        return Response(status_code=499)
+    statement = raw.decode("utf-8", errors="replace")
     return reply(emu, {"QueryResponse": run_query(company, statement)})
 
 
