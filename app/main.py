@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from app.api.body_limit import BodyLimitMiddleware
 from app.api.errors import register_error_handlers
 from app.api.middleware import RequestContextMiddleware
+from app.api.openapi import install_openapi
 from app.api.routes import (
     card,
     connections,
@@ -69,6 +70,7 @@ def create_app(
     # The CRM intake first: routes are matched in order and it takes most of the traffic.
     for module in (crm_events, qbo_webhooks, health, metrics, connections, oauth, sync_log, card):
         app.include_router(module.router)
+    install_openapi(app)
     return app
 
 

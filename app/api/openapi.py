@@ -14,11 +14,11 @@ from typing import Any, get_args
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-from app.integrations.crm.event_fields import MAX_AMOUNT, Currency, Money, UnitPrice
+from app.integrations.crm import event_fields as fields
 from app.integrations.crm.schemas import _EVENT_ADAPTER
 from app.integrations.crm.signatures import SIGNATURE_HEADER, SignatureFailure
 from app.integrations.quickbooks import webhooks
@@ -27,17 +27,22 @@ from app.sync.intake import IntakeStatus
 Schema = dict[str, Any]
 REF = "#/components/schemas/"
 JSON = "application/json"
-CRM_EVENTS = "/v1/crm/events"
-QBO_WEBHOOKS = "/v1/qbo/webhooks"
-API_KEY_PREFIX = "/v1/connections"
-CARD = "/v1/card"
+CRM_EVENTS, QBO_WEBHOOKS = "/v1/crm/events", "/v1/qbo/webhooks"
+API_KEY_PREFIX, CARD = "/v1/connections", "/v1/card"
 HTML_400_PAGES = ("/v1/oauth/connect", "/v1/oauth/callback")
 
 _CRM_SIGNATURE = (
     't=<unix seconds>,v1=<hex HMAC-SHA256(CRM_SIGNING_SECRET, "<t>." + raw body)>, with t '
     "within CRM_SIGNATURE_TOLERANCE_S (300 s by default) of the service's clock."
 )
-_INTUIT_SIGNATURE = "base64(HMAC-SHA256(QBO_WEBHOOK_VERIFIER_TOKEN, raw body))."
+_EVENT_RULES = (
+    "One CRM event (DESIGN.md §2.1); `id` is its idempotency key. No text anywhere in the body, "
+    "ignored fields included, may hold a NUL (\\u0000) or an unpaired surrogate."
+)
+_WEBHOOK_RULES = (
+    "Intuit's legacy or CloudEvents notification. A signed body of neither shape is acknowledged "
+    "(200, status unreadable) and logged, since Intuit would retry a refusal forever."
+)
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -67,13 +72,16 @@ def build_document(app: FastAPI) -> Schema:
     components = document.setdefault("components", {})
     components["securitySchemes"] = _security_schemes()
     schemas = components.setdefault("schemas", {})
-    for name, definition in {**_service_schemas(), **_webhook_schemas()}.items():
-        _add_schema(schemas, name, definition)
-    paths = document["paths"]
-    paths[CRM_EVENTS]["post"]["requestBody"] = _body(_event_schema(schemas), JSON)
+    _add_schemas(schemas, {**_service_schemas(), **_webhook_schemas()})
+    events = _EVENT_ADAPTER.json_schema(
+        mode="validation", ref_template=REF + "{model}", schema_generator=_EventSchemaGenerator
+    )
+    _add_schemas(schemas, events.pop("$defs"))
     notifications = [_ref("QboLegacyWebhook"), {"type": "array", "items": _ref("QboCloudEvent")}]
+    paths = document["paths"]
+    paths[CRM_EVENTS]["post"]["requestBody"] = _body(events, _EVENT_RULES, JSON)
     paths[QBO_WEBHOOKS]["post"]["requestBody"] = _body(
-        {"oneOf": notifications}, JSON, "application/cloudevents+json"
+        {"oneOf": notifications}, _WEBHOOK_RULES, JSON, "application/cloudevents+json"
     )
     for path, item in paths.items():
         for operation in item.values():
@@ -94,24 +102,26 @@ def _object(required: list[str], **properties: Any) -> Schema:
     return {"type": "object", "required": required, "properties": properties}
 
 
-def _add_schema(schemas: Schema, name: str, definition: Schema) -> None:
-    if schemas.get(name, definition) != definition:
-        raise RuntimeError(f"two different schemas are named {name}")
-    schemas[name] = definition
+def _add_schemas(schemas: Schema, added: dict[str, Schema]) -> None:
+    for name, definition in added.items():
+        if schemas.setdefault(name, definition) != definition:
+            raise RuntimeError(f"two different schemas are named {name}")
 
 
-def _body(schema: Schema, *media_types: str) -> Schema:
-    return {"required": True, "content": {media: {"schema": schema} for media in media_types}}
+def _body(schema: Schema, description: str, *media_types: str) -> Schema:
+    content = {media: {"schema": schema} for media in media_types}
+    return {"required": True, "description": description, "content": content}
 
 
 def _security_schemes() -> Schema:
     def header(name: str, description: str) -> Schema:
         return {"type": "apiKey", "in": "header", "name": name, "description": description}
 
+    intuit = "base64(HMAC-SHA256(QBO_WEBHOOK_VERIFIER_TOKEN, raw body))."
     return {
         "CrmApiKey": {"type": "http", "scheme": "bearer", "description": "The CRM_API_KEY."},
         "CrmSignature": header(SIGNATURE_HEADER, _CRM_SIGNATURE),
-        "IntuitSignature": header(webhooks.SIGNATURE_HEADER, _INTUIT_SIGNATURE),
+        "IntuitSignature": header(webhooks.SIGNATURE_HEADER, intuit),
     }
 
 
@@ -131,20 +141,16 @@ def _service_schemas() -> dict[str, Schema]:
         ),
         "WebhookReceipt": _object(
             ["status", "accepted", "duplicates"],
-            # unreadable: signed, but neither shape; acknowledged so that Intuit does not retry.
             status={"enum": ["ok", "unreadable"]},
-            accepted=count,
-            duplicates=count,
             rejected={**count, "description": "Entries skipped as unusable (and logged)."},
+            **{name: count for name in ("accepted", "duplicates")},
         ),
         "Readiness": _object(
             ["status"],
             status={"enum": ["ok", "unavailable"]},
             database={"enum": ["ok", "unreachable"]},
-            migrations=text,
-            jobs=text,
-            error=text,
             jobs_waiting=count,
+            **{name: text for name in ("migrations", "jobs", "error")},
         ),
     }
 
@@ -156,9 +162,8 @@ def _webhook_schemas() -> dict[str, Schema]:
         return {"type": ["string", "integer"], "minLength": 1, "maxLength": max_length}
 
     text = {"type": "string"}
-    when = {"type": "string", "examples": ["2015-10-05T14:42:19-0700", "2025-09-10T21:31:25Z"]}
-    changes = {"type": "array", "items": _ref("QboEntityChange")}
-    verbs = "|".join(webhooks._CLOUDEVENT_VERBS)
+    when = {**text, "examples": ["2015-10-05T14:42:19-0700", "2025-09-10T21:31:25Z"]}
+    type_ = rf"^qbo\.[a-z0-9_]+\.({'|'.join(webhooks._CLOUDEVENT_VERBS)})\.v[0-9]+$"
     return {
         "QboEntityChange": _object(
             ["name", "id", "operation"],
@@ -171,7 +176,9 @@ def _webhook_schemas() -> dict[str, Schema]:
         "QboEventNotification": _object(
             ["realmId", "dataChangeEvent"],
             realmId=ident(),
-            dataChangeEvent=_object(["entities"], entities=changes),
+            dataChangeEvent=_object(
+                ["entities"], entities={"type": "array", "items": _ref("QboEntityChange")}
+            ),
         ),
         "QboLegacyWebhook": _object(
             ["eventNotifications"],
@@ -179,34 +186,22 @@ def _webhook_schemas() -> dict[str, Schema]:
         ),
         "QboCloudEvent": _object(
             ["specversion", "id", "type", "intuitentityid", "intuitaccountid"],
-            specversion={"type": "string", "examples": ["1.0"]},
+            specversion={**text, "examples": ["1.0"]},
             id=ident(2048),
-            type={"type": "string", "pattern": rf"^qbo\.[a-z0-9_]+\.({verbs})\.v[0-9]+$"},
+            type={**text, "pattern": type_},
             time=when,
             intuitentityid=ident(),
             intuitaccountid={**ident(), "description": "The realm (company) id."},
             data={"type": "object", "description": 'Merge: {"deletedid": "<id>"}.'},
-            source=text,
-            datacontenttype=text,
+            **{name: text for name in ("source", "datacontenttype")},
         ),
     }
-
-
-def _event_schema(schemas: Schema) -> Schema:
-    """The CRM event union; its definitions go to components/schemas."""
-    events = _EVENT_ADAPTER.json_schema(
-        mode="validation", ref_template=REF + "{model}", schema_generator=_EventSchemaGenerator
-    )
-    for name, definition in events.pop("$defs").items():
-        _add_schema(schemas, name, definition)
-    return events
 
 
 def _decimal(places: int) -> Callable[[Schema], Schema]:
     """What event_fields' decimal validator accepts: a non-negative decimal string or number."""
     fraction = f"[0-9]{{0,{places}}}0*"  # trailing zeros do not count as places
     pattern = rf"^\+?(?:0*[0-9]{{1,12}}(?:\.{fraction})?|\.[0-9]{{1,{places}}}0*)$"
-    text = {"type": "string", "maxLength": 64, "pattern": pattern}
     description = (
         f'A decimal string like "19.99" or a JSON number (read exactly, never as a binary float); '
         f"at most {places} decimal places."
@@ -215,34 +210,61 @@ def _decimal(places: int) -> Callable[[Schema], Schema]:
     def schema(generated: Schema) -> Schema:
         # Keep the field's own bounds (quantity > 0, tax rate <= 100) pydantic put on the number.
         number = next(branch for branch in generated["anyOf"] if branch.get("type") == "number")
-        limits = {"minimum": 0, "maximum": int(MAX_AMOUNT), **number}
+        text = {"type": "string", "maxLength": 64, "pattern": pattern}
+        if "exclusiveMinimum" in number:
+            text["not"] = {"pattern": r"^\+?0*\.?0*$"}
+        limits = {"minimum": 0, "maximum": int(fields.MAX_AMOUNT), **number}
         return {"anyOf": [limits, text], "description": description}
 
     return schema
 
 
+_TIMESTAMP = (  # RFC 3339 as event_fields reads it: a zone always, at most nanoseconds
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+_BLANK, _INK = r"[ \t\n\r]", r"[^ \t\n\r]"  # blanks str.strip() removes (not all of them)
+_EMAIL = rf"^{_BLANK}*$|^{_BLANK}*{_INK}.*@[^@]*[^@ \t\n\r]{_BLANK}*$"
+
+
+def _email(generated: Schema) -> Schema:
+    text = {"type": "string", "pattern": _EMAIL, "description": 'Has an @; blank or "" is none.'}
+    return {**generated, "anyOf": [text, {"type": "null"}]}
+
+
 def _validator_of(annotated: object) -> object:
     marker = get_args(annotated)[1]
-    assert isinstance(marker, BeforeValidator)
+    assert isinstance(marker, BeforeValidator | AfterValidator)
     return marker.func
 
 
-# Fields parsed by a BeforeValidator, of which pydantic only sees the Python type it returns.
-# Quantity and Percent share UnitPrice's validator; dates and timestamps come out right already.
+# Fields checked by a validator function, of which pydantic only sees the Python type.
+# Quantity and Percent share UnitPrice's validator; dates come out right already.
 _FIELD_SCHEMAS: dict[object, Callable[[Schema], Schema]] = {
-    _validator_of(Money): _decimal(2),
-    _validator_of(UnitPrice): _decimal(6),
-    _validator_of(Currency): lambda _: {"type": "string", "pattern": "^[A-Z]{3}$"},
+    _validator_of(fields.Money): _decimal(2),
+    _validator_of(fields.UnitPrice): _decimal(6),
+    _validator_of(fields.Currency): lambda _: {"type": "string", "pattern": "^[A-Z]{3}$"},
+    _validator_of(fields.Timestamp): lambda generated: {**generated, "pattern": _TIMESTAMP},
+    _validator_of(fields.Email): _email,
 }
+_Validated = core_schema.BeforeValidatorFunctionSchema | core_schema.AfterValidatorFunctionSchema
 
 
 class _EventSchemaGenerator(GenerateJsonSchema):
     def function_before_schema(
         self, schema: core_schema.BeforeValidatorFunctionSchema
     ) -> JsonSchemaValue:
-        generated = super().function_before_schema(schema)
-        replace = _FIELD_SCHEMAS.get(schema["function"]["function"])
-        return generated if replace is None else replace(generated)
+        return _replaced(schema, super().function_before_schema(schema))
+
+    def function_after_schema(
+        self, schema: core_schema.AfterValidatorFunctionSchema
+    ) -> JsonSchemaValue:
+        return _replaced(schema, super().function_after_schema(schema))
+
+
+def _replaced(schema: _Validated, generated: Schema) -> Schema:
+    replace = _FIELD_SCHEMAS.get(schema["function"]["function"])
+    return generated if replace is None else replace(generated)
 
 
 def _complete_operation(path: str, operation: Schema) -> None:
@@ -253,27 +275,27 @@ def _complete_operation(path: str, operation: Schema) -> None:
     responses = operation["responses"]
     if path.startswith(CARD + "/"):
         responses.pop("200", None)  # a card form never answers 200: a 303, or the 403 page
-    for status, response in _answers(path, "requestBody" in operation).items():
+    for status, response in _answers(path, operation.get("requestBody", {})).items():
         responses.setdefault(status, response)
     for status, response in responses.items():
         _declare_body(path, status, response)
     operation["responses"] = dict(sorted(responses.items()))
 
 
-def _answers(path: str, has_body: bool) -> dict[str, Schema]:
+def _answers(path: str, body: Schema) -> dict[str, Schema]:
     """The answers a route gives that FastAPI does not know of (see app/api/routes)."""
     html = {"text/html": {"schema": {"type": "string"}}}
-    answers: dict[str, Schema] = {}
-    if has_body:
-        answers["413"] = {"description": "Body over the limit"}
+    answers: dict[str, Schema] = {"413": {"description": "Body over the limit"}} if body else {}
+    if JSON in body.get("content", {}) and path not in (CRM_EVENTS, QBO_WEBHOOKS):
+        answers["400"] = {"description": "Body unreadable (not UTF-8), before any other check"}
     if path.startswith(API_KEY_PREFIX):
         challenge = {"WWW-Authenticate": {"schema": {"const": "Bearer"}}}
         answers["401"] = {"description": "Missing or wrong bearer key", "headers": challenge}
         if "{location_id}" in path and not path.endswith("/card-link"):
             answers["404"] = {"description": "Unknown location"}
     if path.startswith(CARD + "/"):
-        location = {"Location": {"schema": {"type": "string"}}}
         back = "Back to the card with a notice, or (connect) on to Intuit's consent page"
+        location = {"Location": {"schema": {"type": "string"}}}
         answers["303"] = {"description": back, "headers": location}
     if path.startswith(CARD):
         answers["403"] = {"description": "Invalid or expired card link (a page)", "content": html}
