@@ -36,7 +36,7 @@ class _Pending:
 
 
 class IntakeBatcher:
-    def __init__(self, pool: DirectPool, *, max_batch: int = 64, max_statements: int = 4) -> None:
+    def __init__(self, pool: DirectPool, *, max_batch: int = 256, max_statements: int = 4) -> None:
         self._pool = pool
         self._max_batch = max_batch
         self._max_statements = max_statements

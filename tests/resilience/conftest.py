@@ -23,17 +23,12 @@ QUICK_RETRY_ENV = {"QBS_WORKER_RETRY_BASE_S": "0.2", "QBS_WORKER_RETRY_CAP_S": "
 
 @pytest.fixture
 def emulator_config(auto_consent_config: EmulatorConfig) -> EmulatorConfig:
+    """Consent without a click, for the company created last (see `load.connect_locations`)."""
     return auto_consent_config
 
 
 @pytest.fixture
-def run_worker() -> bool:
-    return True
-
-
-@pytest.fixture(autouse=True)
 def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Set before `live_service` builds its settings (autouse fixtures are set up first)."""
     for name, value in QUICK_RETRY_ENV.items():
         monkeypatch.setenv(name, value)
     if sizes.THROTTLE_WAIT_S is not None:
@@ -42,8 +37,14 @@ def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def run_worker(quick_retries: None) -> bool:
+    """The live service runs its worker, retrying quickly (set before `live_service` reads it)."""
+    return True
+
+
+@pytest.fixture
 def second_worker(live_service: tuple[str, Settings], database_url: str) -> Iterator[str]:
-    """Another service process's worth of API and worker on the same database."""
+    """A second replica (API and worker, in a thread of its own) on the same database."""
     _, settings = live_service
     app = create_app(settings, run_worker=True, database=Database(database_url))
     with serve(app, free_port()) as url:
@@ -52,5 +53,8 @@ def second_worker(live_service: tuple[str, Settings], database_url: str) -> Iter
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=60) as client:
+    """One client for the test's requests. Idle connections are dropped after 2 s, before
+    uvicorn closes them (5 s): reusing one as the server closes it fails the request."""
+    limits = httpx.Limits(keepalive_expiry=2.0)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
         yield client
