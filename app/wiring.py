@@ -31,7 +31,9 @@ class StaticToken:
 
     token: str
 
-    async def access_token(self, realm_id: str, *, force_refresh: bool = False) -> str:
+    async def access_token(
+        self, realm_id: str, *, force_refresh: bool = False, refused: str | None = None
+    ) -> str:
         return self.token
 
 

@@ -16,6 +16,9 @@ log = get_logger(__name__)
 
 async def process_crm_event(context: JobContext, event_row_id: int) -> None:
     runtime = runtime_of(context)
+    # procrastinate counts earlier attempts; the retry strategy stops at retry_max_attempts.
+    attempts = context.job.attempts if context.job is not None else 0
+    dispatch.FINAL_ATTEMPT.set(attempts >= runtime.settings.worker.retry_max_attempts)
     await dispatch.process_crm_event(runtime.session_factory, runtime.services, event_row_id)
     # The sync.result written with the outcome goes out now rather than at the next sweep.
     await callback_delivery.deliver_due(

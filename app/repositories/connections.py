@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.models import Connection, SyncLogEntry
 from app.models.states import ConnectionStatus, SyncState
@@ -91,3 +92,13 @@ async def overview(session: AsyncSession) -> list[ConnectionOverview]:
         ConnectionOverview(connection, int(failed or 0), last_sync)
         for connection, failed, last_sync in result.all()
     ]
+
+
+async def record_income_account(engine: AsyncEngine, connection_id: UUID, account_id: str) -> None:
+    """Record the Income account chosen for new items, in a transaction of its own."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(Connection)
+            .where(Connection.id == connection_id, Connection.income_account_id.is_(None))
+            .values(income_account_id=account_id)
+        )

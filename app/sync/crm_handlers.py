@@ -64,9 +64,17 @@ async def _run_flow(
             return await sync_payment(ctx, event, cache)
         return await _sync_contact(ctx, event, cache)
     except QboError as exc:
-        if not isinstance(exc, PermanentError):
+        if isinstance(exc, PermanentError):
+            return failed(kind, crm_id, exc.message, action_for(exc), error=exc)
+        if not dispatch.FINAL_ATTEMPT.get():
             raise
-        return failed(kind, crm_id, exc.message, action_for(exc), error=exc)
+        return failed(
+            kind,
+            crm_id,
+            f"QuickBooks kept failing and the retries ran out: {exc.message}",
+            "Retry this entry once QuickBooks answers again",
+            error=exc,
+        )
     except PermanentError as exc:
         return failed(kind, crm_id, str(exc), None)
 

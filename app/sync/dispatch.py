@@ -7,6 +7,7 @@ handler yet stays visibly `pending` with the reason, never silently marked done.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 _FINISHED = {InboundState.DONE, InboundState.SKIPPED, InboundState.FAILED}
+
+# Set by the job runner when the job will not be retried again: a handler then records a
+# transient failure as the event's final outcome instead of leaving it "retrying" for ever.
+FINAL_ATTEMPT: ContextVar[bool] = ContextVar("qbs_final_attempt", default=False)
 
 
 @dataclass(frozen=True, slots=True)

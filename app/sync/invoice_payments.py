@@ -7,6 +7,7 @@ from typing import Any
 
 from app.integrations.crm.schemas import InvoiceData
 from app.integrations.quickbooks.entities import Ref
+from app.integrations.quickbooks.errors import QboStaleObjectError
 from app.integrations.quickbooks.transactions import LinkedTxn, Payment, PaymentLine
 from app.sync.document_lines import currency_ref
 from app.sync.flow import FlowContext, marker
@@ -51,9 +52,19 @@ async def record_amount_paid(
 async def void_payments(ctx: FlowContext, state: dict[str, Any]) -> None:
     """Void the Payments we applied, so the invoice itself can be voided (QBO keeps both)."""
     for payment_id in state.get("payments", []):
+        await _void_payment(ctx, payment_id)
+
+
+async def _void_payment(ctx: FlowContext, payment_id: str) -> None:
+    for attempt in range(3):
         current = await ctx.qbo.read(Payment, payment_id)
         if current.TotalAmt == 0 or current.SyncToken is None:
-            continue  # already voided
-        await ctx.qbo.void(
-            Payment, payment_id, current.SyncToken, request_id=ctx.request_id("void", payment_id)
-        )
+            return  # already voided
+        # Keyed by SyncToken: after a user's edit (5010) the retry needs a new requestid.
+        request = ctx.request_id("void", payment_id, current.SyncToken)
+        try:
+            await ctx.qbo.void(Payment, payment_id, current.SyncToken, request_id=request)
+            return
+        except QboStaleObjectError:
+            if attempt == 2:
+                raise

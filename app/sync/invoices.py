@@ -170,8 +170,15 @@ async def _update(
 
 
 async def _void(ctx: FlowContext, invoice_id: str, crm_id: str) -> None:
-    current = await ctx.qbo.read(Invoice, invoice_id)
-    assert current.SyncToken is not None
-    await ctx.qbo.void(
-        Invoice, invoice_id, current.SyncToken, request_id=ctx.request_id("void", crm_id)
-    )
+    for attempt in range(3):
+        current = await ctx.qbo.read(Invoice, invoice_id)
+        assert current.SyncToken is not None
+        # Keyed by the SyncToken too: a retry after a lost answer replays, while a retry after a
+        # user's edit (5010) needs a new id, since QBO would replay the fault for the old one.
+        request = ctx.request_id("void", crm_id, current.SyncToken)
+        try:
+            await ctx.qbo.void(Invoice, invoice_id, current.SyncToken, request_id=request)
+            return
+        except QboStaleObjectError:
+            if attempt == 2:
+                raise

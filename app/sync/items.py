@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm.attributes import set_committed_value
+
 from app.db.locking import LockNamespace, advisory_xact_lock
 from app.errors import PermanentError
 from app.integrations.quickbooks.entities import Account, Item, Ref
 from app.integrations.quickbooks.errors import QboDuplicateNameError
 from app.integrations.quickbooks.query import Select
 from app.models.states import LinkOrigin
-from app.repositories import entity_links
+from app.repositories import connections, entity_links
 from app.sync.flow import FlowContext
 
 KIND = "item"
@@ -95,5 +98,11 @@ async def _income_account(ctx: FlowContext) -> str:
             "QuickBooks has no Income account to post new items to; create one (Chart of "
             "Accounts → New → Income) and retry"
         )
-    ctx.connection.income_account_id = chosen.Id
+    # Recorded in a transaction of its own: written in the job's, it would lock the connection
+    # row until the job ends, and a token refresh during the job (which updates that row from
+    # another transaction, while the job waits for it) would then wait forever.
+    engine = ctx.session.bind
+    assert isinstance(engine, AsyncEngine)
+    await connections.record_income_account(engine, ctx.connection.id, chosen.Id)
+    set_committed_value(ctx.connection, "income_account_id", chosen.Id)
     return chosen.Id

@@ -56,12 +56,20 @@ class TokenService:
         self._oauth = oauth
         self._cache: dict[str, tuple[str, datetime]] = {}
 
-    async def access_token(self, realm_id: str, *, force_refresh: bool = False) -> str:
+    async def access_token(
+        self, realm_id: str, *, force_refresh: bool = False, refused: str | None = None
+    ) -> str:
+        """The realm's access token, refreshed when due.
+
+        force_refresh (after a 401) refreshes unless another caller already replaced the token:
+        when `refused` (the token the 401 was for) is given, by comparing it with the stored one;
+        otherwise by the stored token's age (JUST_REFRESHED).
+        """
         if not force_refresh:
             cached = self._cache.get(realm_id)
             if cached and cached[1] - REFRESH_MARGIN > _now():
                 return cached[0]
-        token, expires_at = await self._refresh_if_needed(realm_id, force_refresh)
+        token, expires_at = await self._refresh_if_needed(realm_id, force_refresh, refused=refused)
         self._cache[realm_id] = (token, expires_at)
         return token
 
@@ -71,7 +79,7 @@ class TokenService:
         await self._refresh_if_needed(realm_id, force=True, keepalive=True)
 
     async def _refresh_if_needed(
-        self, realm_id: str, force: bool, *, keepalive: bool = False
+        self, realm_id: str, force: bool, *, keepalive: bool = False, refused: str | None = None
     ) -> tuple[str, datetime]:
         failure: OAuthGrantError | None = None
         async with session_scope(self._factory) as session:
@@ -80,7 +88,7 @@ class TokenService:
             if connection is None or connection.status is not ConnectionStatus.ACTIVE:
                 status = connection.status.value if connection else "not connected"
                 raise ConnectionPausedError(realm_id, status)
-            if not self._needs_refresh(connection, force, keepalive):
+            if not self._needs_refresh(connection, force, keepalive, refused):
                 return self._current(connection)
             assert connection.refresh_token_enc is not None
             try:
@@ -100,12 +108,18 @@ class TokenService:
         metrics.TOKEN_REFRESHES.labels(realm=realm_id, outcome="invalid_grant").inc()
         raise ConnectionPausedError(realm_id, ConnectionStatus.NEEDS_RECONNECT.value) from failure
 
-    def _needs_refresh(self, connection: Connection, force: bool, keepalive: bool) -> bool:
+    def _needs_refresh(
+        self, connection: Connection, force: bool, keepalive: bool, refused: str | None
+    ) -> bool:
         expires_at = connection.access_token_expires_at
         if connection.access_token_enc is None or expires_at is None:
             return True
         if keepalive:
             return True
+        if force and refused is not None:
+            # Refused and still stored: refresh, however recently it was issued (QBO revoked or
+            # expired it). Already replaced by another caller: use the replacement.
+            return self._cipher.decrypt(connection.access_token_enc) == refused
         if force:
             refreshed = connection.token_refreshed_at
             return refreshed is None or refreshed < _now() - JUST_REFRESHED

@@ -55,7 +55,9 @@ class StaticTokens:
     def __init__(self, token: str) -> None:
         self.token = token
 
-    async def access_token(self, realm_id: str, *, force_refresh: bool = False) -> str:
+    async def access_token(
+        self, realm_id: str, *, force_refresh: bool = False, refused: str | None = None
+    ) -> str:
         return self.token
 
 

@@ -42,7 +42,11 @@ class QboResponse:
 
 
 class TokenProvider(Protocol):
-    async def access_token(self, realm_id: str, *, force_refresh: bool = False) -> str: ...
+    async def access_token(
+        self, realm_id: str, *, force_refresh: bool = False, refused: str | None = None
+    ) -> str:
+        """A token for the realm; with force_refresh, a new one unless `refused` was replaced."""
+        ...
 
 
 class RequestLimiter(Protocol):
@@ -131,6 +135,7 @@ class Transport:
             try:
                 return await self._attempt(request, force_refresh=force)
             except QboAuthError as error:
+                # The 401 was for this token: the refresh must replace it, however fresh it is.
                 if refreshed:
                     raise
                 refreshed = force_refresh = True
@@ -167,7 +172,10 @@ class Transport:
     async def _attempt(self, request: _Request, *, force_refresh: bool) -> QboResponse:
         # The token is fetched before taking a slot: a refresh talks to Intuit's OAuth
         # server, not the accounting API the slot protects.
-        token = await self._tokens.access_token(request.realm_id, force_refresh=force_refresh)
+        token = await self._tokens.access_token(
+            request.realm_id, force_refresh=force_refresh, refused=request.token
+        )
+        request.token = token
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         if request.body is not None:
             headers["Content-Type"] = request.content_type
@@ -221,6 +229,7 @@ class _Request:
     params: dict[str, str]
     body: bytes | None
     content_type: str
+    token: str | None = None  # the token of the last attempt (the one a 401 refused)
 
 
 def _decode(response: httpx.Response) -> QboResponse:

@@ -101,7 +101,9 @@ def fault(
 class FakeTokens:
     calls: list[tuple[str, bool]] = field(default_factory=list)
 
-    async def access_token(self, realm_id: str, *, force_refresh: bool = False) -> str:
+    async def access_token(
+        self, realm_id: str, *, force_refresh: bool = False, refused: str | None = None
+    ) -> str:
         self.calls.append((realm_id, force_refresh))
         return NEW_TOKEN if force_refresh else OLD_TOKEN
 
