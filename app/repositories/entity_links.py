@@ -81,7 +81,7 @@ async def upsert(
     connection_id: uuid.UUID,
     kind: str,
     crm_id: str,
-    qbo_id: str,
+    qbo_id: str | None,
     origin: LinkOrigin,
     sync_token: str | None,
     content_hash: str | None = None,

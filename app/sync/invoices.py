@@ -24,11 +24,16 @@ from app.sync.results import SyncResult, failed, skipped, synced
 KIND = "invoice"
 
 
+VOIDED_BEFORE_SENT = "voided before it was ever sent to QuickBooks"
+
+
 def _skip_reason(ctx: FlowContext, data: InvoiceData, link: EntityLink | None) -> str | None:
     if data.qbo_invoice_id is not None or (link is not None and link.origin is LinkOrigin.QBO):
         return "imported from QuickBooks: edits in the CRM are not pushed back (Q3)"
     state = link.state if link is not None else {}
     if state.get("voided"):
+        if link is not None and link.qbo_id is None:
+            return "voided in the CRM before it ever reached QuickBooks"
         return "already voided in QuickBooks"
     applied = state.get("updated_at")
     if applied and data.updated_at < datetime.fromisoformat(applied):
@@ -41,7 +46,7 @@ def _skip_reason(ctx: FlowContext, data: InvoiceData, link: EntityLink | None) -
     if data.status is InvoiceStatus.DRAFT:
         return "not sent yet: an invoice is created in QuickBooks when it is sent"
     if data.status is InvoiceStatus.VOIDED:
-        return "voided before it was ever sent to QuickBooks"
+        return VOIDED_BEFORE_SENT
     return None
 
 
@@ -70,11 +75,27 @@ def _digest(fields: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
+async def _remember_void(ctx: FlowContext, data: InvoiceData) -> None:
+    """A link with no QBO invoice: an older snapshot arriving after the void must not create it."""
+    await entity_links.upsert(
+        ctx.session,
+        connection_id=ctx.connection.id,
+        kind=KIND,
+        crm_id=data.id,
+        qbo_id=None,
+        origin=LinkOrigin.CRM,
+        sync_token=None,
+        state={"voided": True, "updated_at": data.updated_at.isoformat()},
+    )
+
+
 async def sync_invoice(ctx: FlowContext, event: InvoiceEvent, cache: TaxCodeCache) -> SyncResult:
     data = event.data
     link = await entity_links.by_crm_id(ctx.session, ctx.connection.id, KIND, data.id)
     reason = _skip_reason(ctx, data, link)
     if reason is not None:
+        if reason == VOIDED_BEFORE_SENT:
+            await _remember_void(ctx, data)
         return skipped(KIND, data.id, reason, qbo_id=link.qbo_id if link else None)
     customer_id = await ensure_customer(ctx, data.contact)
     mapped = await map_document(ctx, data, cache)

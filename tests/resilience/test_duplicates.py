@@ -123,13 +123,6 @@ async def test_every_event_twice_shuffled_and_concurrent_ends_like_one_ordered_d
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:100])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="app/sync/invoices.py:_skip_reason skips a void that arrives before the invoice was "
-    "synced without recording it, so the older 'sent' snapshot arriving next creates an open "
-    "invoice",
-)
 async def test_a_void_arriving_before_the_invoice_leaves_no_open_invoice(
     live_service: tuple[str, Settings],
     emulator: str,
