@@ -66,7 +66,9 @@ async def test_copies_in_one_burst_are_duplicates_and_a_changed_body_is_a_confli
 _FAIL_ONE_EVENT = """
 CREATE FUNCTION qbs_test_refuse_evt_13() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF NEW.event_id = 'evt_13' THEN RAISE EXCEPTION 'refused by the test' USING ERRCODE = '22023'; END IF;
+    IF NEW.event_id = 'evt_13' THEN
+        RAISE EXCEPTION 'refused by the test' USING ERRCODE = '22023';
+    END IF;
     RETURN NEW;
 END $$;
 CREATE TRIGGER qbs_test_refuse_evt_13 BEFORE INSERT ON crm_events
