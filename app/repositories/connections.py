@@ -8,7 +8,7 @@ from uuid import UUID
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Connection, SyncLogEntry
 from app.models.states import ConnectionStatus, SyncState
@@ -94,11 +94,12 @@ async def overview(session: AsyncSession) -> list[ConnectionOverview]:
     ]
 
 
-async def record_income_account(engine: AsyncEngine, connection_id: UUID, account_id: str) -> None:
-    """Record the Income account chosen for new items, in a transaction of its own."""
-    async with engine.begin() as conn:
-        await conn.execute(
-            update(Connection)
-            .where(Connection.id == connection_id, Connection.income_account_id.is_(None))
-            .values(income_account_id=account_id)
-        )
+async def record_income_account(
+    session: AsyncSession, connection_id: UUID, account_id: str
+) -> None:
+    """Record the Income account chosen for new items, unless one was recorded meanwhile."""
+    await session.execute(
+        update(Connection)
+        .where(Connection.id == connection_id, Connection.income_account_id.is_(None))
+        .values(income_account_id=account_id)
+    )

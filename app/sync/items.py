@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.db.locking import LockNamespace, advisory_xact_lock
+from app.db.session import create_session_factory, session_scope
 from app.errors import PermanentError
 from app.integrations.quickbooks.entities import Account, Item, Ref
 from app.integrations.quickbooks.errors import QboDuplicateNameError
@@ -103,6 +104,7 @@ async def _income_account(ctx: FlowContext) -> str:
     # another transaction, while the job waits for it) would then wait forever.
     engine = ctx.session.bind
     assert isinstance(engine, AsyncEngine)
-    await connections.record_income_account(engine, ctx.connection.id, chosen.Id)
+    async with session_scope(create_session_factory(engine)) as session:
+        await connections.record_income_account(session, ctx.connection.id, chosen.Id)
     set_committed_value(ctx.connection, "income_account_id", chosen.Id)
     return chosen.Id
