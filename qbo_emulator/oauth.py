@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import html
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -36,6 +39,9 @@ DISCOVERY_PATHS = (
     "/.well-known/openid-configuration",
 )
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# RFC 7636 §4.1/§4.2: verifier and challenge are 43-128 characters of the unreserved set.
+PKCE_VALUE = re.compile(r"[A-Za-z0-9._~-]{43,128}")
+PKCE_METHODS = frozenset({"S256", "plain"})
 
 
 def _redirect(uri: str, params: dict[str, str]) -> RedirectResponse:
@@ -68,12 +74,41 @@ def _check_authorize(emu: Emulator, params: dict[str, str]) -> Response | None:
     scopes = params.get("scope", "").split()
     if not scopes or any(s not in KNOWN_SCOPES for s in scopes):
         return _redirect(redirect_uri, {"error": "invalid_scope", **state})
+    if _challenge(params) is False:
+        return _redirect(redirect_uri, {"error": "invalid_request", **state})
     return None
 
 
+def _challenge(params: dict[str, str]) -> tuple[str, str] | bool | None:
+    """The PKCE challenge and method asked for, None without one, False when malformed."""
+    challenge = params.get("code_challenge")
+    method = params.get("code_challenge_method", "plain")  # RFC 7636 §4.3: plain by default
+    if challenge is None:
+        return None if "code_challenge_method" not in params else False
+    if not PKCE_VALUE.fullmatch(challenge) or method not in PKCE_METHODS:
+        return False
+    return challenge, method
+
+
+def pkce_matches(challenge: str, method: str, verifier: str) -> bool:
+    """RFC 7636 §4.6: S256 compares BASE64URL(SHA256(ASCII(verifier))) without padding."""
+    if not PKCE_VALUE.fullmatch(verifier):
+        return False
+    if method == "S256":
+        digest = hashlib.sha256(verifier.encode("ascii")).digest()
+        verifier = base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+    return hmac.compare_digest(verifier, challenge)
+
+
 def _connect(emu: Emulator, params: dict[str, str], realm_id: str) -> RedirectResponse:
+    challenge = _challenge(params)
     code = emu.tokens.new_code(
-        realm_id, params["client_id"], params["redirect_uri"], params["scope"], emu.clock.now()
+        realm_id,
+        params["client_id"],
+        params["redirect_uri"],
+        params["scope"],
+        emu.clock.now(),
+        challenge if isinstance(challenge, tuple) else None,
     )
     out = {"code": code, "state": params.get("state", ""), "realmId": realm_id}
     return _redirect(params["redirect_uri"], out)
@@ -173,6 +208,10 @@ def _exchange(emu: Emulator, form: dict[str, str]) -> JSONResponse:
     code.used = True  # a code works once, even if the rest of the request is wrong
     if form.get("redirect_uri") != code.redirect_uri:
         return _oauth_error("invalid_grant", description="redirect_uri mismatch")
+    if code.code_challenge is not None and not pkce_matches(
+        code.code_challenge, code.code_challenge_method, form.get("code_verifier", "")
+    ):
+        return _oauth_error("invalid_grant", description="code_verifier does not match")
     expires = now + emu.config.refresh_token_ttl_s
     grant = emu.tokens.new_grant(code.realm_id, code.client_id, code.scope, expires)
     return _issue(emu, grant)

@@ -17,6 +17,9 @@ class AuthCode:
     scope: str
     expires_at: float
     used: bool = False
+    # PKCE (RFC 7636): the authorize request's code_challenge and its method, if it sent one.
+    code_challenge: str | None = None
+    code_challenge_method: str = "plain"
 
 
 @dataclass
@@ -49,12 +52,20 @@ class TokenStore:
         self.access: dict[str, AccessToken] = {}
 
     def new_code(
-        self, realm_id: str, client_id: str, redirect_uri: str, scope: str, now: float
+        self,
+        realm_id: str,
+        client_id: str,
+        redirect_uri: str,
+        scope: str,
+        now: float,
+        challenge: tuple[str, str] | None = None,
     ) -> str:
         code = "AB1" + secrets.token_urlsafe(40)
         self.codes[code] = AuthCode(
             code, realm_id, client_id, redirect_uri, scope, now + CODE_TTL_S
         )
+        if challenge is not None:
+            self.codes[code].code_challenge, self.codes[code].code_challenge_method = challenge
         return code
 
     def new_grant(

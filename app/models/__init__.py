@@ -1,6 +1,7 @@
 """Every table, imported here so Alembic sees the whole schema."""
 
 from app.db.base import Base
+from app.models.company_release import CompanyRelease
 from app.models.connection import Connection
 from app.models.crm_callback import CrmCallback
 from app.models.crm_event import CrmEvent
@@ -13,6 +14,7 @@ from app.models.sync_log import SyncLogEntry
 
 __all__ = [
     "Base",
+    "CompanyRelease",
     "Connection",
     "CrmCallback",
     "CrmEvent",

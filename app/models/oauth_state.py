@@ -24,4 +24,6 @@ class OAuthState(Base):
     started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(sa.String(64))
+    # PKCE (RFC 7636): sent to Intuit's token endpoint once, then cleared by claim_completion.
+    code_verifier: Mapped[str | None] = mapped_column(sa.String(128))
     created_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())

@@ -6,6 +6,7 @@ plain page when the state is unusable), never in a half-made connection.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,12 +18,12 @@ from app.config import QboEnvironment, Settings
 from app.db.locking import LockNamespace, advisory_xact_lock
 from app.db.session import SessionFactory, session_scope
 from app.errors import AppError, PermanentError, TransientError
-from app.integrations.quickbooks.auth import IntuitOAuth, TokenSet
+from app.integrations.quickbooks.auth import IntuitOAuth, TokenSet, new_code_verifier
 from app.logging import get_logger
 from app.models import Connection, OAuthState
 from app.repositories import connections, oauth_states
 from app.security.tokens import StateSigner, TokenCipher
-from app.sync import connection_status
+from app.sync import company_release, connection_status
 from app.sync.mapping.company import CompanyFacts
 from app.sync.tokens import store_tokens
 
@@ -30,6 +31,13 @@ log = get_logger(__name__)
 
 STATE_TTL = timedelta(minutes=10)
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+# Location ids end up in URLs, file names, job lock keys ("crm:<location>:...") and log lines:
+# only characters that mean nothing in any of them. Checked when a location is registered.
+LOCATION_ID_RULE = re.compile(r"[A-Za-z0-9_-]{1,200}")
+LOCATION_ID_HELP = (
+    "location_id must be 1 to 200 characters, each an ASCII letter, a digit, '_' or '-' "
+    "(no '/', '.', ':' or spaces)"
+)
 
 # Reads CompanyInfo and Preferences with a just-issued access token (C3).
 FactsReader = Callable[[str, str], Awaitable[CompanyFacts]]
@@ -39,6 +47,17 @@ AfterConnect = Callable[[AsyncSession, Connection, bool], Awaitable[None]]
 
 class ConnectRequestError(AppError):
     """The CRM's connect request cannot be honoured as asked (422)."""
+
+
+class LocationIdError(ConnectRequestError):
+    """A location id outside LOCATION_ID_RULE, for a location not registered yet."""
+
+    def __init__(self) -> None:
+        super().__init__(LOCATION_ID_HELP)
+
+
+def valid_location_id(location_id: str) -> bool:
+    return LOCATION_ID_RULE.fullmatch(location_id) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +127,12 @@ class ConnectFlow:
         check_return_url(self._settings, return_url)
         expires_at = datetime.now(UTC) + STATE_TTL
         async with session_scope(self._factory) as session:
+            # A location registered before the rule existed can still reconnect.
+            if (
+                not valid_location_id(location_id)
+                and await connections.get_by_location(session, location_id) is None
+            ):
+                raise LocationIdError
             await connections.register_location(
                 session,
                 location_id,
@@ -121,6 +146,7 @@ class ConnectFlow:
                 review_automation=review_automation,
                 return_url=return_url,
                 expires_at=expires_at,
+                code_verifier=new_code_verifier(),
             )
         base = self._settings.public_base_url.rstrip("/")
         url = f"{base}/v1/oauth/connect?{urlencode({'state': self._signer.sign(attempt.id)})}"
@@ -139,10 +165,10 @@ class ConnectFlow:
             return Redirect(page="This connect link is not valid. Start again from your CRM.")
         async with session_scope(self._factory) as session:
             claimed = await oauth_states.claim_start(session, attempt.id)
-        if not claimed:
+        if not claimed or not attempt.code_verifier:  # no verifier: made before PKCE, start again
             return self._fail(attempt, "link_used_or_expired")
         assert state is not None
-        return Redirect(url=self._oauth.authorization_url(state))
+        return Redirect(url=self._oauth.authorization_url(state, attempt.code_verifier))
 
     async def callback(
         self, *, state: str | None, code: str | None, realm_id: str | None, error: str | None
@@ -152,13 +178,14 @@ class ConnectFlow:
             return Redirect(page="This connection attempt is not valid. Start again from your CRM.")
         async with session_scope(self._factory) as session:
             # Claimed in its own transaction first: a replayed callback can never exchange twice.
-            claimed = await oauth_states.claim_completion(session, attempt.id)
-        if not claimed:
+            verifier = await oauth_states.claim_completion(session, attempt.id)
+        if not verifier:
             return self._fail(attempt, "link_used_or_expired")
         if error or not code or not realm_id:
             return await self._finish(attempt, error or "missing_code")
         try:
-            tokens = await self._oauth.exchange_code(code)
+            # PKCE: a code issued to another attempt (another verifier's challenge) is refused.
+            tokens = await self._oauth.exchange_code(code, verifier)
         except (PermanentError, TransientError) as exc:
             log.warning(
                 "qbo.connect.exchange_failed", location_id=attempt.location_id, error=str(exc)
@@ -184,6 +211,8 @@ class ConnectFlow:
                 # Links and history belong to the first company; mixing two would corrupt both.
                 await oauth_states.record_outcome(session, attempt.id, "different_company")
                 return self._fail(attempt, "different_company")
+            if connection.realm_id is None:
+                await company_release.restore_links(session, connection, realm_id)
             first_time = connection.connected_at is None
             self._apply(connection, attempt, realm_id, tokens, facts, first_time)
             await connection_status.activate(session, connection)

@@ -13,7 +13,7 @@ from app.integrations.quickbooks.auth import IntuitOAuth
 from app.logging import get_logger
 from app.models import Connection
 from app.models.states import SyncState
-from app.repositories import connections, crm_events, sync_log
+from app.repositories import company_releases, connections, crm_events, sync_log
 from app.security.tokens import TokenCipher
 from app.sync import connection_status
 from app.sync.intake import UnknownLocationError
@@ -63,6 +63,17 @@ async def describe(session: AsyncSession, location_id: str) -> dict[str, Any]:
                 "action": e.action,
             }
             for e in await sync_log.search(session, connection.id, state=SyncState.FAILED, limit=5)
+        ],
+        # Companies this location let go of (DELETE ...?release_company=true), newest first.
+        "released_companies": [
+            {
+                "realm_id": r.realm_id,
+                "company_name": r.company_name,
+                "released_at": _iso(r.released_at),
+                "links_archived": r.link_count,
+                "restored_at": _iso(r.restored_at),
+            }
+            for r in await company_releases.summaries(session, connection.id)
         ],
     }
 

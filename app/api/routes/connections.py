@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.api.auth import require_crm_api_key
+from app.api.errors import error_body
 from app.api.state import app_state
 from app.db.session import session_scope
-from app.sync import connections_admin
+from app.sync import company_release, connections_admin
+from app.sync.connect import LOCATION_ID_HELP, LocationIdError
 from app.text_rules import unstorable
 
 router = APIRouter(dependencies=[Depends(require_crm_api_key)])
@@ -48,15 +51,36 @@ class ConnectionPatch(BaseModel):
     review_automation: bool
 
 
+class DisconnectResponse(BaseModel):
+    location_id: str
+    status: str = Field(description="Always `disconnected`.")
+    revoked: bool = Field(description="Intuit accepted the revocation of the tokens.")
+    released_realm_id: str | None = Field(
+        default=None, description="With `release_company=true`: the company released."
+    )
+    links_archived: int | None = Field(
+        default=None, description="With `release_company=true`: links moved to the archive."
+    )
+
+
 @router.post("/v1/connections", status_code=201, response_model=ConnectLinkResponse)
 async def create_connection(request: Request, body: ConnectionRequest) -> ConnectLinkResponse:
-    """Start connecting a location: a single-use connect URL valid for 10 minutes."""
-    link = await app_state(request).services.connect.start(
-        location_id=body.location_id,
-        import_invoices=body.import_invoices,
-        review_automation=body.review_automation,
-        return_url=body.return_url,
-    )
+    """Start connecting a location: a single-use connect URL valid for 10 minutes.
+
+    A new `location_id` must match `^[A-Za-z0-9_-]{1,200}$` (422 naming `body.location_id`
+    otherwise); a location registered before this rule keeps working."""
+    try:
+        link = await app_state(request).services.connect.start(
+            location_id=body.location_id,
+            import_invoices=body.import_invoices,
+            review_automation=body.review_automation,
+            return_url=body.return_url,
+        )
+    except LocationIdError:
+        loc = ("body", "location_id")
+        raise RequestValidationError(
+            [{"loc": loc, "msg": LOCATION_ID_HELP, "type": "value_error"}]
+        ) from None
     return ConnectLinkResponse(
         location_id=body.location_id, connect_url=link.url, expires_at=link.expires_at
     )
@@ -81,16 +105,52 @@ async def patch_connection(
         return await connections_admin.describe(session, location_id)
 
 
-@router.delete(
-    "/v1/connections/{location_id}", responses={404: {"description": "Unknown location"}}
+_RELEASE = (
+    "Also release the QuickBooks company (after disconnecting, if still connected): the "
+    "company can then be connected to another location, and this location to another "
+    "company. Links and review decisions are archived for audit (restored if the same company "
+    "comes back to this location); the sync log and CRM events stay."
 )
-async def delete_connection(request: Request, location_id: LocationId) -> JSONResponse:
+
+
+@router.delete(
+    "/v1/connections/{location_id}",
+    response_model=DisconnectResponse,
+    response_model_exclude_none=True,
+    responses={
+        404: {"description": "Unknown location"},
+        409: {"description": "release_company=true, but no company is bound (no_company)"},
+    },
+)
+async def delete_connection(
+    request: Request,
+    location_id: LocationId,
+    release_company: bool = Query(default=False, description=_RELEASE),
+) -> JSONResponse:
     """Revoke the tokens at Intuit and mark the connection disconnected; events still wait."""
     state = app_state(request)
+    services = state.services
+    if release_company:
+        try:
+            released = await company_release.release_company(
+                state.session_factory, services.oauth, services.cipher, location_id
+            )
+        except company_release.NoCompanyError as exc:
+            return JSONResponse(error_body("no_company", str(exc)), status_code=409)
+        services.tokens.forget(released.realm_id)
+        return JSONResponse(
+            {
+                "location_id": location_id,
+                "status": "disconnected",
+                "revoked": released.revoked,
+                "released_realm_id": released.realm_id,
+                "links_archived": released.links_archived,
+            }
+        )
     result = await connections_admin.disconnect(
-        state.session_factory, state.services.oauth, state.services.cipher, location_id
+        state.session_factory, services.oauth, services.cipher, location_id
     )
-    state.services.tokens.forget(result.realm_id or "")
+    services.tokens.forget(result.realm_id or "")
     return JSONResponse(
         {"location_id": location_id, "status": "disconnected", "revoked": result.revoked}
     )

@@ -6,6 +6,7 @@ The only module that imports authlib. Errors come out typed: a grant Intuit refu
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -51,6 +52,11 @@ class TokenSet:
 
     def __repr__(self) -> str:
         return f"TokenSet(expires_at={self.expires_at.isoformat()}, tokens=[redacted])"
+
+
+def new_code_verifier() -> str:
+    """An RFC 7636 code_verifier: 64 characters of the unreserved set, 384 bits of entropy."""
+    return secrets.token_urlsafe(48)
 
 
 class OAuthGrantError(PermanentError):
@@ -114,16 +120,24 @@ class IntuitOAuth:
             redirect_uri=redirect_uri,
             scope=SCOPE,
             timeout=timeout_s,
+            code_challenge_method="S256",
         )
 
-    def authorization_url(self, state: str) -> str:
-        url, _ = self._client.create_authorization_url(self.endpoints.authorize, state=state)
+    def authorization_url(self, state: str, code_verifier: str) -> str:
+        """Intuit's consent URL carrying `code_challenge` = BASE64URL(SHA256(code_verifier))."""
+        url, _ = self._client.create_authorization_url(
+            self.endpoints.authorize, state=state, code_verifier=code_verifier
+        )
         return str(url)
 
-    async def exchange_code(self, code: str) -> TokenSet:
+    async def exchange_code(self, code: str, code_verifier: str) -> TokenSet:
+        """Trade the code for tokens, proving with the verifier that we started this attempt."""
         try:
             token = await self._client.fetch_token(
-                self.endpoints.token, grant_type="authorization_code", code=code
+                self.endpoints.token,
+                grant_type="authorization_code",
+                code=code,
+                code_verifier=code_verifier,
             )
         except (OAuthError, httpx.HTTPError) as exc:
             raise _translate(exc) from None
