@@ -228,6 +228,79 @@ async def _retry(db: _Db, args: argparse.Namespace) -> int:
     return 0
 
 
+def _since(value: str) -> datetime:
+    """--since: an ISO 8601 date or time; without a zone it is UTC."""
+    from app.sync.callback_resend import as_utc
+
+    try:
+        moment = as_utc(datetime.fromisoformat(value))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {value!r}") from exc
+    assert moment is not None
+    return moment
+
+
+async def _callbacks_list(db: _Db, args: argparse.Namespace) -> int:
+    from app.db.session import session_scope
+    from app.models.states import CallbackState
+    from app.sync.callback_resend import list_callbacks
+
+    state = CallbackState.FAILED if args.failed else None
+    async with session_scope(db.factory) as session:
+        found = await list_callbacks(
+            session, args.location, state=state, since=args.since, limit=args.limit
+        )
+    if not found:
+        _out(f"No {'failed ' if args.failed else ''}callbacks for {args.location}.")
+        return 0
+    for callback in found:
+        attempts = f"{callback.attempts} attempt{'s' if callback.attempts != 1 else ''}"
+        _out(
+            f"{callback.id}  {_when(callback.created_at)}  {callback.state.value:<9}  "
+            f"{callback.type}  {attempts}"
+        )
+        if callback.last_error:
+            _out(f"    {callback.last_error}")
+    if args.failed:
+        _out(f"Send them again: qbo-sync callbacks resend --location {args.location}")
+    return 0
+
+
+async def _callbacks_resend(db: _Db, args: argparse.Namespace) -> int:
+    from app.config import WorkerSettings
+    from app.db.session import session_scope
+    from app.jobs.app import build_job_app
+    from app.sync.callback_resend import resend_failed
+
+    async with session_scope(db.factory) as session:
+        # Never opened: it only names the task; the wake-up goes in on this session's connection.
+        job_app = build_job_app(db.url, WorkerSettings())
+        ids = await resend_failed(session, job_app, args.location, since=args.since)
+    if not ids:
+        _out(f"No failed callbacks to resend for {args.location}.")
+        return 0
+    _out(
+        f"{len(ids)} failed callback{'s' if len(ids) != 1 else ''} due again; the deliverer "
+        "sends them now."
+    )
+    return 0
+
+
+def _callbacks_parser(commands: Any) -> None:
+    group = commands.add_parser("callbacks", help="callbacks owed to the CRM: list, resend")
+    actions = group.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="a location's callbacks, newest first")
+    listing.add_argument("--location", required=True, help="the CRM location id")
+    listing.add_argument("--failed", action="store_true", help="only failed callbacks")
+    listing.add_argument("--since", type=_since, default=None, help="written at or after (ISO)")
+    listing.add_argument("--limit", type=int, default=50, help="callbacks to show (default 50)")
+    listing.set_defaults(func=lambda args: _run_db(_callbacks_list, args))
+    resend = actions.add_parser("resend", help="send a location's failed callbacks again")
+    resend.add_argument("--location", required=True, help="the CRM location id")
+    resend.add_argument("--since", type=_since, default=None, help="written at or after (ISO)")
+    resend.set_defaults(func=lambda args: _run_db(_callbacks_resend, args))
+
+
 def _demo(args: argparse.Namespace) -> int:
     from app.demo import run_demo
 
@@ -274,6 +347,7 @@ def _parser() -> argparse.ArgumentParser:
     retry.add_argument("--location", required=True, help="the CRM location id")
     retry.add_argument("--failed", action="store_true", help="every failed entry (required)")
     retry.set_defaults(func=lambda args: _run_db(_retry, args))
+    _callbacks_parser(commands)
 
     demo = commands.add_parser(
         "demo", help="run everything locally (database, emulator, service, CRM) and sync examples"

@@ -53,6 +53,11 @@ class CrmSettings(BaseSettings):
     return_url_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_event_bytes: int = 256 * 1024
     signature_tolerance_s: int = 300
+    # Callback delivery (docs/design.md §2.4): a callback the CRM has not taken this long after it
+    # was written (or resent) is `failed`; a deliverer's claim on a batch lasts `lease_s`.
+    callback_give_up_after_s: float = Field(default=3 * 86_400, gt=0)
+    callback_lease_s: float = Field(default=120.0, ge=30)
+    callback_timeout_s: float = Field(default=10.0, gt=0, le=60)
 
     @field_validator("return_url_origins", mode="before")
     @classmethod

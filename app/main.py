@@ -14,6 +14,7 @@ from app.api.errors import register_error_handlers
 from app.api.middleware import RequestContextMiddleware
 from app.api.openapi import install_openapi
 from app.api.routes import (
+    callbacks,
     card,
     connections,
     crm_events,
@@ -70,6 +71,7 @@ def create_app(
     # The CRM intake first: routes are matched in order and it takes most of the traffic.
     for module in (crm_events, qbo_webhooks, health, metrics, connections, oauth, sync_log, card):
         app.include_router(module.router)
+    app.include_router(callbacks.router)
     install_openapi(app)
     return app
 

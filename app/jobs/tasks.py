@@ -20,10 +20,9 @@ async def process_crm_event(context: JobContext, event_row_id: int) -> None:
     attempts = context.job.attempts if context.job is not None else 0
     dispatch.FINAL_ATTEMPT.set(attempts >= runtime.settings.worker.retry_max_attempts)
     await dispatch.process_crm_event(runtime.session_factory, runtime.services, event_row_id)
-    # The sync.result written with the outcome goes out now rather than at the next sweep.
-    await callback_delivery.deliver_due(
-        runtime.session_factory, runtime.services.callbacks, limit=20
-    )
+    # The sync.result just committed goes out with the deliverer now, not at its next 5 s tick;
+    # never sent from here, so a slow CRM cannot hold this job (or its object's lock) open.
+    await callback_delivery.wake_deliverer(context.app)
 
 
 async def sweep_stalled(context: JobContext, timestamp: int) -> None:
@@ -50,7 +49,11 @@ async def initial_import(context: JobContext, connection_id: str) -> None:
 async def deliver_callbacks(context: JobContext, timestamp: int) -> None:
     """Send callbacks that are due (new ones, and retries whose backoff has passed)."""
     runtime = runtime_of(context)
-    await callback_delivery.deliver_due(runtime.session_factory, runtime.services.callbacks)
+    await callback_delivery.deliver_due(
+        runtime.session_factory,
+        runtime.services.callbacks,
+        policy=callback_delivery.DeliveryPolicy.from_settings(runtime.settings),
+    )
 
 
 async def keep_tokens_alive(context: JobContext, timestamp: int) -> None:
@@ -77,9 +80,11 @@ def register_tasks(app: App, retry: CappedJitterBackoff) -> None:
     # Every 10 s: a killed worker's jobs come back QBS_WORKER_STALLED_AFTER_S + <= 10 s later.
     app.periodic(cron="* * * * * */10", periodic_id=names.SWEEP_STALLED_TASK)(sweeper)
     app.task(name=names.INITIAL_IMPORT_TASK, pass_context=True, retry=retry)(initial_import)
+    # One run at a time (lock) and one waiting (queueing lock): a slow CRM takes one slot at most.
     deliver = app.task(
         name=names.DELIVER_CALLBACKS_TASK,
         pass_context=True,
+        lock=names.DELIVER_CALLBACKS_TASK,
         queueing_lock=names.DELIVER_CALLBACKS_TASK,
     )(deliver_callbacks)
     # The sixth cron field is seconds: every 5 s, so a retry's ~5 s backoff is honoured.

@@ -19,6 +19,7 @@ class CrmCallback(Base):
     __table_args__ = (
         sa.Index("ix_crm_callbacks_state_created", "state", "created_at"),
         sa.Index("ix_crm_callbacks_due", "state", "next_attempt_at"),
+        sa.Index("ix_crm_callbacks_location_state", "location_id", "state", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -33,3 +34,9 @@ class CrmCallback(Base):
     created_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
     next_attempt_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
     delivered_at: Mapped[datetime | None]
+    # Set while a deliverer holds the callback's lease (next_attempt_at is then the lease's end):
+    # only the holder of this token records the outcome.
+    claim_token: Mapped[uuid.UUID | None]
+    failed_at: Mapped[datetime | None]
+    # The give-up window restarts at a resend (else at created_at).
+    resent_at: Mapped[datetime | None]

@@ -1,42 +1,62 @@
-"""Delivery of the CRM callback outbox (DESIGN.md §2.4; issue 5, "Sync log and callbacks").
+"""Delivery of the CRM callback outbox (DESIGN.md §2.4).
 
-Callbacks are written to `crm_callbacks` in the transaction that produced them; this module sends
-them. Each run claims due callbacks with `FOR UPDATE SKIP LOCKED` and **keeps the row locks
-while it sends them**, then records every outcome and commits in that same transaction. So two
-workers can never send one callback at once (the second skips locked rows), at the price of a
-transaction open for the length of the HTTP calls; that is kept short by the client's 10 s
-timeout, at most `SEND_CONCURRENCY` requests in flight, and by stopping a batch as soon as the CRM
-looks unavailable. A crash after the CRM answered 2xx but before the commit sends the callback
-again later, which the CRM's deduplication on `id` absorbs (at-least-once).
+Callbacks are written to `crm_callbacks` in the transaction that produced them; only the
+deliverer job (`crm.callbacks.deliver`, every 5 s and woken by any job that wrote one, see
+`wake_deliverer`) sends them. The job runs under a procrastinate lock, so it takes at most one
+worker slot however slow the CRM is, and a slow CRM never holds up a QuickBooks sync job.
 
-Outcomes: 2xx → delivered. A rejection (4xx) → failed with the CRM's answer. Anything else →
-retried with capped exponential backoff and jitter (first ~5 s, at most 1 h, never sooner than a
-Retry-After), until a failed attempt happens 3 days after the callback was created → failed
-"gave up after 3 days". Every callback gets at least one attempt, however old, so callbacks that
-waited for CRM_CALLBACK_URL to be configured are still sent. Without a URL nothing is sent and
-nothing is marked failed.
+No transaction is open while the CRM is called. A run *leases* up to `limit` due callbacks in a
+short transaction (`next_attempt_at` = now + lease, plus a claim token) and commits; it sends them
+outside any transaction; each outcome is then recorded in a short transaction of its own, only
+if the run still holds the lease. So two deliverers never send one callback at once while the
+lease holds, and a deliverer that dies mid-send leaves its callbacks due again when the lease ends.
+A run stops starting sends once its time budget (the lease minus two timeouts) is spent, and gives
+back what it did not send, so a send never outlives its lease. A crash after the CRM answered 2xx
+but before the outcome was recorded sends the callback again later, which the CRM's
+deduplication on `id` absorbs (at-least-once).
 
-Callbacks of one location are sent in creation order within a batch; retries can still reorder
-them across batches, so the CRM orders by `occurred_at`.
+Outcomes: 2xx → delivered. A verdict on the payload (400/410/413/422, see
+app/integrations/crm/callbacks.py) → failed with the CRM's answer. Anything else (401, 403, 404,
+5xx, timeouts, network) → retried with capped exponential backoff and jitter (first ~5 s, at most
+1 h, never sooner than a Retry-After), until a failed attempt happens `give_up_after`
+(CRM_CALLBACK_GIVE_UP_AFTER_S, 3 days) after the callback was written or last resent → failed
+"gave up after ...". Failed callbacks are listed by `qbo-sync callbacks list --failed` and
+`GET /v1/connections/{location_id}/callbacks?state=failed`, and sent again by `qbo-sync callbacks
+resend` or `POST /v1/connections/{location_id}/callbacks/resend`. Every callback gets at least
+one attempt, however old, so callbacks that waited for CRM_CALLBACK_URL to be configured are
+still sent. Without a URL nothing is sent and nothing is marked failed.
+
+Callbacks of one location are sent in creation order within a batch (one lane per location,
+locations side by side); retries can still reorder them across batches, so the CRM orders by
+`occurred_at`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
+from procrastinate import App
+from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import metrics
-from app.db.session import SessionFactory, session_scope
+from app.config import Settings
+from app.db.session import SessionFactory, raw_connection, session_scope
 from app.errors import PermanentError, TransientError
-from app.integrations.crm.callbacks import CallbackClient, CallbackUnavailableError
+from app.integrations.crm.callbacks import (
+    DEFAULT_TIMEOUT_S,
+    CallbackClient,
+    CallbackUnavailableError,
+)
+from app.jobs import names
 from app.logging import get_logger
 from app.models import CrmCallback
 from app.repositories import crm_callbacks
@@ -44,6 +64,7 @@ from app.repositories import crm_callbacks
 log = get_logger(__name__)
 
 GIVE_UP_AFTER = timedelta(days=3)
+DEFAULT_LEASE = timedelta(seconds=120)
 FIRST_RETRY_S = 5.0
 MAX_RETRY_S = 3600.0
 SEND_CONCURRENCY = 8
@@ -56,12 +77,18 @@ SendResult = Exception | None
 
 @dataclass
 class DeliveryReport:
-    """What one run did. `held_back`: claimed but not sent because the CRM was unavailable."""
+    """What one run did.
+
+    `held_back`: claimed but given back unsent (the CRM looked unavailable, or the run's time
+    budget ran out). `lease_lost`: sent, but the outcome was not recorded because the lease had
+    run out and another run had claimed the callback.
+    """
 
     delivered: int = 0
     retrying: int = 0
     failed: int = 0
     held_back: int = 0
+    lease_lost: int = 0
 
     def add(self, outcome: Outcome) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
@@ -108,6 +135,34 @@ def _log_no_url() -> None:
     )
 
 
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """How long a callback is retried and how long a deliverer's claim lasts."""
+
+    give_up_after: timedelta = GIVE_UP_AFTER
+    lease: timedelta = DEFAULT_LEASE
+    send_timeout_s: float = DEFAULT_TIMEOUT_S
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DeliveryPolicy:
+        crm = settings.crm
+        return cls(
+            give_up_after=timedelta(seconds=crm.callback_give_up_after_s),
+            lease=timedelta(seconds=crm.callback_lease_s),
+            send_timeout_s=crm.callback_timeout_s,
+        )
+
+    @property
+    def send_budget_s(self) -> float:
+        """Seconds a run may keep starting sends: one started last (with its immediate retry on
+        a fresh connection) still ends inside the lease."""
+        lease_s = self.lease.total_seconds()
+        return max(lease_s / 2, lease_s - 2 * self.send_timeout_s - 5.0)
+
+
+DEFAULT_POLICY = DeliveryPolicy()
+
+
 async def deliver_due(
     factory: SessionFactory,
     client: CallbackClient | None,
@@ -115,70 +170,78 @@ async def deliver_due(
     limit: int = 50,
     now: Callable[[], datetime] = utc_now,
     rng: random.Random | None = None,
+    policy: DeliveryPolicy = DEFAULT_POLICY,
 ) -> DeliveryReport:
     """Send up to `limit` due callbacks, oldest first, and record each outcome."""
     report = DeliveryReport()
     if client is None:
         _log_no_url()
         return report
+    token = uuid.uuid4()
+    claimed_at = now()
     async with session_scope(factory) as session:
-        callbacks = await crm_callbacks.claim_due(session, limit=limit, now=now())
-        results = await _send_batch(client, callbacks)
-        for callback in callbacks:
-            if callback.id not in results:
-                report.held_back += 1
-                continue
-            report.add(await _settle(session, callback, results[callback.id], now(), rng))
+        callbacks = await crm_callbacks.claim_due(
+            session, limit=limit, now=claimed_at, until=claimed_at + policy.lease, token=token
+        )
+    if not callbacks:
+        return report
+    run = _Run(factory, client, token, now, rng, policy, report)
+    sent = await run.send_all(callbacks)
+    unsent = [callback.id for callback in callbacks if callback.id not in sent]
+    if unsent:
+        report.held_back += len(unsent)
+        async with session_scope(factory) as session:
+            await crm_callbacks.release(session, unsent, token, at=now())
     return report
 
 
-async def deliver_one(
-    factory: SessionFactory,
-    client: CallbackClient | None,
-    callback_id: uuid.UUID,
-    *,
-    now: Callable[[], datetime] = utc_now,
-    rng: random.Random | None = None,
-) -> Outcome | None:
-    """Try one callback at once (after the transaction that wrote it committed).
+@dataclass
+class _Run:
+    """One deliverer run over a leased batch; each outcome recorded as soon as it is known."""
 
-    None when nothing was sent: no URL, not pending, not yet due for a retry, or being sent by
-    another worker right now.
-    """
-    if client is None:
-        _log_no_url()
-        return None
-    async with session_scope(factory) as session:
-        callback = await crm_callbacks.claim_one(session, callback_id, now=now())
-        if callback is None:
-            return None
-        result = await _attempt(client, callback)
-        return await _settle(session, callback, result, now(), rng)
+    factory: SessionFactory
+    client: CallbackClient
+    token: uuid.UUID
+    now: Callable[[], datetime]
+    rng: random.Random | None
+    policy: DeliveryPolicy
+    report: DeliveryReport
 
+    async def send_all(self, callbacks: Sequence[CrmCallback]) -> set[uuid.UUID]:
+        """Send in order per location, locations side by side; returns the ids sent.
 
-async def _send_batch(
-    client: CallbackClient, callbacks: Sequence[CrmCallback]
-) -> dict[uuid.UUID, SendResult]:
-    """Send in order per location, locations side by side; callbacks left out were not sent.
+        The first sign that the CRM is unavailable stops the batch, and so does the end of the
+        time budget: the rest are given back instead of each waiting for its own timeout.
+        """
+        sent: set[uuid.UUID] = set()
+        gate = asyncio.Semaphore(SEND_CONCURRENCY)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.policy.send_budget_s
 
-    The first sign that the CRM is unavailable stops the batch: the rest stay pending and due,
-    instead of each waiting for its own timeout while the batch's row locks are held.
-    """
-    results: dict[uuid.UUID, SendResult] = {}
-    gate = asyncio.Semaphore(SEND_CONCURRENCY)
-    stop = asyncio.Event()
+        async def lane(group: list[CrmCallback]) -> None:
+            for callback in group:
+                async with gate:
+                    if stop.is_set() or loop.time() > deadline:
+                        return
+                    sent.add(callback.id)
+                    result = await _attempt(self.client, callback)
+                if isinstance(result, CallbackUnavailableError):
+                    stop.set()
+                await self.record(callback, result)
 
-    async def lane(group: list[CrmCallback]) -> None:
-        for callback in group:
-            async with gate:
-                if stop.is_set():
-                    return
-                results[callback.id] = await _attempt(client, callback)
-            if isinstance(results[callback.id], CallbackUnavailableError):
-                stop.set()
+        await asyncio.gather(*(lane(group) for group in _by_location(callbacks)))
+        return sent
 
-    await asyncio.gather(*(lane(group) for group in _by_location(callbacks)))
-    return results
+    async def record(self, callback: CrmCallback, result: SendResult) -> None:
+        async with session_scope(self.factory) as session:
+            outcome = await _settle(
+                session, callback, result, self.token, self.now(), self.rng, self.policy
+            )
+        if outcome is None:
+            self.report.lease_lost += 1
+        else:
+            self.report.add(outcome)
 
 
 def _by_location(callbacks: Sequence[CrmCallback]) -> list[list[CrmCallback]]:
@@ -186,6 +249,31 @@ def _by_location(callbacks: Sequence[CrmCallback]) -> list[list[CrmCallback]]:
     for callback in callbacks:
         groups.setdefault(callback.location_id, []).append(callback)
     return list(groups.values())
+
+
+async def wake_deliverer(job_app: App) -> None:
+    """Queue a deliverer run now, after the caller committed the callbacks it wrote.
+
+    The task's queueing lock keeps at most one run waiting, so a burst of jobs queues one.
+    """
+    try:
+        await job_app.configure_task(names.DELIVER_CALLBACKS_TASK).defer_async(
+            timestamp=int(time.time())
+        )
+    except AlreadyEnqueued:
+        return
+
+
+async def wake_deliverer_in(session: AsyncSession, job_app: App) -> None:
+    """`wake_deliverer` inside the caller's transaction (commits or rolls back with it)."""
+    connection = await session.connection()
+    pg = await raw_connection(session)
+    # A SAVEPOINT, so an already queued run (a unique violation) leaves the transaction usable.
+    with contextlib.suppress(AlreadyEnqueued):
+        async with connection.begin_nested():
+            await job_app.configure_task(names.DELIVER_CALLBACKS_TASK, connection=pg).defer_async(
+                timestamp=int(time.time())
+            )
 
 
 async def _attempt(client: CallbackClient, callback: CrmCallback) -> SendResult:
@@ -209,9 +297,12 @@ async def _settle(
     session: AsyncSession,
     callback: CrmCallback,
     result: SendResult,
+    token: uuid.UUID,
     now: datetime,
     rng: random.Random | None,
-) -> Outcome:
+    policy: DeliveryPolicy,
+) -> Outcome | None:
+    """Record one attempt; None when the lease ran out and another deliverer took over."""
     attempts = callback.attempts + 1
     fields = {
         "callback_id": str(callback.id),
@@ -220,32 +311,55 @@ async def _settle(
         "attempts": attempts,
     }
     if result is None:
-        await crm_callbacks.mark_delivered(session, callback.id, at=now)
+        if not await crm_callbacks.mark_delivered(session, callback.id, token, at=now):
+            _lease_lost(fields)
+            return None
         log.info("crm.callback.delivered", **fields)
         metrics.CALLBACKS.labels(outcome="delivered").inc()
         return "delivered"
-    reason = _reason(callback, result, now)
+    reason = _reason(callback, result, now, policy.give_up_after)
     if reason is not None:
-        await crm_callbacks.mark_failed(session, callback.id, reason)
+        if not await crm_callbacks.mark_failed(session, callback.id, token, at=now, error=reason):
+            _lease_lost(fields)
+            return None
         log.warning("crm.callback.failed", error=reason, **fields)
         metrics.CALLBACKS.labels(outcome="failed").inc()
         return "failed"
     retry_after = result.retry_after_s if isinstance(result, TransientError) else None
     at = now + timedelta(seconds=backoff_delay(attempts, retry_after, rng))
     error = _describe(result)
-    await crm_callbacks.schedule_retry(session, callback.id, at=at, error=error)
+    if not await crm_callbacks.schedule_retry(session, callback.id, token, at=at, error=error):
+        _lease_lost(fields)
+        return None
     metrics.CALLBACKS.labels(outcome="retrying").inc()
     log.info("crm.callback.retry_scheduled", error=error, next_attempt_at=at.isoformat(), **fields)
     return "retrying"
 
 
-def _reason(callback: CrmCallback, error: Exception, now: datetime) -> str | None:
+def _lease_lost(fields: dict[str, Any]) -> None:
+    # The send outlived the lease and another run claimed the callback: its outcome counts.
+    log.warning("crm.callback.lease_lost", **fields)
+
+
+def _reason(
+    callback: CrmCallback, error: Exception, now: datetime, give_up_after: timedelta
+) -> str | None:
     """Why this failed attempt is the last one, or None when it is worth retrying."""
     if isinstance(error, PermanentError):
         return _describe(error)
-    if now - callback.created_at >= GIVE_UP_AFTER:
-        return f"gave up after 3 days: {_describe(error)}"
+    window_start = callback.resent_at or callback.created_at
+    if now - window_start >= give_up_after:
+        return f"gave up after {_duration(give_up_after)}: {_describe(error)}"
     return None
+
+
+def _duration(span: timedelta) -> str:
+    seconds = span.total_seconds()
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds:g} s"
 
 
 def _describe(error: Exception) -> str:

@@ -235,10 +235,10 @@ async def defer_poll_now(session: AsyncSession, job_app: App, connection_id: uui
 
 
 async def poll_all_task(context: JobContext, timestamp: int) -> None:
-    """Periodic task body: poll the connections that are due, then send the callbacks."""
+    """Periodic task body: poll the connections that are due, then wake the deliverer."""
     runtime = runtime_of(context)
     await poll_all(runtime, context.app)
-    await callback_delivery.deliver_due(runtime.session_factory, runtime.services.callbacks)
+    await callback_delivery.wake_deliverer(context.app)
 
 
 async def poll_connection_task(context: JobContext, connection_id: str) -> None:

@@ -90,9 +90,8 @@ def register() -> None:
 
 
 async def process_change_task(context: JobContext, change_row_id: int) -> None:
-    """Task body for `qbo.change.process`: process, then send the callbacks it wrote at once."""
+    """Task body for `qbo.change.process`: process, then wake the callback deliverer."""
     runtime = runtime_of(context)
     await dispatch.process_qbo_change(runtime.session_factory, runtime.services, change_row_id)
-    await callback_delivery.deliver_due(
-        runtime.session_factory, runtime.services.callbacks, limit=50
-    )
+    # Sent by the deliverer job, never from here: a slow CRM must not hold this job open.
+    await callback_delivery.wake_deliverer(context.app)

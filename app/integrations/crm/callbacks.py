@@ -6,6 +6,18 @@ exact bytes sent. The CRM deduplicates on ``id``, so a
 callback may be sent again safely. Outcomes are typed for the outbox: 2xx returns, a verdict on
 the callback itself raises `CallbackRejectedError`, anything worth retrying raises
 `CallbackUnavailableError` (with the Retry-After the CRM asked for).
+
+Only a verdict on the payload is permanent: 400, 413 and 422 say "these bytes are wrong", and
+sending the same bytes again gets the same answer; 410 says the target is gone for good. Every
+other answer may come from the CRM's own state, not from the callback: 401/403 during a secret
+rotation or from a misconfigured gateway, 404/405 while a deploy has half its routes, 5xx and
+network errors during an outage; those are retried until the give-up time, and an operator can
+resend what failed once the CRM is fixed.
+
+A reused keep-alive connection that the CRM closed at the moment we wrote to it (the CRM's idle
+timeout and ours are often both 5 s) fails with `ReadError('')` or "Server disconnected without
+sending a response". The CRM never saw that request, so it is sent again at once on a fresh
+connection instead of waiting for the outbox's backoff.
 """
 
 from __future__ import annotations
@@ -25,16 +37,21 @@ import httpx
 from app.config import Settings, signing_secrets
 from app.errors import PermanentError, TransientError
 from app.integrations.crm.signatures import SIGNATURE_HEADER, sign
+from app.logging import get_logger
+
+log = get_logger(__name__)
 
 DEFAULT_TIMEOUT_S = 10.0
 BODY_EXCERPT_BYTES = 300
 MAX_READ_BYTES = 64 * 1024
-# 4xx answers that say "not now" rather than "never" (RFC 9110 and common practice).
-RETRYABLE_4XX = frozenset({408, 409, 425, 429})
+# Answers about the callback itself; see the module docstring for why nothing else is final.
+PERMANENT_STATUSES = frozenset({400, 410, 413, 422})
+# What a reused connection the peer closed looks like; one immediate retry on a fresh connection.
+STALE_CONNECTION_ERRORS = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
 
 
 class CallbackRejectedError(PermanentError):
-    """The CRM refused this callback (4xx); sending it again cannot help."""
+    """The CRM refused this callback's content (400/410/413/422); sending it again cannot help."""
 
     def __init__(self, status: int, excerpt: str) -> None:
         super().__init__(_with_excerpt(f"CRM rejected the callback with HTTP {status}", excerpt))
@@ -43,7 +60,7 @@ class CallbackRejectedError(PermanentError):
 
 
 class CallbackUnavailableError(TransientError):
-    """The CRM could not take the callback now (5xx, 408/409/425/429, timeout, network)."""
+    """The CRM could not take the callback now (any other status, timeout, network)."""
 
     def __init__(
         self, message: str, *, status: int | None = None, retry_after_s: float | None = None
@@ -103,6 +120,11 @@ def parse_retry_after(value: str | None) -> float | None:
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
+def _one_shot_client() -> httpx.AsyncClient:
+    # No pool to draw a stale connection from: the retry is sure to open a new one.
+    return httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=0))
+
+
 class CallbackClient:
     """Sends callbacks to one CRM endpoint; the `httpx.AsyncClient` is shared and injected."""
 
@@ -114,6 +136,7 @@ class CallbackClient:
         secret: str,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         clock: Callable[[], float] = time.time,
+        fresh_client: Callable[[], httpx.AsyncClient] = _one_shot_client,
     ) -> None:
         if not secret:
             raise ValueError("a signing secret is required to send callbacks")
@@ -122,6 +145,7 @@ class CallbackClient:
         self._secret = secret
         self._timeout = httpx.Timeout(timeout_s)
         self._clock = clock
+        self._fresh_client = fresh_client
 
     @property
     def url(self) -> str:
@@ -137,24 +161,33 @@ class CallbackClient:
     ) -> None:
         """Deliver once; returns on 2xx, raises a typed error otherwise."""
         body = encode_body(callback_id, type_, location_id, data, created_at)
-        headers = {
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(self._secret, body, int(self._clock())),
-        }
         try:
-            async with self._http.stream(
-                "POST", self._url, content=body, headers=headers, timeout=self._timeout
-            ) as response:
-                if response.is_success:
-                    # Delivered once the status is in; the body only matters to reuse the socket.
-                    with contextlib.suppress(httpx.HTTPError):
-                        await _read_capped(response)
-                    return
-                head = await _read_capped(response)
+            try:
+                await self._post(self._http, body)
+            except STALE_CONNECTION_ERRORS as exc:
+                log.info("crm.callback.stale_connection", callback_id=callback_id, error=repr(exc))
+                async with self._fresh_client() as fresh:
+                    await self._post(fresh, body)
         except httpx.TimeoutException as exc:
             raise CallbackUnavailableError(f"CRM did not answer in time ({exc!r})") from exc
         except httpx.HTTPError as exc:
             raise CallbackUnavailableError(f"CRM unreachable ({exc!r})") from exc
+
+    async def _post(self, http: httpx.AsyncClient, body: bytes) -> None:
+        # Signed per attempt: a retry carries a fresh timestamp.
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(self._secret, body, int(self._clock())),
+        }
+        async with http.stream(
+            "POST", self._url, content=body, headers=headers, timeout=self._timeout
+        ) as response:
+            if response.is_success:
+                # Delivered once the status is in; the body only matters to reuse the socket.
+                with contextlib.suppress(httpx.HTTPError):
+                    await _read_capped(response)
+                return
+            head = await _read_capped(response)
         raise _error_for(response, _excerpt(head))
 
 
@@ -179,9 +212,9 @@ def _excerpt(body: bytes) -> str:
 
 def _error_for(response: httpx.Response, excerpt: str) -> Exception:
     status = response.status_code
-    if 400 <= status < 500 and status not in RETRYABLE_4XX:
+    if status in PERMANENT_STATUSES:
         return CallbackRejectedError(status, excerpt)
-    # 5xx, retryable 4xx, and redirects (a URL someone must fix; keep the callback meanwhile).
+    # Everything else, redirects included (a URL someone must fix; keep the callback meanwhile).
     return CallbackUnavailableError(
         _with_excerpt(f"CRM answered HTTP {status}", excerpt),
         status=status,
@@ -195,4 +228,9 @@ def callback_client_from_settings(
     """The client for CRM_CALLBACK_URL, or None when no URL is configured (callbacks wait)."""
     if not settings.crm.callback_url:
         return None
-    return CallbackClient(http, url=settings.crm.callback_url, secret=signing_secrets(settings)[0])
+    return CallbackClient(
+        http,
+        url=settings.crm.callback_url,
+        secret=signing_secrets(settings)[0],
+        timeout_s=settings.crm.callback_timeout_s,
+    )
