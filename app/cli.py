@@ -14,6 +14,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from app.config import Settings, SettingsError, prepare_settings
+from app.ids import cli_count
 from app.logging import configure_logging, get_logger
 
 if TYPE_CHECKING:
@@ -46,30 +47,40 @@ def _settings() -> Settings:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from app.main import create_app
+    from app.main import ProcessExit, create_app
 
     settings = _settings()
-    app = create_app(settings, run_worker=not args.no_worker)
+    process_exit = ProcessExit()
+    app = create_app(settings, run_worker=not args.no_worker, process_exit=process_exit)
     host = args.host or settings.host
     port = args.port or settings.port
     log.info("service.starting", url=f"http://{host}:{port}", worker=not args.no_worker)
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
-        timeout_graceful_shutdown=30,
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            proxy_headers=True,
+            timeout_graceful_shutdown=30,
+        )
     )
-    return 0
+
+    def stop() -> None:
+        server.should_exit = True
+
+    process_exit.request_stop = stop
+    server.run()
+    if process_exit.code:
+        log.error("service.exited", code=process_exit.code, reason=process_exit.reason)
+    return process_exit.code
 
 
 def _worker(_: argparse.Namespace) -> int:
     from app.jobs.standalone import run_worker
 
-    asyncio.run(run_worker(_settings()))
-    return 0
+    return asyncio.run(run_worker(_settings()))
 
 
 def _migrate(_: argparse.Namespace) -> int:
@@ -341,7 +352,9 @@ def _parser() -> argparse.ArgumentParser:
     sync_log = commands.add_parser("sync-log", help="show a location's sync log, newest first")
     sync_log.add_argument("--location", required=True, help="the CRM location id")
     sync_log.add_argument("--failed", action="store_true", help="only failed entries")
-    sync_log.add_argument("--limit", type=int, default=50, help="entries to show (default 50)")
+    sync_log.add_argument(
+        "--limit", type=cli_count, default=50, help="entries to show (default 50)"
+    )
     sync_log.set_defaults(func=lambda args: _run_db(_sync_log, args))
     retry = commands.add_parser("retry", help="re-queue a location's failed sync-log entries")
     retry.add_argument("--location", required=True, help="the CRM location id")

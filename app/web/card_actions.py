@@ -12,8 +12,8 @@ from app.db.session import session_scope
 from app.errors import AppError
 from app.logging import get_logger
 from app.repositories import connections
-from app.sync import connections_admin
-from app.sync.connect import ConnectRequestError
+from app.sync import company_release, connections_admin
+from app.sync.connect import ConnectRequestError, LocationIdError
 from app.sync.intake import UnknownLocationError
 from app.sync.retry import EntryNotFoundError, NotRetryableError, retry_entry
 from app.web import card_view
@@ -30,6 +30,15 @@ NOTICES = {
     "nothing_to_retry": ("ok", "There is nothing left to retry."),
     "not_retryable": ("error", "That record can no longer be retried from here; refresh."),
     "not_connected": ("error", "This location is not connected to QuickBooks."),
+    "released": (
+        "ok",
+        "The QuickBooks company was released. Connect the right company when you are ready.",
+    ),
+    "no_company": ("error", "No QuickBooks company is linked to this location; nothing changed."),
+    "location_refused": (
+        "error",
+        "This location id cannot be connected: only letters, digits, '_' and '-' are allowed.",
+    ),
     "connect_refused": (
         "error",
         "The connection could not be started because this page's address is not an allowed "
@@ -53,6 +62,9 @@ async def start_connect(
             review_automation=review,
             return_url=card_url(state.settings.public_base_url, token),
         )
+    except LocationIdError:
+        log.warning("card.connect_refused", location_id=location_id, error="location_id")
+        return card_url("", token, notice="location_refused")
     except ConnectRequestError as exc:
         log.warning("card.connect_refused", location_id=location_id, error=str(exc))
         return card_url("", token, notice="connect_refused")
@@ -86,6 +98,21 @@ async def disconnect(state: AppState, location_id: str) -> str:
         return "not_connected"
     state.services.tokens.forget(result.realm_id or "")
     return "disconnected"
+
+
+async def release(state: AppState, location_id: str) -> str:
+    """Disconnect if still connected, then let go of the company (see app/sync/company_release)."""
+    services = state.services
+    try:
+        result = await company_release.release_company(
+            state.session_factory, services.oauth, services.cipher, location_id
+        )
+    except UnknownLocationError:
+        return "not_connected"
+    except company_release.NoCompanyError:
+        return "no_company"
+    services.tokens.forget(result.realm_id)
+    return "released"
 
 
 async def _retry(state: AppState, location_id: str, entry_id: int) -> bool:

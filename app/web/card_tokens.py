@@ -53,6 +53,8 @@ class CardSigner:
         """The grant, or None when the token is malformed, forged or expired."""
         raw_location, _, rest = token.partition(".")
         raw_expires, _, mac = rest.partition(".")
+        if not raw_expires.isascii():  # int() reads "١٢٣" too: one token, one spelling
+            return None
         try:
             location_id = _b64decode(raw_location).decode()
             expires = int(raw_expires)

@@ -18,6 +18,7 @@ from app.api.auth import require_crm_api_key
 from app.api.routes.oauth import _REASONS as CONNECT_REASONS
 from app.api.state import AppState, app_state
 from app.db.session import session_scope
+from app.ids import parse_row_id
 from app.web import card_actions, card_view
 from app.web.card_tokens import CardGrant, CardSigner
 from app.web.render import render
@@ -108,6 +109,7 @@ async def card(
         expires_at=grant.expires_at,
         notice=_notice(notice, status, reason, view.health.key),
         confirm_disconnect=confirm == "disconnect",
+        confirm_release=confirm == "release",
     )
     return _page(html)
 
@@ -170,6 +172,20 @@ async def disconnect(request: Request, token: TokenField = "") -> Response:
     return _back(token, await card_actions.disconnect(state, grant.location_id))
 
 
+@router.post("/v1/card/release", response_model=None)
+async def release(
+    request: Request, token: TokenField = "", confirm: Annotated[str, Form()] = ""
+) -> Response:
+    """Release the company (disconnecting first); only from the confirmation step's form."""
+    state, grant = _grant(request, token)
+    if grant is None:
+        return _refused()
+    if confirm != "release":  # not from the confirmation step: show it instead
+        url = card_actions.card_url("", token, confirm="release")
+        return RedirectResponse(f"{url}#release", status_code=303)
+    return _back(token, await card_actions.release(state, grant.location_id))
+
+
 @router.post("/v1/card/retry", response_model=None)
 async def retry(
     request: Request, token: TokenField = "", entry_id: Annotated[str, Form()] = ""
@@ -177,9 +193,11 @@ async def retry(
     state, grant = _grant(request, token)
     if grant is None:
         return _refused()
-    if not entry_id.isdigit() or len(entry_id) > 18:  # beyond a BIGINT: no such entry
-        return _back(token, "not_retryable")
-    return _back(token, await card_actions.retry_one(state, grant.location_id, int(entry_id)))
+    row_id = parse_row_id(entry_id)
+    if row_id is None:  # the card only ever prints ASCII ids within a BIGINT: a forged form
+        reason = "This retry request names no record (the id must be digits 0-9)."
+        return _page(render("invalid.html", reason=reason), 400)
+    return _back(token, await card_actions.retry_one(state, grant.location_id, row_id))
 
 
 @router.post("/v1/card/retry-all", response_model=None)

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from app.api.auth import require_crm_api_key
 from app.api.state import app_state
 from app.db.session import session_scope
+from app.ids import RowId
 from app.models import SyncLogEntry
 from app.models.states import Direction, SyncState
 from app.repositories import connections, sync_log
@@ -46,7 +47,7 @@ async def list_sync_log(
     kind: str | None = None,
     direction: Direction | None = None,
     limit: int = Query(default=100, ge=1, le=500),
-    before_id: int | None = None,
+    before_id: RowId | None = None,
 ) -> dict[str, Any]:
     """Newest first; page with `before_id` (the last id of the previous page)."""
     app = app_state(request)
@@ -71,7 +72,7 @@ async def list_sync_log(
     status_code=202,
     responses={404: {"description": "No such entry"}, 409: {"description": "Not failed"}},
 )
-async def retry(request: Request, location_id: str, entry_id: int) -> JSONResponse:
+async def retry(request: Request, location_id: str, entry_id: RowId) -> JSONResponse:
     """Re-run a failed entry's CRM object with the newest snapshot received."""
     app = app_state(request)
     async with session_scope(app.session_factory) as session:
