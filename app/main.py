@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from fastapi import FastAPI
 
@@ -29,9 +30,10 @@ from app.config import Settings, signing_secrets
 from app.db import migrate
 from app.db.direct import direct_pool
 from app.db.provision import Database, migrate_to_head, open_database
-from app.db.session import create_engine, create_session_factory
+from app.db.session import create_engine, create_session_factory, libpq_url
 from app.jobs.app import build_job_app, worker_options
 from app.jobs.context import Runtime
+from app.jobs.supervisor import WorkerGaveUpError, WorkerSupervisor
 from app.logging import get_logger
 from app.sync.intake_batch import IntakeBatcher
 from app.wiring import build_services
@@ -39,10 +41,34 @@ from app.wiring import build_services
 log = get_logger(__name__)
 
 
+@dataclass
+class ProcessExit:
+    """How the process should end. A part the process cannot run without (its worker) that gives
+    up sets a non-zero code and asks the server to stop, so a process supervisor restarts it."""
+
+    code: int = 0
+    reason: str | None = None
+    # Set by whoever runs the server (app/cli.py); without it, /healthz alone reports the failure.
+    request_stop: Callable[[], None] | None = None
+
+    def fail(self, code: int, reason: str) -> None:
+        self.code, self.reason = code, reason
+        if self.request_stop is not None:
+            self.request_stop()
+
+
+EXIT_WORKER_GAVE_UP = 3
+
+
 def create_app(
-    settings: Settings, *, run_worker: bool = True, database: Database | None = None
+    settings: Settings,
+    *,
+    run_worker: bool = True,
+    database: Database | None = None,
+    process_exit: ProcessExit | None = None,
 ) -> FastAPI:
     """Build the service. `database` is opened (and closed) here unless the caller passes one."""
+    exit_ = process_exit if process_exit is not None else ProcessExit()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -51,7 +77,7 @@ def create_app(
         try:
             if settings.auto_migrate:
                 await migrate_to_head(db.url)
-            async with _running(app, settings, db, run_worker=run_worker):
+            async with _running(app, settings, db, run_worker=run_worker, process_exit=exit_):
                 yield
         finally:
             if owned:
@@ -78,7 +104,7 @@ def create_app(
 
 @asynccontextmanager
 async def _running(
-    app: FastAPI, settings: Settings, db: Database, *, run_worker: bool
+    app: FastAPI, settings: Settings, db: Database, *, run_worker: bool, process_exit: ProcessExit
 ) -> AsyncIterator[None]:
     engine = create_engine(db.url)
     session_factory = create_session_factory(engine)
@@ -91,6 +117,14 @@ async def _running(
             build_services(settings, session_factory, job_app) as services,
         ):
             intake = IntakeBatcher(intake_pool)
+            supervisor = None
+            if run_worker:
+                runtime = Runtime(
+                    settings=settings, session_factory=session_factory, services=services
+                )
+                supervisor = WorkerSupervisor(
+                    job_app, worker_options(runtime), settings.worker, libpq_url(db.url)
+                )
             app.state.qbs = AppState(
                 settings=settings,
                 engine=engine,
@@ -101,19 +135,32 @@ async def _running(
                 migration_heads=migrate.head_revisions(),
                 signing_secrets=signing_secrets(settings),
                 services=services,
+                worker=supervisor,
             )
-            if run_worker:
-                runtime = Runtime(
-                    settings=settings, session_factory=session_factory, services=services
-                )
-                worker = asyncio.create_task(job_app.run_worker_async(**worker_options(runtime)))
+            if supervisor is not None:
+                worker = asyncio.create_task(supervisor.run(), name="job worker supervisor")
+                worker.add_done_callback(lambda task: _worker_ended(task, process_exit))
                 log.info("jobs.worker.started", concurrency=settings.worker.concurrency)
             yield
             await intake.close()
             if worker is not None:
                 worker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
+                with contextlib.suppress(asyncio.CancelledError, WorkerGaveUpError):
                     await worker
                 log.info("jobs.worker.stopped")
     finally:
         await engine.dispose()
+
+
+def _worker_ended(task: asyncio.Task[None], process_exit: ProcessExit) -> None:
+    """The worker supervisor only ends by itself when it gives up: stop the whole process."""
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is None:
+        return
+    reason = (
+        str(exc) if isinstance(exc, WorkerGaveUpError) else f"worker supervisor crashed: {exc!r}"
+    )
+    log.error("service.stopping", reason=reason)
+    process_exit.fail(EXIT_WORKER_GAVE_UP, reason)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.config import Settings
 from app.db.direct import DirectPool
 from app.db.session import SessionFactory
+from app.jobs.supervisor import WorkerSupervisor
 from app.sync.intake_batch import IntakeBatcher
 from app.wiring import Services
 
@@ -27,6 +28,8 @@ class AppState:
     migration_heads: set[str]
     signing_secrets: list[str]
     services: Services
+    # This process's job worker (serve without --no-worker), None when it runs none.
+    worker: WorkerSupervisor | None = None
 
 
 def app_state(request: Request) -> AppState:

@@ -4,6 +4,9 @@
 Signed CRM events are sent continuously while the database is stopped (fast shutdown), kept down
 for a few seconds and started again on the same data directory and port. A CRM retries what got a
 503, as the answer's Retry-After asks; afterwards every event is stored once with its job queued.
+
+The last test runs `serve` WITH its worker, connected to the QBO emulator, and restarts the
+database twice under load: the worker must come back by itself and sync every accepted event.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ import psycopg
 import pytest
 
 from app.db import migrate
+from tests.e2e.sync_helpers import Qbo
 from tests.fixtures.connect import AUTH
 from tests.fixtures.events import LOCATION, encode, invoice_event, signed_headers
+from tests.resilience.load import connect_locations, marked
 from tests.resilience.processes import (
     CliProcess,
     PrivatePostgres,
@@ -294,4 +299,197 @@ async def test_intake_accepts_as_soon_as_readyz_says_ready_after_a_longer_outage
     assert probe.status == 202, (
         f"/readyz was 200 {outage.ready_again_at - outage.up_at:.1f} s after the restart, yet the"
         f" next event got {probe.status} after {waited:.1f} s: {probe.detail}"
+    )
+
+
+# --- the worker inside `serve` survives restarts ------------------------------------------------
+# A fast worker: quick polls and heartbeats, retries in seconds, reconnection probes every <= 1 s.
+WORKER_ENV = {
+    "QBS_WORKER_POLL_INTERVAL_S": "0.1",
+    "QBS_WORKER_HEARTBEAT_INTERVAL_S": "1",
+    "QBS_WORKER_STALLED_AFTER_S": "5",
+    "QBS_WORKER_RETRY_BASE_S": "0.2",
+    "QBS_WORKER_RETRY_CAP_S": "2",
+    "QBS_WORKER_RECONNECT_BACKOFF_CAP_S": "1",
+}
+RESTARTS = 2
+WORKER_DOWN_S = 3.0
+SYNC_DEADLINE_S = 60.0
+WORKER_LOAD_PAUSE_S = 0.1
+
+
+def synced_event_for(number: int) -> dict[str, Any]:
+    """An invoice created after the location was connected (earlier ones are not synced)."""
+    return invoice_event(
+        f"evt_worker_{number}",
+        id=f"inv_worker_{number}",
+        number=f"W-{number}",
+        created_at="2099-01-01T00:00:00Z",
+        updated_at="2099-01-01T00:00:00Z",
+    )
+
+
+async def deliver_synced(http: httpx.AsyncClient, base: str, number: int) -> Answer:
+    payload = synced_event_for(number)
+    body = encode(payload)
+    sent_at = time.monotonic()
+    try:
+        response = await http.post(
+            f"{base}/v1/crm/events", content=body, headers=signed_headers(body)
+        )
+    except httpx.HTTPError as exc:
+        return Answer(number, payload["id"], sent_at, time.monotonic(), None, repr(exc))
+    return Answer(
+        number, payload["id"], sent_at, time.monotonic(), response.status_code, response.text
+    )
+
+
+async def synced_sender(load: Load, http: httpx.AsyncClient, deadline: float) -> None:
+    for number in load.numbers:
+        if load.done.is_set() or time.monotonic() > deadline:
+            return
+        load.answers.append(await deliver_synced(http, load.base, number))
+        await asyncio.sleep(WORKER_LOAD_PAUSE_S)
+
+
+def event_states(url: str) -> dict[str, str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT event_id, state::text FROM crm_events").fetchall()
+    return {event_id: state for event_id, state in rows}
+
+
+def done_count(url: str) -> int:
+    try:
+        with psycopg.connect(url, connect_timeout=2) as conn:
+            row = conn.execute("SELECT count(*) FROM crm_events WHERE state = 'done'").fetchone()
+    except psycopg.OperationalError:
+        return -1
+    return int(row[0]) if row else 0
+
+
+@dataclass
+class WorkerOutage:
+    outage: Outage
+    first_sync_s: float  # from the database back to the next event synced
+
+
+async def restart_under_worker(
+    http: httpx.AsyncClient, base: str, pg: PrivatePostgres, url: str, process: CliProcess
+) -> WorkerOutage:
+    """Restart the database; wait for /readyz 200 and for the worker to sync an event again."""
+    await asyncio.to_thread(pg.stop)
+    down_at = time.monotonic()
+    ready_while_down: list[int | None] = []
+    while time.monotonic() - down_at < WORKER_DOWN_S:
+        ready_while_down.append(await readyz(http, base))
+        await asyncio.sleep(0.3)
+    up_started = time.monotonic()
+    await asyncio.to_thread(pg.start)
+    up_at = time.monotonic()
+    synced_before = await asyncio.to_thread(done_count, url)
+    ready_again_at: float | None = None
+    synced_at: float | None = None
+    while ready_again_at is None or synced_at is None:
+        now = time.monotonic()
+        assert now - up_at < SYNC_DEADLINE_S, (
+            f"after the restart: /readyz 200 at {ready_again_at}, an event synced at"
+            f" {synced_at}:\n{process.log_tail()}"
+        )
+        if ready_again_at is None and await readyz(http, base) == 200:
+            ready_again_at = time.monotonic()
+        if synced_at is None and await asyncio.to_thread(done_count, url) > synced_before:
+            synced_at = time.monotonic()
+        await asyncio.sleep(0.1)
+    outage = Outage(down_at, up_started, up_at, ready_while_down, ready_again_at)
+    return WorkerOutage(outage, synced_at - up_at)
+
+
+@pytest.fixture
+def serve_with_worker(
+    cluster: PrivatePostgres, emulator: str, tmp_path: Path
+) -> Iterator[tuple[str, CliProcess]]:
+    """`qbo-sync serve` (with its worker) on the private cluster, talking to the emulator."""
+    url = cluster.create_database("qbs_restart")
+    migrate.upgrade(url)
+    port = free_port()
+    env = service_env(
+        database_url=url,
+        data_dir=tmp_path / "data",
+        port=port,
+        emulator_url=emulator,
+        CRM_RETURN_URL_ORIGINS="https://crm.example.com",
+        **WORKER_ENV,
+    )
+    process = cli_process(["serve"], env, tmp_path, "serve")
+    process.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, process)
+        yield base, process
+    finally:
+        process.stop()
+
+
+async def test_worker_in_serve_syncs_everything_across_two_database_restarts(
+    serve_with_worker: tuple[str, CliProcess], cluster: PrivatePostgres, emulator: str
+) -> None:
+    """Failure mode 1: a database restart never stops `serve`'s worker.
+
+    `serve` runs with its worker; the database is restarted twice under load. Every event
+    accepted before, during and after the restarts ends synced, once, in QuickBooks.
+    """
+    base, process = serve_with_worker
+    url = cluster.url("qbs_restart")
+    async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT_S) as http:
+        (location,) = await connect_locations(http, base, emulator, [LOCATION])
+        numbers = itertools.islice(itertools.count(1), MAX_EVENTS)
+        load = Load(base=base, answers=[], done=asyncio.Event(), numbers=numbers)
+        deadline = time.monotonic() + 120
+        senders = [asyncio.create_task(synced_sender(load, http, deadline)) for _ in range(2)]
+        outages: list[WorkerOutage] = []
+        try:
+            await wait_for(lambda: load.accepted_since(0) >= WARMUP_ACCEPTED, 60, "accepted events")
+            for _ in range(RESTARTS):
+                outage = await restart_under_worker(http, base, cluster, url, process)
+                outages.append(outage)
+                await wait_for(
+                    lambda o=outage.outage: load.accepted_since(o.up_at) >= AFTER_RECOVERY_ACCEPTED,
+                    RECOVERY_DEADLINE_S,
+                    f"202s after the restart:\n{process.log_tail()}",
+                )
+        finally:
+            await stop_load(load, senders)
+        unavailable = [a for a in load.answers if a.status == 503]
+        redelivered = [await deliver_synced(http, base, a.number) for a in unavailable]
+
+        accepted = {a.event_id for a in load.answers if a.status == 202}
+        accepted |= {a.event_id for a in redelivered if a.status == 202}
+        synced_at = time.monotonic()
+        states: dict[str, str] = {}
+        while time.monotonic() - synced_at < SYNC_DEADLINE_S:
+            states = await asyncio.to_thread(event_states, url)
+            if all(states.get(event) == "done" for event in accepted):
+                break
+            await asyncio.sleep(0.5)
+        invoices = await Qbo(emulator, location.realm_id).all("Invoice")
+
+    assert process.alive(), f"serve died:\n{process.log_tail()}"
+    wrong = [a for a in load.answers + redelivered if a.status not in ALLOWED]
+    assert not wrong, f"{len(wrong)} answers were not 202/200/503:\n{describe(wrong)}"
+    not_synced = {e: states.get(e) for e in accepted if states.get(e) != "done"}
+    assert not not_synced, (
+        f"{len(not_synced)} of {len(accepted)} accepted events not synced:"
+        f" {dict(sorted(not_synced.items())[:10])}\n{process.log_tail()}"
+    )
+    for event in sorted(accepted):
+        number = event.removeprefix("evt_worker_")
+        found = marked(invoices, "invoice", f"inv_worker_{number}")
+        assert len(found) == 1, f"{event}: {len(found)} QBO invoices"
+    assert "jobs.worker.reconnected" in process.log(), process.log_tail()
+    print(  # noqa: T201 - the figures the README quotes
+        f"worker in serve: {len(accepted)} events accepted, {len(unavailable)} got 503 and were"
+        f" redelivered, all synced across {RESTARTS} restarts of {WORKER_DOWN_S:.0f} s;"
+        f" after each restart /readyz 200 in"
+        f" {[round(o.outage.ready_again_at - o.outage.up_at, 2) for o in outages]} s,"
+        f" first event synced in {[round(o.first_sync_s, 2) for o in outages]} s"
     )
