@@ -99,6 +99,11 @@ class WorkerSettings(BaseSettings):
     retry_cap_s: float = 600.0
     # How often each connection asks QBO's CDC for changes webhooks may have missed (Q1: 5 min).
     cdc_interval_s: float = 300.0
+    # A worker that lost the database probes it with this backoff, then starts again; failing
+    # for longer than give_up_after_s ends the process non-zero (a supervisor restarts it).
+    reconnect_backoff_base_s: float = Field(default=0.5, gt=0)
+    reconnect_backoff_cap_s: float = Field(default=5.0, gt=0)
+    give_up_after_s: float = Field(default=300.0, gt=0)
 
 
 class Settings(BaseSettings):
