@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import base64
+import secrets
 import stat
+import uuid
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
-from app.config import Settings, SettingsError, prepare_settings
+from app.config import QboEnvironment, Settings, SettingsError, prepare_settings
 
 ALL_SECRETS = (
     "CRM_SIGNING_SECRET",
@@ -27,6 +31,10 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "QBO_ENVIRONMENT",
         "QBS_DATA_DIR",
         "QBO_REDIRECT_URI",
+        "QBO_API_BASE_URL",
+        "QBO_OAUTH_BASE_URL",
+        "PUBLIC_BASE_URL",
+        "CRM_RETURN_URL_ORIGINS",
     ):
         monkeypatch.delenv(name, raising=False)
 
@@ -40,17 +48,202 @@ def test_production_names_every_missing_secret(monkeypatch: pytest.MonkeyPatch) 
         assert name in message
 
 
-def test_production_refuses_placeholders(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("QBO_ENVIRONMENT", "production")
-    monkeypatch.setenv("DATABASE_URL", "postgresql://db/qbs")
-    monkeypatch.setenv("QBO_REDIRECT_URI", "https://qbs.example.org/v1/oauth/callback")
-    for name in ALL_SECRETS:
-        monkeypatch.setenv(name, "a-real-looking-value-1234567890")
-    monkeypatch.setenv("CRM_API_KEY", "changeme")
+# What an operator following the README sets: every value strong, every URL https.
+STRONG_PRODUCTION = {
+    "QBO_ENVIRONMENT": "production",
+    "DATABASE_URL": "postgresql://db/qbs",
+    "PUBLIC_BASE_URL": "https://qbs.crm.test",
+    "QBO_REDIRECT_URI": "https://qbs.crm.test/v1/oauth/callback",
+    "CRM_RETURN_URL_ORIGINS": "https://app.crm.test,https://admin.crm.test:8443",
+    "CRM_SIGNING_SECRET": secrets.token_hex(32),
+    "CRM_API_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+    "QBO_CLIENT_ID": "ABcdEFghIJklMNopQRstUVwxYZ0123456789abcdefghijklmn",
+    "QBO_CLIENT_SECRET": secrets.token_urlsafe(30),
+    "QBO_WEBHOOK_VERIFIER_TOKEN": str(uuid.uuid4()),
+    "TOKEN_ENCRYPTION_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+}
+
+
+@pytest.fixture
+def production(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name, value in STRONG_PRODUCTION.items():
+        monkeypatch.setenv(name, value)
+    return monkeypatch
+
+
+def refusal(env: pytest.MonkeyPatch, **changes: str) -> str:
+    """The production start-up error with the strong settings changed as given ('' unsets)."""
+    for name, value in changes.items():
+        if value:
+            env.setenv(name, value)
+        else:
+            env.delenv(name)
+    with pytest.raises(SettingsError) as caught:
+        prepare_settings(Settings())
+    return str(caught.value)
+
+
+def test_production_refuses_placeholders(production: pytest.MonkeyPatch) -> None:
+    assert prepare_settings(Settings()) == []
+    production.setenv("CRM_API_KEY", "changeme")
     with pytest.raises(SettingsError, match="CRM_API_KEY is a placeholder"):
         prepare_settings(Settings())
-    monkeypatch.setenv("CRM_API_KEY", "k" * 40)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        secrets.token_hex(32),  # openssl rand -hex 32
+        base64.b64encode(secrets.token_bytes(32)).decode(),  # openssl rand -base64 32
+        secrets.token_urlsafe(32),
+        base64.urlsafe_b64encode(secrets.token_bytes(48)).decode().rstrip("="),
+    ],
+    ids=["hex", "base64", "base64url", "base64url-unpadded-48"],
+)
+def test_production_accepts_32_random_bytes_in_any_encoding(
+    production: pytest.MonkeyPatch, value: str
+) -> None:
+    """Production refuses weak settings: 32 random bytes pass as hex, base64 or base64url."""
+    production.setenv("CRM_SIGNING_SECRET", value)
+    production.setenv("CRM_API_KEY", value)
     assert prepare_settings(Settings()) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "measured"),
+    [
+        (secrets.token_hex(16), "16 bytes"),
+        (secrets.token_hex(31), "31 bytes"),  # 62 hex digits
+        (base64.b64encode(secrets.token_bytes(31)).decode(), "31 bytes"),
+        (secrets.token_urlsafe(24), "24 bytes"),
+        ("k" * 64, "too little variety"),  # 48 bytes by its alphabet, none by its content
+        ("0123456789abcdef" * 4, "too little variety"),
+    ],
+    ids=["hex-16", "hex-31", "base64-31", "base64url-24", "repeated-char", "repeated-pattern"],
+)
+def test_production_measures_the_signing_secret_and_api_key(
+    production: pytest.MonkeyPatch, value: str, measured: str
+) -> None:
+    """Production refuses weak settings: under 32 bytes of entropy, named with what to do."""
+    message = refusal(production, CRM_API_KEY=value, CRM_SIGNING_SECRET=value)
+    advice = "use 32 random bytes, e.g. `openssl rand -hex 32`"
+    assert f"CRM_API_KEY: {measured}" in message
+    assert f"CRM_SIGNING_SECRET: {measured}" in message
+    assert advice in message
+
+
+def test_production_checks_every_signing_secret_kept_for_rotation(
+    production: pytest.MonkeyPatch,
+) -> None:
+    """Production refuses weak settings: an old short signing secret still verifies: refused."""
+    message = refusal(
+        production, CRM_SIGNING_SECRET=f"{secrets.token_hex(32)},{secrets.token_hex(8)}"
+    )
+    assert "CRM_SIGNING_SECRET (value 2 of 2): 8 bytes" in message
+    assert "value 1 of 2" not in message
+
+
+@pytest.mark.parametrize(
+    ("name", "default"),
+    [
+        ("QBO_CLIENT_ID", "emulator-client-id"),
+        ("QBO_CLIENT_SECRET", "emulator-client-secret"),
+        ("QBO_WEBHOOK_VERIFIER_TOKEN", "emulator-verifier-token"),
+        ("QBO_API_BASE_URL", "http://127.0.0.1:8300"),
+        ("QBO_OAUTH_BASE_URL", "http://127.0.0.1:8300/"),
+    ],
+)
+def test_production_refuses_the_emulators_published_defaults(
+    production: pytest.MonkeyPatch, name: str, default: str
+) -> None:
+    """Production refuses weak settings: what the emulator prints on start is refused by name."""
+    assert f"{name}: the QBO emulator's" in refusal(production, **{name: default})
+
+
+def test_production_refuses_intuit_secrets_cut_short(production: pytest.MonkeyPatch) -> None:
+    """Production refuses weak settings: an Intuit-issued secret has a minimum length."""
+    message = refusal(production, QBO_CLIENT_SECRET="s3cr3t", QBO_WEBHOOK_VERIFIER_TOKEN="v" * 15)
+    assert "QBO_CLIENT_SECRET: 6 characters; copy the whole value" in message
+    assert "QBO_WEBHOOK_VERIFIER_TOKEN: 15 characters" in message
+
+
+@pytest.mark.parametrize(
+    ("keys", "problem"),
+    [
+        (base64.urlsafe_b64encode(b"not-a-key").decode(), "decodes to 9 bytes, not 32"),
+        (base64.urlsafe_b64encode(bytes(32)).decode(), "too little variety"),
+        (
+            base64.urlsafe_b64encode(secrets.token_bytes(32)).decode() + ",short",
+            "TOKEN_ENCRYPTION_KEYS (key 2 of 2): not url-safe base64",
+        ),
+    ],
+    ids=["9-bytes", "zero-bytes", "second-key-broken"],
+)
+def test_production_refuses_token_keys_that_are_not_fernet_keys(
+    production: pytest.MonkeyPatch, keys: str, problem: str
+) -> None:
+    """Production refuses weak settings: each token key is 32 random url-safe base64 bytes."""
+    message = refusal(production, TOKEN_ENCRYPTION_KEYS=keys)
+    assert problem in message
+    assert "Fernet.generate_key()" in message
+
+
+@pytest.mark.parametrize("name", ["PUBLIC_BASE_URL", "QBO_REDIRECT_URI"])
+def test_production_requires_https_addresses(production: pytest.MonkeyPatch, name: str) -> None:
+    """Production refuses weak settings: PUBLIC_BASE_URL and QBO_REDIRECT_URI are https."""
+    message = refusal(production, **{name: "http://qbs.crm.test/v1/oauth/callback"})
+    assert f"{name}: http://qbs.crm.test/v1/oauth/callback is not https" in message
+
+
+def test_production_refuses_the_default_public_base_url(production: pytest.MonkeyPatch) -> None:
+    """Production refuses weak settings: the development default http://127.0.0.1:8000."""
+    assert "PUBLIC_BASE_URL: http://127.0.0.1:8000 is not https" in refusal(
+        production, PUBLIC_BASE_URL=""
+    )
+
+
+@pytest.mark.parametrize(
+    ("origins", "problem"),
+    [
+        ("", "CRM_RETURN_URL_ORIGINS is empty"),
+        ("*", "'*' is a wildcard"),
+        ("https://*.crm.test", "'https://*.crm.test' is a wildcard"),
+        ("https://app.crm.test,http://app.crm.test", "'http://app.crm.test' is not https"),
+        ("https://app.crm.test/return", "is more than an origin"),
+        ("https://user@app.crm.test", "has user information"),
+        ("app.crm.test", "'app.crm.test' is not https"),
+    ],
+)
+def test_production_requires_explicit_https_return_origins(
+    production: pytest.MonkeyPatch, origins: str, problem: str
+) -> None:
+    """Production refuses weak settings: CRM_RETURN_URL_ORIGINS lists explicit https origins."""
+    assert problem in refusal(production, CRM_RETURN_URL_ORIGINS=origins)
+
+
+def test_production_names_every_weak_setting_at_once(production: pytest.MonkeyPatch) -> None:
+    """Production refuses weak settings: one start-up attempt lists them all."""
+    message = refusal(
+        production,
+        CRM_API_KEY=secrets.token_hex(16),
+        QBO_CLIENT_SECRET="emulator-client-secret",
+        PUBLIC_BASE_URL="http://qbs.crm.test",
+        CRM_RETURN_URL_ORIGINS="*",
+    )
+    assert "CRM_API_KEY: 16 bytes; use 32 random bytes, e.g. `openssl rand -hex 32`" in message
+    for name in ("QBO_CLIENT_SECRET", "PUBLIC_BASE_URL", "CRM_RETURN_URL_ORIGINS"):
+        assert f"{name}:" in message
+    assert "CRM_SIGNING_SECRET" not in message
+
+
+def test_development_accepts_what_production_refuses(tmp_path: Path) -> None:
+    """Production refuses weak settings, only in production: emulator and sandbox stay easy."""
+    for environment in ("emulator", "sandbox"):
+        settings = Settings(QBS_DATA_DIR=tmp_path)
+        settings.qbo.environment = QboEnvironment(environment)
+        settings.crm.api_key = SecretStr("short")
+        settings.crm.return_url_origins = ["*"]
+        prepare_settings(settings)
 
 
 def test_development_secrets_are_generated_once_and_kept(tmp_path: Path) -> None:
