@@ -130,7 +130,7 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", validation_alias="QBS_HOST")
     port: int = Field(default=8000, validation_alias="QBS_PORT")
     auto_migrate: bool = Field(default=True, validation_alias="QBS_AUTO_MIGRATE")
-    # /readyz fails once the oldest job ready to run has waited this long (workers stuck or gone).
+    # /readyz fails once a runnable job has waited this long and no worker has a live heartbeat.
     ready_max_job_wait_s: float = Field(default=300.0, validation_alias="QBS_READY_MAX_JOB_WAIT_S")
 
     crm: CrmSettings = Field(default_factory=CrmSettings)
