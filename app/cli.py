@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from app.config import Settings, SettingsError, prepare_settings
 from app.ids import cli_count
 from app.logging import configure_logging, get_logger
+from app.terminal import terminal_safe
 
 if TYPE_CHECKING:
     from app.db.session import SessionFactory
@@ -98,11 +99,13 @@ def _migrate(_: argparse.Namespace) -> int:
 
 
 def _out(line: str = "") -> None:
-    print(line)  # noqa: T201 - the operator commands' output is for people reading a terminal
+    # Names, reasons and errors come from QuickBooks and the CRM: no escape sequence reaches the
+    # operator's terminal (app/terminal.py).
+    print(terminal_safe(line))  # noqa: T201 - the operator commands' output is for people
 
 
 def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)  # noqa: T201 - plain words for the operator
+    print(f"error: {terminal_safe(message)}", file=sys.stderr)  # noqa: T201 - for the operator
     return 1
 
 
@@ -154,6 +157,8 @@ def _when(value: datetime | None) -> str:
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> None:
+    # Made safe before measuring, so a name with escapes keeps the columns aligned.
+    rows = [[terminal_safe(str(cell)) for cell in row] for row in rows]
     widths = [
         max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)
     ]

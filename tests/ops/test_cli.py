@@ -147,3 +147,54 @@ async def test_retry_failed_requeues_every_failed_entry(
     code, _, err = await cli(database_url, tmp_path, "retry", "--location", "loc_ops")
     assert code == 1
     assert "--failed" in err
+
+
+async def test_names_from_outside_reach_the_terminal_without_control_characters(
+    database_url: str, tmp_path: Path, db: SessionFactory
+) -> None:
+    """Smaller holes: CLI output strips terminal control characters from names (a company name
+    from QuickBooks, a customer name in a sync-log reason)."""
+    hostile = "Evil\x1b[31m Bakery\x07\x1b]0;owned\x07\x9b2J"
+    async with db() as session:
+        connection = Connection(
+            id=uuid.uuid4(),
+            location_id="loc_esc",
+            realm_id="9130000000000002",
+            status=ConnectionStatus.ACTIVE,
+            company_name=hostile,
+        )
+        session.add(connection)
+        await session.flush()
+        session.add(
+            SyncLogEntry(
+                connection_id=connection.id,
+                direction=Direction.QBO_TO_CRM,
+                kind="customer",
+                crm_id="c_\x1b[2Kforged",
+                qbo_id="58",
+                state=SyncState.FAILED,
+                message=f"QuickBooks customer {hostile} could not be sent\nerror: forged line",
+                action="Rename \x1b[8mhidden\x1b[0m in QuickBooks",
+            )
+        )
+        await session.commit()
+
+    code, listing, err = await cli(database_url, tmp_path, "connections")
+    assert code == 0, err
+    code, log_lines, err = await cli(database_url, tmp_path, "sync-log", "--location", "loc_esc")
+    assert code == 0, err
+    for out in (listing, log_lines):
+        assert "\x1b" not in out
+        assert "\x07" not in out
+        assert "\x9b" not in out
+        assert "[31m" not in out
+    assert "Evil Bakery\\x07" in listing
+    assert "owned" not in listing
+    # The columns after the company still line up under their headers.
+    header, _rule, row = listing.splitlines()[:3]
+    assert row[header.index("IMPORT")] == "-"
+    assert "c_forged" in log_lines
+    # A newline inside a reason cannot forge a line of output.
+    assert not any(line.startswith("error:") for line in log_lines.splitlines())
+    assert "could not be sent\\nerror: forged line" in log_lines
+    assert "what to do: Rename hidden in QuickBooks" in log_lines
