@@ -16,7 +16,7 @@ class CompanyRelease(Base):
 
     The links (and review decisions) hold QBO ids of that company, so they leave the live
     tables at release: another company's ids would collide with them. They come back only if
-    the same company is connected to the same location again (docs/design.md, releasing).
+    the same company is connected to the same location again (app/sync/company_release.py).
     """
 
     __tablename__ = "company_releases"

@@ -201,3 +201,76 @@ async def test_a_location_cannot_switch_to_another_company(
     visited = await browse((await start_connect(base))["connect_url"])
     assert outcome(visited[-1])["reason"] == "different_company"
     assert (await describe(base))["realm_id"] == first_realm
+
+
+async def test_authorize_url_carries_an_s256_code_challenge(
+    live_service: tuple[str, Settings], emulator: str
+) -> None:
+    """Smaller holes (item 10), PKCE: the consent URL binds the code to this attempt."""
+    base, _ = live_service
+    visited = await browse((await start_connect(base))["connect_url"])
+    authorize = parse_qs(urlsplit(visited[1]).query)
+    assert authorize["code_challenge_method"] == ["S256"]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", authorize["code_challenge"][0])
+    assert outcome(visited[-1])["status"] == "connected"
+
+
+async def test_a_code_from_another_attempt_is_refused_by_pkce(
+    live_service: tuple[str, Settings], db: SessionFactory
+) -> None:
+    """Smaller holes (item 10), PKCE: attempt A's unused code cannot complete attempt B."""
+    base, _ = live_service
+    first = await start_connect(base, location="loc_1")
+    a = await browse(first["connect_url"], stop_at=f"{base}/v1/oauth/callback")
+    code_a = parse_qs(urlsplit(a[-1]).query)["code"][0]
+    second = await start_connect(base, location="loc_2")
+    b = await browse(second["connect_url"], stop_at=f"{base}/v1/oauth/callback")
+    callback_b = b[-1].replace(parse_qs(urlsplit(b[-1]).query)["code"][0], code_a)
+    result = await browse(callback_b)
+    assert outcome(result[-1]) == {
+        "tab": "settings",
+        "status": "error",
+        "reason": "token_exchange_failed",
+    }
+    assert (await describe(base, "loc_2"))["status"] == "pending"
+    async with db() as session:
+        verifiers = (
+            await session.execute(
+                text("SELECT location_id, code_verifier FROM oauth_states ORDER BY location_id")
+            )
+        ).all()
+    # Handed out once and cleared with the callback's claim; the unfinished attempt keeps its own.
+    assert [(loc, v is None) for loc, v in verifiers] == [("loc_1", False), ("loc_2", True)]
+
+
+@pytest.mark.parametrize(
+    "location_id",
+    ["a/b", ".", "..", "loc.1", "../etc", "loc 1", "loc:1", "lõc", "loc\n", "x" * 201],
+)
+async def test_unsafe_location_ids_are_refused_at_registration(
+    live_service: tuple[str, Settings], db: SessionFactory, location_id: str
+) -> None:
+    """Smaller holes (item 10): a new location id is ASCII letters, digits, '_' or '-' only."""
+    base, _ = live_service
+    body = {"location_id": location_id, "return_url": "https://crm.example.com/done"}
+    async with httpx.AsyncClient() as http:
+        response = await http.post(f"{base}/v1/connections", json=body, headers=AUTH)
+    assert response.status_code == 422, response.text
+    assert [e["path"] for e in response.json()["errors"]] == ["body.location_id"]
+    async with db() as session:
+        assert (await session.execute(text("SELECT count(*) FROM connections"))).scalar_one() == 0
+
+
+async def test_a_location_registered_before_the_id_rule_can_still_connect(
+    live_service: tuple[str, Settings], db: SessionFactory
+) -> None:
+    """Smaller holes (item 10): the rule applies to new locations, never strands an old one."""
+    base, _ = live_service
+    async with db() as session, session.begin():
+        await session.execute(
+            text(
+                "INSERT INTO connections (id, location_id, status, import_invoices, review_automation) VALUES (gen_random_uuid(), 'old.loc', 'pending', false, false)"
+            )
+        )
+    link = await start_connect(base, location="old.loc")
+    assert outcome((await browse(link["connect_url"]))[-1])["status"] == "connected"

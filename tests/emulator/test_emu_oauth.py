@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -118,6 +119,72 @@ class TestAuthorize:
             "realm_id"
         ]
         assert (await connect(http, emu))["realmId"] == latest
+
+
+def pkce_pair(verifier: str = "v" * 43) -> tuple[str, str]:
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return verifier, base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+async def connect_with(http: httpx.AsyncClient, emu: Emulator, **params: str) -> dict[str, str]:
+    emu.config.auto_consent = True
+    return callback(await http.get("/connect/oauth2", params=authorize_params(emu, **params)))
+
+
+async def exchange_pkce(
+    http: httpx.AsyncClient, emu: Emulator, code: str, verifier: str | None
+) -> httpx.Response:
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
+    if verifier is not None:
+        form["code_verifier"] = verifier
+    return await http.post("/oauth2/v1/tokens/bearer", data=form, headers=basic(emu))
+
+
+class TestPkce:
+    """Smaller holes (item 10), PKCE: RFC 7636 §4.6 verification of code_verifier."""
+
+    async def test_s256_verifier_must_match_the_challenge(
+        self, http: httpx.AsyncClient, emu: Emulator
+    ) -> None:
+        verifier, challenge = pkce_pair()
+        method = {"code_challenge": challenge, "code_challenge_method": "S256"}
+        good = await connect_with(http, emu, **method)
+        assert (await exchange_pkce(http, emu, good["code"], verifier)).status_code == 200
+        for other in ("w" * 43, None):  # another attempt's verifier, or none at all
+            params = await connect_with(http, emu, **method)
+            refused = await exchange_pkce(http, emu, params["code"], other)
+            assert refused.status_code == 400
+            assert refused.json()["error"] == "invalid_grant"
+            # The code is spent by the refused try, like any failed exchange.
+            again = await exchange_pkce(http, emu, params["code"], verifier)
+            assert again.json()["error"] == "invalid_grant"
+
+    async def test_plain_method_compares_as_is(
+        self, http: httpx.AsyncClient, emu: Emulator
+    ) -> None:
+        params = await connect_with(http, emu, code_challenge="p" * 50)  # plain by default
+        assert (await exchange_pkce(http, emu, params["code"], "p" * 50)).status_code == 200
+
+    @pytest.mark.parametrize(
+        "params",
+        [
+            {"code_challenge": "short"},
+            {"code_challenge": "c" * 43, "code_challenge_method": "S512"},
+            {"code_challenge_method": "S256"},
+        ],
+    )
+    async def test_malformed_challenge_is_invalid_request(
+        self, http: httpx.AsyncClient, emu: Emulator, params: dict[str, str]
+    ) -> None:
+        emu.config.auto_consent = True
+        answer = callback(await http.get("/connect/oauth2", params=authorize_params(emu, **params)))
+        assert answer["error"] == "invalid_request"
+
+    async def test_without_a_challenge_no_verifier_is_needed(
+        self, http: httpx.AsyncClient, emu: Emulator
+    ) -> None:
+        params = await connect(http, emu)
+        assert (await exchange_pkce(http, emu, params["code"], None)).status_code == 200
 
 
 class TestTokens:
