@@ -17,6 +17,57 @@ from app.sync import callback_resend
 
 router = APIRouter(dependencies=[Depends(require_crm_api_key)])
 
+_TEXT, _WHEN = {"type": "string"}, {"type": ["string", "null"], "format": "date-time"}
+_CALLBACK = {
+    "type": "object",
+    "required": ["id", "type", "state", "attempts", "created_at"],
+    "properties": {
+        "id": {**_TEXT, "format": "uuid", "description": "The callback's `id` the CRM saw."},
+        "type": _TEXT,
+        "state": {"enum": [state.value for state in CallbackState]},
+        "attempts": {"type": "integer", "minimum": 0, "description": "Since the last resend."},
+        "last_error": {"type": ["string", "null"], "description": "Why the last attempt failed."},
+        **{
+            name: _WHEN
+            for name in (
+                "created_at",
+                "next_attempt_at",
+                "delivered_at",
+                "failed_at",
+                "resent_at",
+            )
+        },
+    },
+}
+_LISTED = {
+    "description": "The callbacks, newest first",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["callbacks"],
+                "properties": {"callbacks": {"type": "array", "items": _CALLBACK}},
+            }
+        }
+    },
+}
+_RESENT = {
+    "description": "Failed callbacks made due again; the deliverer sends them now",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["location_id", "resent", "status"],
+                "properties": {
+                    "location_id": _TEXT,
+                    "resent": {"type": "integer", "minimum": 0},
+                    "status": {"const": "queued"},
+                },
+            }
+        }
+    },
+}
+
 _SINCE = "Only callbacks written at or after this time (RFC 3339; without a zone, UTC)."
 Since = Annotated[datetime | None, Query(description=_SINCE)]
 
@@ -40,7 +91,7 @@ def callback_view(callback: CrmCallback) -> dict[str, Any]:
     }
 
 
-@router.get("/v1/connections/{location_id}/callbacks")
+@router.get("/v1/connections/{location_id}/callbacks", responses={200: _LISTED})
 async def list_callbacks(
     request: Request,
     location_id: str,
@@ -57,7 +108,9 @@ async def list_callbacks(
     return {"callbacks": [callback_view(callback) for callback in found]}
 
 
-@router.post("/v1/connections/{location_id}/callbacks/resend", status_code=202)
+@router.post(
+    "/v1/connections/{location_id}/callbacks/resend", status_code=202, responses={202: _RESENT}
+)
 async def resend(
     request: Request,
     location_id: str,
