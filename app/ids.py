@@ -10,7 +10,8 @@ import argparse
 import re
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field
+from annotated_types import Interval
+from pydantic import BeforeValidator
 
 BIGINT_MAX = 2**63 - 1
 _ASCII_DIGITS = re.compile(r"[0-9]{1,19}")  # [0-9], unlike \d, is ASCII only
@@ -31,7 +32,7 @@ def _ascii_digits(value: object) -> object:
 
 
 # A path or query parameter holding a row id (sync-log entries, ...).
-RowId = Annotated[int, BeforeValidator(_ascii_digits), Field(ge=1, le=BIGINT_MAX)]
+RowId = Annotated[int, Interval(ge=1, le=BIGINT_MAX), BeforeValidator(_ascii_digits)]
 
 
 def cli_count(text: str) -> int:

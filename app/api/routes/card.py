@@ -186,7 +186,13 @@ async def release(
     return _back(token, await card_actions.release(state, grant.location_id))
 
 
-@router.post("/v1/card/retry", response_model=None)
+_NOT_AN_ID = {
+    "description": "entry_id is not an id (ASCII digits within a BIGINT): a page",
+    "content": {"text/html": {"schema": {"type": "string"}}},
+}
+
+
+@router.post("/v1/card/retry", response_model=None, responses={400: _NOT_AN_ID})
 async def retry(
     request: Request, token: TokenField = "", entry_id: Annotated[str, Form()] = ""
 ) -> Response:
