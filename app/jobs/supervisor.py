@@ -13,8 +13,10 @@ process ends non-zero and a process supervisor restarts it (docs/design.md, 6. O
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -27,7 +29,7 @@ from procrastinate.worker import Worker
 
 from app.config import WorkerSettings
 from app.logging import get_logger
-from app.repositories.jobs import doing_job_ids
+from app.repositories.jobs import orphaned_job_ids
 
 log = get_logger(__name__)
 
@@ -43,6 +45,7 @@ class WorkerGaveUpError(Exception):
 class WorkerState(StrEnum):
     STARTING = "starting"
     RUNNING = "running"
+    STOPPING = "stopping"  # lost the database; finishing its running jobs before it restarts
     RECONNECTING = "reconnecting"
     GAVE_UP = "gave_up"
     STOPPED = "stopped"
@@ -76,6 +79,24 @@ def backoff_s(attempt: int, base_s: float, cap_s: float) -> float:
     return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret
 
 
+class _SideTaskFailure(logging.Filter):
+    """Notices procrastinate's worker stopping itself, and why: it only logs the side task's error
+    (then waits for its running jobs, which can take as long as the database is away)."""
+
+    def __init__(self, on_failure: Callable[[BaseException], None]) -> None:
+        super().__init__()
+        self._on_failure = on_failure
+        self.error: BaseException | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "action", None) == "side_task_failed" and self.error is None:
+            exc = record.exc_info[1] if record.exc_info else None
+            name = getattr(record, "task_name", "side task")
+            self.error = exc if exc is not None else RuntimeError(f"{name} failed")
+            self._on_failure(self.error)
+        return True
+
+
 def describe_error(exc: BaseException | None) -> str:
     if exc is None:
         return "the worker stopped on its own (a side task failed)"
@@ -98,7 +119,9 @@ class WorkerSupervisor:
         self._conninfo = conninfo
         self._state = WorkerState.STARTING
         self._worker: Worker | None = None
-        self._failing_since: float | None = None
+        self._run_started = time.monotonic()
+        self._down_at: float | None = None  # when the current run stopped working
+        self._failing_since: float | None = None  # start of the current failure streak
         self._restarts = 0
         self._last_error: str | None = None
 
@@ -113,19 +136,16 @@ class WorkerSupervisor:
         attempt = 0
         try:
             while True:
-                started = time.monotonic()
                 error = await self._run_once()
-                ended = time.monotonic()
-                if ended - started >= STABLE_RUN_S:
-                    self._failing_since, attempt = None, 0
-                if self._failing_since is None:
-                    self._failing_since = ended
+                self._mark_down(time.monotonic())
+                if self._failing_since == self._down_at:
+                    attempt = 0  # a new streak: back off from the start
                 self._state = WorkerState.RECONNECTING
                 self._last_error = describe_error(error)
                 log.warning(
                     "jobs.worker.lost",
                     error=self._last_error,
-                    ran_s=round(ended - started, 1),
+                    ran_s=round((self._down_at or 0) - self._run_started, 1),
                     restarts=self._restarts,
                 )
                 attempt = await self._wait_for_database(attempt)
@@ -134,7 +154,7 @@ class WorkerSupervisor:
                 self._restarts += 1
                 log.info(
                     "jobs.worker.reconnected",
-                    after_s=round(time.monotonic() - ended, 1),
+                    down_s=round(time.monotonic() - (self._down_at or 0), 1),
                     restarts=self._restarts,
                 )
         finally:
@@ -143,15 +163,36 @@ class WorkerSupervisor:
 
     async def _run_once(self) -> BaseException | None:
         """One worker's life; returns why it ended (None: it stopped itself)."""
-        self._worker = Worker(app=self._app, **{**self._app.worker_defaults, **self._options})
+        worker = Worker(app=self._app, **{**self._app.worker_defaults, **self._options})
+        self._worker = worker
+        self._run_started, self._down_at = time.monotonic(), None
         self._state = WorkerState.RUNNING
+        side_task = _SideTaskFailure(self._stopping)
+        worker.logger.addFilter(side_task)
         try:
-            await self._worker.run()  # type: ignore[no-untyped-call]
+            await worker.run()  # type: ignore[no-untyped-call]
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            return exc
-        return None
+            return side_task.error or exc
+        finally:
+            worker.logger.removeFilter(side_task)
+        return side_task.error
+
+    def _stopping(self, error: BaseException) -> None:
+        """procrastinate's worker is stopping itself: it finishes its jobs, then run() ends."""
+        self._mark_down(time.monotonic())
+        self._state = WorkerState.STOPPING
+        self._last_error = describe_error(error)
+
+    def _mark_down(self, at: float) -> None:
+        if self._down_at is not None:
+            return
+        self._down_at = at
+        if at - self._run_started >= STABLE_RUN_S:
+            self._failing_since = None  # the run before was healthy: a new streak starts
+        if self._failing_since is None:
+            self._failing_since = at
 
     def _connector(self) -> BaseAsyncConnector:
         connector = self._app.connector
@@ -197,13 +238,15 @@ class WorkerSupervisor:
             return attempt
 
     async def _requeue_orphans(self, dead_worker_id: int | None) -> None:
-        """Hand back the jobs the dead run left `doing`: its job tasks have all ended."""
-        if dead_worker_id is None:
-            return
+        """Hand back the jobs the dead run left `doing`: its job tasks have all ended.
+
+        `dead_worker_id` is None when the worker managed to unregister (procrastinate then forgets
+        its id): its jobs were left with no worker, which the query finds as well.
+        """
         manager = self._app.job_manager
         requeued: list[int] = []
         try:
-            for job_id in await doing_job_ids(self._connector(), dead_worker_id):
+            for job_id in await orphaned_job_ids(self._connector(), dead_worker_id):
                 try:
                     await manager.retry_job_by_id_async(job_id, retry_at=datetime.now(UTC))
                 except exceptions.ConnectorException as exc:
@@ -211,7 +254,8 @@ class WorkerSupervisor:
                     log.info("jobs.worker.requeue_skipped", job_id=job_id, error=str(exc))
                     continue
                 requeued.append(job_id)
-            await manager.unregister_worker(dead_worker_id)
+            if dead_worker_id is not None:
+                await manager.unregister_worker(dead_worker_id)
         except Exception as exc:
             # The stalled-job sweeper hands them back later; the new worker need not wait for it.
             log.warning("jobs.worker.requeue_failed", worker_id=dead_worker_id, error=repr(exc))

@@ -60,9 +60,11 @@ _WORKERS_SQL = text(
     """
 )
 
-_DOING_OF_WORKER = """
+# A worker that stopped (its row deleted when it unregistered, or pruned) leaves its jobs `doing`
+# with worker_id NULL: procrastinate's stalled-job query treats those as stalled at once too.
+_ORPHANED = """
     SELECT id FROM procrastinate_jobs
-     WHERE status = 'doing' AND worker_id = %(worker_id)s
+     WHERE status = 'doing' AND (worker_id = %(worker_id)s OR worker_id IS NULL)
      ORDER BY id
 """
 
@@ -95,7 +97,7 @@ async def worker_heartbeats(
     )
 
 
-async def doing_job_ids(connector: BaseAsyncConnector, worker_id: int) -> list[int]:
-    """Jobs a worker holds (`doing`): after that worker has ended, the ones it left behind."""
-    rows = await connector.execute_query_all_async(_DOING_OF_WORKER, worker_id=worker_id)
+async def orphaned_job_ids(connector: BaseAsyncConnector, worker_id: int | None) -> list[int]:
+    """Jobs left `doing` by a worker that has ended (`worker_id`) or by unregistered workers."""
+    rows = await connector.execute_query_all_async(_ORPHANED, worker_id=worker_id)
     return [int(row["id"]) for row in rows]

@@ -58,8 +58,13 @@ def judge_jobs(view: JobsView) -> JobsVerdict:
 def _own_worker_problem(view: JobsView) -> str | None:
     own = view.own_worker
     assert own is not None
-    if own.state is not WorkerState.RUNNING:
+    if own.state in (WorkerState.GAVE_UP, WorkerState.STOPPED):
         return f"this replica's job worker is {own.describe()}"
+    # A worker coming back from a database restart takes a few seconds (it finishes its jobs,
+    # then reconnects with backoff): not a reason to flap. Down for longer, it is dead.
+    if own.state is not WorkerState.RUNNING:
+        late = own.failing_for_s > view.stalled_after_s
+        return f"this replica's job worker is {own.describe()}" if late else None
     if own.worker_id is None:
         return None  # registering: it has a heartbeat within moments
     age = view.heartbeats.own_heartbeat_age_s
