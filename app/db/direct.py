@@ -54,11 +54,14 @@ async def direct_pool(url: str, *, max_size: int = 10) -> AsyncIterator[DirectPo
 async def run_once_retrying_stale(
     pool: DirectPool, work: Callable[[DirectConnection], Awaitable[T]]
 ) -> T:
-    """Run one idempotent statement; retry once on a fresh connection if the first was stale.
+    """Run one idempotent statement; retry once on a good connection if the first was stale.
 
     After a database restart every pooled connection is dead. Without the retry each of them
-    would fail one request before the pool replaces it. Only the callers' statements are
-    idempotent (ON CONFLICT DO NOTHING), so a retry after an answer lost in transit is harmless.
+    would fail one request before the pool replaces it; and a retry on the next idle connection
+    would meet another dead one, so the idle ones are checked (and the dead replaced) first.
+    Checking on every checkout instead would cost the hot path a round trip per statement.
+    Only the callers' statements are idempotent (ON CONFLICT DO NOTHING), so a retry after an
+    answer lost in transit is harmless.
     """
     async with pool.connection() as conn:
         try:
@@ -67,5 +70,6 @@ async def run_once_retrying_stale(
             if not conn.broken:
                 raise
             log.warning("db.direct.stale_connection")
+    await pool.check()
     async with pool.connection() as conn:
         return await work(conn)

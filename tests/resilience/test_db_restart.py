@@ -25,6 +25,7 @@ import psycopg
 import pytest
 
 from app.db import migrate
+from app.db.direct import DirectConnection, direct_pool, run_once_retrying_stale
 from tests.e2e.sync_helpers import Qbo
 from tests.fixtures.connect import AUTH
 from tests.fixtures.events import LOCATION, encode, invoice_event, signed_headers
@@ -493,3 +494,28 @@ async def test_worker_in_serve_syncs_everything_across_two_database_restarts(
         f" {[round(o.outage.ready_again_at - o.outage.up_at, 2) for o in outages]} s,"
         f" first event synced in {[round(o.first_sync_s, 2) for o in outages]} s"
     )
+
+
+async def test_the_intake_pool_answers_at_once_after_a_restart_left_it_dead_connections(
+    cluster: PrivatePostgres,
+) -> None:
+    """Failure mode 1: after a restart, idle pooled connections are all dead; the first
+    statement must still succeed (the intake would answer 503 while /readyz says 200)."""
+    url = cluster.create_database("qbs_pool")
+    async with direct_pool(url, max_size=4) as pool:
+
+        async def busy() -> None:
+            async with pool.connection() as conn:
+                await conn.execute("SELECT pg_sleep(0.2)")
+
+        await asyncio.gather(*(busy() for _ in range(4)))
+        assert pool.get_stats()["pool_available"] == 4
+        await asyncio.to_thread(cluster.stop)
+        await asyncio.to_thread(cluster.start)
+
+        async def one(conn: DirectConnection) -> int:
+            row = await (await conn.execute("SELECT 1")).fetchone()
+            assert row is not None
+            return int(row[0])
+
+        assert await run_once_retrying_stale(pool, one) == 1
