@@ -6,6 +6,7 @@ SWEEP_STALLED_TASK = "jobs.sweep_stalled"
 INITIAL_IMPORT_TASK = "qbo.import.initial"
 DELIVER_CALLBACKS_TASK = "crm.callbacks.deliver"
 TOKEN_KEEPALIVE_TASK = "qbo.tokens.keepalive"  # noqa: S105 - a task name
+RESUME_TASK = "sync.resume.requeue"
 
 
 def crm_object_lock(location_id: str, object_kind: str, object_id: str) -> str:
@@ -15,3 +16,8 @@ def crm_object_lock(location_id: str, object_kind: str, object_id: str) -> str:
 
 def qbo_entity_lock(realm_id: str, entity: str, entity_id: str) -> str:
     return f"qbo:{realm_id}:{entity}:{entity_id}"
+
+
+def resume_lock(location_id: str) -> str:
+    # One resume job of a location runs at a time, and one more may wait (queueing lock).
+    return f"resume:{location_id}"

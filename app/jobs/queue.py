@@ -15,19 +15,26 @@ CRM_EVENT_ROW_ARG = "event_row_id"
 
 
 async def defer_in_transaction(
-    session: AsyncSession, job_app: App, task_name: str, *, lock: str, **task_kwargs: Any
+    session: AsyncSession,
+    job_app: App,
+    task_name: str,
+    *,
+    lock: str,
+    queueing_lock: str | None = None,
+    **task_kwargs: Any,
 ) -> int:
     """Insert the job on the session's own connection: it commits or rolls back with the caller.
 
     The SAVEPOINT is sent at once (Core-level begin_nested) so that a failed defer cannot leave the
-    outer transaction aborted and turn the caller's COMMIT into a silent ROLLBACK.
+    outer transaction aborted and turn the caller's COMMIT into a silent ROLLBACK (a queueing
+    lock already held raises procrastinate's AlreadyEnqueued, and the transaction carries on).
     """
     connection = await session.connection()
     pg = await raw_connection(session)
     async with connection.begin_nested():
-        job_id: int = await job_app.configure_task(task_name, lock=lock, connection=pg).defer_async(
-            **task_kwargs
-        )
+        job_id: int = await job_app.configure_task(
+            task_name, lock=lock, queueing_lock=queueing_lock, connection=pg
+        ).defer_async(**task_kwargs)
     return job_id
 
 
@@ -61,12 +68,13 @@ async def defer_crm_event(
     row_id: int,
 ) -> int:
     """Queue processing of a stored CRM event behind the other jobs of the same CRM object."""
+    task_kwargs: dict[str, Any] = {CRM_EVENT_ROW_ARG: row_id}
     return await defer_in_transaction(
         session,
         job_app,
         names.CRM_EVENT_TASK,
         lock=names.crm_object_lock(location_id, object_kind, object_id),
-        **{CRM_EVENT_ROW_ARG: row_id},
+        **task_kwargs,
     )
 
 

@@ -9,7 +9,7 @@ from app.jobs import names
 from app.jobs.context import runtime_of
 from app.jobs.retry import CappedJitterBackoff
 from app.logging import get_logger
-from app.sync import callback_delivery, cdc, crm_handlers, dispatch, imports, qbo_changes
+from app.sync import callback_delivery, cdc, crm_handlers, dispatch, imports, qbo_changes, resume
 
 log = get_logger(__name__)
 
@@ -23,6 +23,12 @@ async def process_crm_event(context: JobContext, event_row_id: int) -> None:
     # The sync.result just committed goes out with the deliverer now, not at its next 5 s tick;
     # never sent from here, so a slow CRM cannot hold this job (or its object's lock) open.
     await callback_delivery.wake_deliverer(context.app)
+
+
+async def resume_connection(context: JobContext, location_id: str) -> None:
+    """Re-queue a reconnected location's waiting work (queued by the OAuth callback)."""
+    runtime = runtime_of(context)
+    await resume.requeue_waiting(runtime.session_factory, context.app, location_id)
 
 
 async def sweep_stalled(context: JobContext, timestamp: int) -> None:
@@ -80,6 +86,7 @@ def register_tasks(app: App, retry: CappedJitterBackoff) -> None:
     # Every 10 s: a killed worker's jobs come back QBS_WORKER_STALLED_AFTER_S + <= 10 s later.
     app.periodic(cron="* * * * * */10", periodic_id=names.SWEEP_STALLED_TASK)(sweeper)
     app.task(name=names.INITIAL_IMPORT_TASK, pass_context=True, retry=retry)(initial_import)
+    app.task(name=names.RESUME_TASK, pass_context=True, retry=retry)(resume_connection)
     # One run at a time (lock) and one waiting (queueing lock): a slow CRM takes one slot at most.
     deliver = app.task(
         name=names.DELIVER_CALLBACKS_TASK,

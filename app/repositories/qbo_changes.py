@@ -73,11 +73,15 @@ async def mark(
     )
 
 
-async def pending_for_realm(session: AsyncSession, realm_id: str) -> list[tuple[int, str, str]]:
-    """(row id, entity, entity id) of the realm's changes still waiting, oldest first."""
-    result = await session.execute(
-        select(QboChange.id, QboChange.entity, QboChange.entity_id)
-        .where(QboChange.realm_id == realm_id, QboChange.state == InboundState.PENDING)
-        .order_by(QboChange.id)
+async def pending_for_realm(
+    session: AsyncSession, realm_id: str, *, entities: Sequence[str] | None = None
+) -> list[tuple[int, str, str]]:
+    """(row id, entity, entity id) of the realm's changes still waiting, oldest first; only
+    those of `entities` when given."""
+    statement = select(QboChange.id, QboChange.entity, QboChange.entity_id).where(
+        QboChange.realm_id == realm_id, QboChange.state == InboundState.PENDING
     )
+    if entities is not None:
+        statement = statement.where(QboChange.entity.in_(list(entities)))
+    result = await session.execute(statement.order_by(QboChange.id))
     return [(row_id, entity, entity_id) for row_id, entity, entity_id in result.all()]

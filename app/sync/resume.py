@@ -1,16 +1,24 @@
-"""Resume a connection's waiting work after a (re)connect, and queue its initial import."""
+"""Resume a connection's waiting work after a (re)connect, and queue its initial import.
+
+The OAuth callback only queues jobs: one import, one CDC poll and one resume job per connection.
+The resume job re-queues every waiting inbound record in the background, so a company with
+thousands of waiting events does not hold the browser's callback request (or its transaction).
+"""
 
 from __future__ import annotations
 
 from procrastinate import App
+from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.session import SessionFactory, session_scope
 from app.jobs import names
 from app.jobs.queue import defer_crm_event, defer_in_transaction, defer_qbo_change
 from app.logging import get_logger
 from app.models import Connection
-from app.repositories import crm_events, qbo_changes
-from app.sync import cdc
+from app.models.states import ConnectionStatus
+from app.repositories import connections, crm_events, qbo_changes
+from app.sync import cdc, dispatch
 
 log = get_logger(__name__)
 
@@ -19,7 +27,8 @@ async def requeue_pending(session: AsyncSession, job_app: App, connection: Conne
     """Defer a job for every inbound record of the connection that still waits.
 
     A second job for a record is harmless: jobs of one object run in order under its lock and a
-    finished record is never processed again.
+    finished record is never processed again. QBO changes of entities without a flow are not
+    re-queued: they are skipped when first processed, and would only be skipped again.
     """
     count = 0
     for row_id, kind, object_id in await crm_events.pending_for_location(
@@ -36,7 +45,7 @@ async def requeue_pending(session: AsyncSession, job_app: App, connection: Conne
         count += 1
     if connection.realm_id:
         for row_id, entity, entity_id in await qbo_changes.pending_for_realm(
-            session, connection.realm_id
+            session, connection.realm_id, entities=sorted(dispatch.QBO_CHANGE_HANDLERS)
         ):
             await defer_qbo_change(
                 session,
@@ -49,6 +58,33 @@ async def requeue_pending(session: AsyncSession, job_app: App, connection: Conne
             count += 1
     log.info("sync.resume.requeued", location_id=connection.location_id, jobs=count)
     return count
+
+
+async def requeue_waiting(factory: SessionFactory, job_app: App, location_id: str) -> int:
+    """Body of the resume job: re-queue the location's waiting work if it is still connected."""
+    async with session_scope(factory) as session:
+        connection = await connections.get_by_location(session, location_id)
+        if connection is None or connection.status is not ConnectionStatus.ACTIVE:
+            # Disconnected again meanwhile: the next reconnect queues a resume job of its own.
+            log.info("sync.resume.not_active", location_id=location_id)
+            return 0
+        return await requeue_pending(session, job_app, connection)
+
+
+async def defer_resume(session: AsyncSession, job_app: App, location_id: str) -> None:
+    """Queue the resume job in the caller's transaction; one waiting per location is enough."""
+    try:
+        await defer_in_transaction(
+            session,
+            job_app,
+            names.RESUME_TASK,
+            lock=names.resume_lock(location_id),
+            queueing_lock=names.resume_lock(location_id),
+            location_id=location_id,
+        )
+    except AlreadyEnqueued:
+        # A resume job that has not started yet will see everything waiting now.
+        log.info("sync.resume.already_queued", location_id=location_id)
 
 
 async def after_connect(
@@ -66,4 +102,4 @@ async def after_connect(
     # Whatever webhooks were missed while disconnected: ask QBO at once, not at the next poll.
     if not first_time:
         await cdc.defer_poll_now(session, job_app, connection.id)
-    await requeue_pending(session, job_app, connection)
+    await defer_resume(session, job_app, connection.location_id)
