@@ -15,6 +15,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer, StringConstraints
 from pydantic_core import PydanticCustomError
 
+from app.text_rules import CONTROL_MESSAGE, LITERAL_PATTERN, TEXT_PATTERN, has_control
+
 # Anything above this is a typo or an attack, never a real invoice.
 MAX_AMOUNT = Decimal("1000000000000")
 
@@ -147,13 +149,16 @@ def _check_currency(value: Any) -> str:
 
 
 Currency = Annotated[str, BeforeValidator(_check_currency)]
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+# Checked by pydantic-core's own regex engine: no Python call per string on the intake path.
+Identifier = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, pattern=LITERAL_PATTERN)
+]
 # The idempotency key is compared byte for byte, so invisible whitespace would be a trap.
 EventId = Annotated[
     str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x20\x7f]+$")
 ]
-Text = Annotated[str, StringConstraints(max_length=4000)]
-ShortText = Annotated[str, StringConstraints(max_length=500)]
+Text = Annotated[str, StringConstraints(max_length=4000, pattern=TEXT_PATTERN)]
+ShortText = Annotated[str, StringConstraints(max_length=500, pattern=TEXT_PATTERN)]
 
 
 def _check_email(value: str | None) -> str | None:
@@ -163,6 +168,9 @@ def _check_email(value: str | None) -> str | None:
     # CRMs send "" for "no email"; that means the same as absent.
     if not value:
         return None
+    # An email is a query literal (the customer is matched by it): no control character at all.
+    if has_control(value):
+        raise PydanticCustomError("control_character", CONTROL_MESSAGE)
     local, at, domain = value.rpartition("@")
     if not at or not local or not domain or len(value) > 320:
         raise PydanticCustomError("email", "must be an email address")

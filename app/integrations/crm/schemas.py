@@ -44,7 +44,7 @@ from app.integrations.crm.event_fields import (
     Timestamp,
     UnitPrice,
 )
-from app.text_rules import nul_path
+from app.text_rules import CONTROL_MESSAGE, LITERAL_PATTERN, TEXT_PATTERN, nul_path
 
 
 class _Data(BaseModel):
@@ -261,6 +261,11 @@ def _field_error(error: ErrorDetails) -> FieldError:
         return FieldError("type", "Field required")
     if error["type"] == "union_tag_invalid":
         return FieldError("type", f"unknown event type; expected one of: {', '.join(EVENT_TYPES)}")
+    if error["type"] == "string_pattern_mismatch" and error.get("ctx", {}).get("pattern") in (
+        LITERAL_PATTERN,
+        TEXT_PATTERN,
+    ):
+        return FieldError(".".join(str(part) for part in loc), CONTROL_MESSAGE)
     return FieldError(".".join(str(part) for part in loc), error["msg"])
 
 
@@ -276,5 +281,9 @@ def parse_event(body: bytes) -> InvoiceEvent | PaymentEvent | ContactEvent:
     try:
         return _EVENT_ADAPTER.validate_python(document)
     except ValidationError as exc:
-        errors = [_field_error(error) for error in exc.errors(include_url=False)]
-        raise EventValidationError(errors) from None
+        raise EventValidationError(field_errors(exc)) from None
+
+
+def field_errors(exc: ValidationError) -> list[FieldError]:
+    """Pydantic's errors of an event as dotted field paths relative to the body."""
+    return [_field_error(error) for error in exc.errors(include_url=False)]
