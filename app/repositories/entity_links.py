@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -106,3 +106,42 @@ async def upsert(
         .execution_options(populate_existing=True)
     )
     return (await session.execute(statement)).scalar_one()
+
+
+async def record_own_write(
+    session: AsyncSession,
+    *,
+    connection_id: uuid.UUID,
+    kind: str,
+    crm_id: str,
+    qbo_id: str,
+    origin: LinkOrigin,
+    sync_token: str | None,
+    content_hash: str | None,
+) -> str | None:
+    """Link a QBO object this service just wrote to its CRM object.
+
+    Meant for a short transaction of its own, opened while the job's transaction is still open:
+    a row lock that transaction held would otherwise be waited on for ever, so the wait is
+    bounded and a conflict fails the job (which is retried) instead. Returns the CRM id of
+    another CRM object already linked to this QBO object (nothing is written then), else None.
+    """
+    await session.execute(text("SET LOCAL lock_timeout = '10s'"))
+    # An imported customer (or one a QBO user made) already has a link without a CRM id.
+    await claim_unowned(
+        session, connection_id=connection_id, kind=kind, qbo_id=qbo_id, crm_id=crm_id
+    )
+    holder = await by_qbo_id(session, connection_id, kind, qbo_id)
+    if holder is not None and holder.crm_id not in (None, crm_id):
+        return holder.crm_id
+    await upsert(
+        session,
+        connection_id=connection_id,
+        kind=kind,
+        crm_id=crm_id,
+        qbo_id=qbo_id,
+        origin=origin,
+        sync_token=sync_token,
+        content_hash=content_hash,
+    )
+    return None

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import PermanentError
-from app.integrations.crm.schemas import ContactEvent, CrmEvent, InvoiceEvent, PaymentEvent
+from app.integrations.crm.schemas import (
+    ContactEvent,
+    CrmEvent,
+    InvoiceEvent,
+    PaymentEvent,
+    field_errors,
+)
 from app.integrations.quickbooks.errors import QboError, action_for
+from app.logging import get_logger
 from app.models import CrmEvent as CrmEventRow
 from app.models.states import ConnectionStatus, InboundState, SyncState
 from app.repositories import connections
@@ -19,11 +26,14 @@ from app.sync.customers import update_linked
 from app.sync.document_lines import TaxCodeCache
 from app.sync.flow import FlowContext, flow_context
 from app.sync.invoices import sync_invoice
-from app.sync.results import SyncResult, failed, skipped, synced
+from app.sync.results import SyncResult, describe, failed, gave_up, skipped, synced
 from app.sync.sales_receipts import sync_payment
+from app.sync.tokens import ConnectionPausedError
 
 if TYPE_CHECKING:
     from app.wiring import Services
+
+log = get_logger(__name__)
 
 _EVENT: TypeAdapter[InvoiceEvent | PaymentEvent | ContactEvent] = TypeAdapter(CrmEvent)
 _STATE = {
@@ -68,15 +78,53 @@ async def _run_flow(
             return failed(kind, crm_id, exc.message, action_for(exc), error=exc)
         if not dispatch.FINAL_ATTEMPT.get():
             raise
-        return failed(
-            kind,
-            crm_id,
-            f"QuickBooks kept failing and the retries ran out: {exc.message}",
-            "Retry this entry once QuickBooks answers again",
-            error=exc,
-        )
+        # Partial writes stay: they record QBO objects that exist (their requestids replay).
+        return gave_up(kind, crm_id, exc)
     except PermanentError as exc:
         return failed(kind, crm_id, str(exc), None)
+
+
+async def _guarded_flow(
+    ctx: FlowContext, event: InvoiceEvent | PaymentEvent | ContactEvent, cache: TaxCodeCache
+) -> SyncResult:
+    """The flow, with any other failure on the last attempt turned into a failed result.
+
+    A query the builder refused, no request slot in time, a bug in a mapping: retried like a QBO
+    outage, and once the retries are spent it ends exactly as a QBO failure does (failed entry,
+    `sync.result`, Retry), never as an event left waiting for ever. Its partial writes are
+    rolled back first, since the session may be in any state after an unexpected error.
+    """
+    try:
+        async with ctx.session.begin_nested():
+            return await _run_flow(ctx, event, cache)
+    except ConnectionPausedError:
+        raise
+    except Exception as exc:
+        if not dispatch.FINAL_ATTEMPT.get():
+            raise
+        log.error("crm.event.gave_up", error=describe(exc), exc_info=exc)
+        return gave_up(*subject(event), exc)
+
+
+class StoredEventInvalidError(PermanentError):
+    pass
+
+
+def _stored_event(row: CrmEventRow) -> InvoiceEvent | PaymentEvent | ContactEvent:
+    try:
+        return _EVENT.validate_python(row.payload)
+    except ValidationError as exc:
+        # Stored by a version with looser checks: retrying cannot make it valid.
+        problems = "; ".join(f"{e.path}: {e.message}" for e in field_errors(exc)[:3])
+        raise StoredEventInvalidError(
+            f"the stored event does not pass this version's checks ({problems}); the CRM must "
+            "send the object again with valid data"
+        ) from None
+
+
+def _row_subject(row: CrmEventRow) -> tuple[str, str]:
+    kind = {"contact": "customer", "payment": "sales_receipt"}.get(row.object_kind)
+    return kind or row.object_kind, row.object_id
 
 
 async def handle_crm_event(
@@ -88,11 +136,16 @@ async def handle_crm_event(
         return dispatch.Outcome(
             InboundState.PENDING, f"paused: QuickBooks is {status} for this location"
         )
-    event = _EVENT.validate_python(row.payload)
     ctx = flow_context(session, services, connection)
-    ctx.document = subject(event)
-    ctx.generation = await sync_log_repo.failed_count(session, connection.id, *ctx.document)
-    result = await _run_flow(ctx, event, services.tax_codes)
+    try:
+        event = _stored_event(row)
+    except StoredEventInvalidError as exc:
+        ctx.document = _row_subject(row)
+        result = failed(*ctx.document, str(exc), None)
+    else:
+        ctx.document = subject(event)
+        ctx.generation = await sync_log_repo.failed_count(session, connection.id, *ctx.document)
+        result = await _guarded_flow(ctx, event, services.tax_codes)
     await sync_log.record(ctx, result, crm_event_id=row.id, event_id=row.event_id)
     return dispatch.Outcome(_STATE[result.state], sync_log.outcome_reason(result))
 

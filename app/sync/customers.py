@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from app.db.locking import LockNamespace, advisory_xact_lock
+from app.db.session import create_session_factory, session_scope
 from app.integrations.crm.schemas import Contact
 from app.integrations.quickbooks.entities import Customer
 from app.integrations.quickbooks.errors import QboDuplicateNameError, QboStaleObjectError
@@ -132,29 +135,27 @@ async def _link(
 ) -> None:
     assert customer.Id is not None
     ctx.qbo_ids["customer"] = customer.Id
-    # An imported customer (or one a QBO user made) already has a link without a CRM id.
-    await entity_links.claim_unowned(
-        ctx.session,
-        connection_id=ctx.connection.id,
-        kind=KIND,
-        qbo_id=customer.Id,
-        crm_id=contact_id,
-    )
-    holder = await entity_links.by_qbo_id(ctx.session, ctx.connection.id, KIND, customer.Id)
-    if holder is not None and holder.crm_id not in (None, contact_id):
+    # Committed at once, in a short transaction of its own, right after QuickBooks answered: when
+    # this job fails later (its invoice create, say) and its transaction rolls back, the record
+    # of "we wrote this customer" survives. The customer's webhook, however late it comes, is
+    # then recognised as our own write (no contact.upsert echo), and the retry adopts this
+    # customer instead of making another.
+    engine = ctx.session.bind
+    assert isinstance(engine, AsyncEngine)
+    async with session_scope(create_session_factory(engine)) as session:
+        holder = await entity_links.record_own_write(
+            session,
+            connection_id=ctx.connection.id,
+            kind=KIND,
+            crm_id=contact_id,
+            qbo_id=customer.Id,
+            origin=origin,
+            sync_token=customer.SyncToken,
+            content_hash=digest,
+        )
+    if holder is not None:
         # Two CRM contacts share this QBO customer (same email): the first keeps the link, this
         # one is matched by email again next time.
         ctx.notes.append(
-            f"QuickBooks customer {customer.Id} is already linked to CRM contact {holder.crm_id}"
+            f"QuickBooks customer {customer.Id} is already linked to CRM contact {holder}"
         )
-        return
-    await entity_links.upsert(
-        ctx.session,
-        connection_id=ctx.connection.id,
-        kind=KIND,
-        crm_id=contact_id,
-        qbo_id=customer.Id,
-        origin=origin,
-        sync_token=customer.SyncToken,
-        content_hash=digest,
-    )

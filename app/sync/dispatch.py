@@ -1,7 +1,10 @@
 """Route a stored inbound record to the flow that handles it.
 
-Handlers are registered by type (CRM events) or entity (QBO changes). A record whose type has no
-handler yet stays visibly `pending` with the reason, never silently marked done.
+Handlers are registered by type (CRM events) or entity (QBO changes). A CRM event whose type has
+no handler yet stays visibly `pending` with the reason (intake only accepts handled types); a QBO
+change of an entity this service has no flow for (Item, SalesReceipt: Intuit sends what the app
+subscribed to) is `skipped` with the reason. No record waits for ever: on the last attempt any
+failure becomes the record's final, `failed` outcome.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from app.logging import get_logger
 from app.models import CrmEvent, QboChange
 from app.models.states import InboundState
 from app.repositories import connections, crm_events, qbo_changes
+from app.sync.results import describe
 from app.sync.tokens import ConnectionPausedError
 
 if TYPE_CHECKING:
@@ -72,6 +76,10 @@ async def _run(
     except PermanentError as exc:
         return Outcome(InboundState.FAILED, str(exc))
     except Exception as exc:
+        if FINAL_ATTEMPT.get():
+            # The savepoint is rolled back; the record's own row still takes the outcome.
+            log.error("sync.inbound.gave_up", row_id=row_id, error=describe(exc), exc_info=exc)
+            return Outcome(InboundState.FAILED, f"failed after the last retry: {describe(exc)}")
         async with session_scope(factory) as session:
             await mark(session, row_id, InboundState.PENDING, f"retrying after: {exc}")
         raise
@@ -79,6 +87,11 @@ async def _run(
 
 def no_handler_reason(kind: str) -> str:
     return f"waiting: this service has no handler for {kind} yet"
+
+
+def no_flow_reason(entity: str) -> str:
+    handled = ", ".join(sorted(QBO_CHANGE_HANDLERS)) or "none"
+    return f"skipped: this service syncs no {entity} changes (it handles: {handled})"
 
 
 async def process_crm_event(
@@ -116,7 +129,7 @@ async def process_qbo_change(
             return change.state
         handler = QBO_CHANGE_HANDLERS.get(change.entity)
         if handler is None:
-            outcome = Outcome(InboundState.PENDING, no_handler_reason(f"{change.entity} changes"))
+            outcome = Outcome(InboundState.SKIPPED, no_flow_reason(change.entity))
             log.info("qbo.change.no_handler", row_id=row_id, entity=change.entity)
         else:
             outcome = await _run(

@@ -92,6 +92,9 @@ def register() -> None:
 async def process_change_task(context: JobContext, change_row_id: int) -> None:
     """Task body for `qbo.change.process`: process, then wake the callback deliverer."""
     runtime = runtime_of(context)
+    # As for CRM events: the last attempt records any failure as the change's final outcome.
+    attempts = context.job.attempts if context.job is not None else 0
+    dispatch.FINAL_ATTEMPT.set(attempts >= runtime.settings.worker.retry_max_attempts)
     await dispatch.process_qbo_change(runtime.session_factory, runtime.services, change_row_id)
     # Sent by the deliverer job, never from here: a slow CRM must not hold this job open.
     await callback_delivery.wake_deliverer(context.app)
