@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from app.config import Settings
 from app.db.session import SessionFactory
+from app.repositories import company_releases
 from qbo_emulator.config import EmulatorConfig
 from tests.fixtures.connect import AUTH, browse, describe, start_connect
 
@@ -221,3 +222,22 @@ async def test_the_card_releases_the_company_after_a_confirmation(
     assert (await describe(base, "loc_a"))["realm_id"] is None
     assert (await connect(base, "loc_b"))["status"] == "connected"
     assert (await describe(base, "loc_b"))["realm_id"] == realm
+
+
+async def test_every_table_keyed_by_connection_is_archived_or_kept_on_release(
+    db: SessionFactory,
+) -> None:
+    """Item 8: a new table holding a company's ids per connection must be handled by release."""
+    async with db() as session:
+        rows = await session.execute(
+            text(
+                "SELECT conrelid::regclass::text FROM pg_constraint"
+                " WHERE contype = 'f' AND confrelid = 'connections'::regclass"
+                " AND conkey IS NOT NULL AND confkey = ARRAY["
+                "  (SELECT attnum FROM pg_attribute WHERE attrelid = 'connections'::regclass"
+                "   AND attname = 'id')]::smallint[]"
+            )
+        )
+        referencing = {row[0] for row in rows.all()}
+    handled = {table.name for table in company_releases.ARCHIVED_TABLES}
+    assert referencing == handled | set(company_releases.KEPT_TABLES)
