@@ -317,6 +317,25 @@ def _callbacks_parser(commands: Any) -> None:
     resend.set_defaults(func=lambda args: _run_db(_callbacks_resend, args))
 
 
+async def _purge(db: _Db, args: argparse.Namespace) -> int:
+    from datetime import UTC
+
+    from app.config import RetentionSettings
+    from app.sync import retention
+
+    settings, now = RetentionSettings(), datetime.now(UTC)
+    if args.dry_run:
+        reports = await retention.preview(db.factory, settings, now)
+    else:
+        reports = await retention.purge(db.factory, settings, now)
+    rows = [[r.table, str(r.rows), _when(r.oldest), _when(r.newest)] for r in reports]
+    verb = "WOULD DELETE" if args.dry_run else "DELETED"
+    _table(["TABLE", verb, "OLDEST", "NEWEST"], rows)
+    total = sum(r.rows for r in reports)
+    _out(f"{'Dry run: nothing deleted; ' if args.dry_run else ''}{total} rows in all.")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from app.demo import run_demo
 
@@ -366,6 +385,11 @@ def _parser() -> argparse.ArgumentParser:
     retry.add_argument("--failed", action="store_true", help="every failed entry (required)")
     retry.set_defaults(func=lambda args: _run_db(_retry, args))
     _callbacks_parser(commands)
+    purge = commands.add_parser(
+        "purge", help="delete finished records past their retention (QBS_RETENTION_*)"
+    )
+    purge.add_argument("--dry-run", action="store_true", help="count what would go; delete none")
+    purge.set_defaults(func=lambda args: _run_db(_purge, args))
 
     demo = commands.add_parser(
         "demo", help="run everything locally (database, emulator, service, CRM) and sync examples"

@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.secret_strength import (
@@ -113,6 +113,37 @@ class WorkerSettings(BaseSettings):
     give_up_after_s: float = Field(default=300.0, gt=0)
 
 
+class RetentionSettings(BaseSettings):
+    """Days finished records are kept (0 keeps them for ever); see app/sync/retention.py."""
+
+    model_config = _group_config("QBS_RETENTION_")
+
+    crm_events_days: int = Field(default=90, ge=0)
+    qbo_changes_days: int = Field(default=90, ge=0)
+    # Finished procrastinate jobs, with their procrastinate_events.
+    jobs_days: int = Field(default=90, ge=0)
+    # Kept longer than the events: the sync log is what people read and audit.
+    sync_log_days: int = Field(default=400, ge=0)
+    delivered_callbacks_days: int = Field(default=60, ge=0)
+    # Counted from the connect link's expiry (10 minutes after it was made).
+    oauth_states_days: int = Field(default=7, ge=0)
+    # Rows deleted per transaction: each batch holds its row locks for a moment only.
+    batch_size: int = Field(default=1000, ge=1, le=50_000)
+
+    @model_validator(mode="after")
+    def _sync_log_outlives_events(self) -> RetentionSettings:
+        # A failed event goes once a newer sync-log entry shows it was retried; an entry purged
+        # before its event would leave that event behind for ever.
+        for name in ("crm_events_days", "qbo_changes_days"):
+            days = getattr(self, name)
+            if self.sync_log_days and days and self.sync_log_days < days:
+                raise ValueError(
+                    f"QBS_RETENTION_SYNC_LOG_DAYS ({self.sync_log_days}) must be at least "
+                    f"QBS_RETENTION_{name.upper()} ({days}), or 0 (keep for ever)"
+                )
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=ENV_FILE, env_file_encoding="utf-8", env_ignore_empty=True, extra="ignore"
@@ -136,6 +167,7 @@ class Settings(BaseSettings):
     crm: CrmSettings = Field(default_factory=CrmSettings)
     qbo: QboSettings = Field(default_factory=QboSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @field_validator("token_encryption_keys", mode="before")
     @classmethod

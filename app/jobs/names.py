@@ -6,6 +6,7 @@ SWEEP_STALLED_TASK = "jobs.sweep_stalled"
 INITIAL_IMPORT_TASK = "qbo.import.initial"
 DELIVER_CALLBACKS_TASK = "crm.callbacks.deliver"
 TOKEN_KEEPALIVE_TASK = "qbo.tokens.keepalive"  # noqa: S105 - a task name
+PURGE_TASK = "retention.purge"
 RESUME_TASK = "sync.resume.requeue"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from procrastinate import App, JobContext
 
 from app.errors import AppError
@@ -10,6 +12,7 @@ from app.jobs.context import runtime_of
 from app.jobs.retry import CappedJitterBackoff
 from app.logging import get_logger
 from app.sync import callback_delivery, cdc, crm_handlers, dispatch, imports, qbo_changes, resume
+from app.sync.retention import purge as purge_past_retention
 
 log = get_logger(__name__)
 
@@ -29,6 +32,13 @@ async def resume_connection(context: JobContext, location_id: str) -> None:
     """Re-queue a reconnected location's waiting work (queued by the OAuth callback)."""
     runtime = runtime_of(context)
     await resume.requeue_waiting(runtime.session_factory, context.app, location_id)
+
+
+async def purge_expired(context: JobContext, timestamp: int) -> None:
+    """Delete finished records past their retention (QBS_RETENTION_*), a batch at a time."""
+    runtime = runtime_of(context)
+    now = datetime.fromtimestamp(timestamp, UTC)
+    await purge_past_retention(runtime.session_factory, runtime.settings.retention, now)
 
 
 async def sweep_stalled(context: JobContext, timestamp: int) -> None:
@@ -102,6 +112,14 @@ def register_tasks(app: App, retry: CappedJitterBackoff) -> None:
         queueing_lock=names.TOKEN_KEEPALIVE_TASK,
     )(keep_tokens_alive)
     app.periodic(cron="17 3 * * *", periodic_id=names.TOKEN_KEEPALIVE_TASK)(keepalive)
+    # Daily; one run at a time (lock) and at most one waiting (queueing lock).
+    purge = app.task(
+        name=names.PURGE_TASK,
+        pass_context=True,
+        lock=names.PURGE_TASK,
+        queueing_lock=names.PURGE_TASK,
+    )(purge_expired)
+    app.periodic(cron="41 4 * * *", periodic_id=names.PURGE_TASK)(purge)
     app.task(name=cdc.POLL_TASK, pass_context=True, retry=retry)(cdc.poll_connection_task)
     poll_all = app.task(name=cdc.POLL_ALL_TASK, pass_context=True, queueing_lock=cdc.POLL_ALL_TASK)(
         cdc.poll_all_task

@@ -18,6 +18,8 @@ class SyncLogEntry(TimestampMixin, Base):
     __table_args__ = (
         sa.Index("ix_sync_log_connection_state", "connection_id", "state", "created_at"),
         sa.Index("ix_sync_log_object", "connection_id", "kind", "crm_id"),
+        # Retention (app/sync/retention.py) finds old entries by age and an event's entries by id.
+        sa.Index("ix_sync_log_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
@@ -32,8 +34,13 @@ class SyncLogEntry(TimestampMixin, Base):
     qbo_error_code: Mapped[str | None] = mapped_column(sa.String(16))
     qbo_error_element: Mapped[str | None] = mapped_column(sa.String(200))
     intuit_tid: Mapped[str | None] = mapped_column(sa.String(128))
-    crm_event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("crm_events.id"))
-    qbo_change_id: Mapped[int | None] = mapped_column(sa.ForeignKey("qbo_changes.id"))
+    # The entry outlives its event (sync log kept longer): a purged event leaves NULL here.
+    crm_event_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("crm_events.id", ondelete="SET NULL"), index=True
+    )
+    qbo_change_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("qbo_changes.id", ondelete="SET NULL"), index=True
+    )
     attempts: Mapped[int] = mapped_column(default=0)
     qbo_requests: Mapped[int] = mapped_column(default=0)
     # QBO ids touched and other facts a person reading the entry needs.
