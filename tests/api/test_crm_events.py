@@ -12,8 +12,11 @@ from sqlalchemy import func, select, text
 
 from app.api.state import AppState
 from app.db.session import SessionFactory, session_scope
+from app.integrations.quickbooks.query import quote
 from app.models import CrmEvent
 from tests.fixtures.events import (
+    CONTACT,
+    LINES,
     PostEvent,
     contact_event,
     encode,
@@ -251,6 +254,52 @@ class TestValidation:
         assert response.status_code == 422
         assert path in [error["path"] for error in response.json()["errors"]]
         assert await counts(db) == (0, 0)
+
+    @pytest.mark.parametrize(
+        ("payload", "path"),
+        [
+            (contact_event(email="ann\u0001@example.com"), "data.email"),
+            (contact_event(email="ann\t@example.com"), "data.email"),
+            (contact_event(first_name="An\u001bn"), "data.first_name"),
+            (contact_event(company_name="Bakery\u007f"), "data.company_name"),
+            (contact_event(address={"line1": "1 Main\u0002 St"}), "data.address.line1"),
+            (
+                invoice_event(contact={**CONTACT, "last_name": "O\u0008Neil"}),
+                "data.contact.last_name",
+            ),
+            (
+                invoice_event(line_items=[{**LINES[1], "name": "Travel\u0003"}]),
+                "data.line_items.0.name",
+            ),
+            (invoice_event(billing_email="bill\u000b@example.com"), "data.billing_email"),
+        ],
+    )
+    async def test_text_quickbooks_cannot_take_gives_422_with_the_field_path(
+        self, post_event: PostEvent, payload: dict[str, Any], path: str, db: SessionFactory
+    ) -> None:
+        """Failure mode "poison event": a control character in an email, a name or an address
+        would make QuickBooks (or the query that finds the customer) refuse the object for ever;
+        it is refused at intake, with the field, and nothing is stored."""
+        response = await post_event(payload)
+        assert response.status_code == 422
+        errors = {error["path"]: error["message"] for error in response.json()["errors"]}
+        assert "control characters" in errors[path]
+        assert await counts(db) == (0, 0)
+
+    async def test_every_character_the_query_builder_refuses_is_refused_in_an_email(
+        self, post_event: PostEvent
+    ) -> None:
+        """Failure mode "poison event": intake and the QBO query builder agree, so an email that
+        was accepted can always be looked up in QuickBooks."""
+        for code in [*range(0x20), 0x7F]:
+            email = f"ann{chr(code)}x@example.com"
+            with pytest.raises(ValueError, match="control characters"):
+                quote(email)
+            response = await post_event(contact_event(f"evt_{code}", email=email))
+            assert response.status_code == 422, (code, response.text)
+        # Tab and newline stay allowed in free text (names turn them into spaces).
+        ok = await post_event(contact_event("evt_ok", first_name="Ann\tMarie\nLee"))
+        assert ok.status_code == 202, ok.text
 
     async def test_missing_fields_are_all_listed(self, post_event: PostEvent) -> None:
         payload = invoice_event()
