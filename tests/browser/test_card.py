@@ -188,6 +188,23 @@ async def test_disconnect_asks_first_then_stops_syncing(
     assert (await describe(base))["status"] == "disconnected"
 
 
+async def test_release_asks_first_then_offers_connect_again(
+    live_service: Live, emulator: str, page: Page
+) -> None:
+    """Item 8: the card's Release action is confirmed, then the card offers a fresh connect."""
+    base, _ = live_service
+    realm = await connect_from_card(page, base, emulator)
+    await page.get_by_role("link", name="Wrong company? Release it…").click()
+    await expect(page.get_by_role("alert")).to_contain_text("QuickBooks is disconnected first.")
+    assert (await describe(base))["realm_id"] == realm
+    await page.get_by_role("button", name="Yes, release the company").click()
+    await expect(page.get_by_role("status")).to_contain_text("The QuickBooks company was released.")
+    await expect(page.get_by_role("button", name="Connect to QuickBooks")).to_be_visible()
+    described = await describe(base)
+    assert described["realm_id"] is None
+    assert [r["realm_id"] for r in described["released_companies"]] == [realm]
+
+
 async def test_import_progress_and_needs_reconnect(
     live_service: Live, emulator: str, page: Page, db: SessionFactory
 ) -> None:
