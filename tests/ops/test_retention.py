@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.api.state import AppState
 from app.config import RetentionSettings
 from app.db.session import SessionFactory
 from app.models import (
@@ -418,3 +419,33 @@ async def test_purge_command_dry_run_then_purge(
     assert "15 rows in all." in done
     code, again, _ = await cli(database_url, tmp_path, "purge", "--dry-run")
     assert "Dry run: nothing deleted; 0 rows in all." in again
+
+
+async def test_the_daily_task_purges_through_a_worker(state: AppState, db: SessionFactory) -> None:
+    """Nothing grows forever without an operator: a daily periodic task, one run at a time."""
+    from app.jobs import names
+    from app.jobs.app import worker_options
+    from app.jobs.context import Runtime
+
+    registry = state.job_app.periodic_registry.periodic_tasks
+    daily = registry[(names.PURGE_TASK, names.PURGE_TASK)]
+    assert daily.cron.split()[2:] == ["*", "*", "*"]  # once a day
+    assert daily.task.queueing_lock == names.PURGE_TASK
+    assert daily.task.lock == names.PURGE_TASK
+
+    await build(db)
+    before = await counts(db)
+    await daily.task.defer_async(timestamp=int(NOW.timestamp()))
+    runtime = Runtime(
+        settings=state.settings, session_factory=state.session_factory, services=state.services
+    )
+    options = {**worker_options(runtime), "wait": False, "concurrency": 1}
+    await asyncio.wait_for(state.job_app.run_worker_async(**options), timeout=60)
+    after = await counts(db)
+    gone = {t: before[t] - after[t] for t in EXPECTED}
+    assert gone["crm_events"] == EXPECTED["crm_events"]
+    assert gone["sync_log"] == EXPECTED["sync_log"]
+    # The worker's own periodic jobs come and go; of ours, only the old finished one went.
+    jobs = (await names_left(db))["procrastinate_jobs"]
+    assert "gone_job" not in jobs
+    assert {"kept_recent_job", "kept_failed_job", "kept_todo_job"} <= jobs
