@@ -15,6 +15,7 @@ from app.jobs.retry import CappedJitterBackoff
 from app.jobs.tasks import register_tasks
 
 RECONNECT_TIMEOUT_S = 5.0
+CONNECTION_WAIT_S = 10.0
 
 
 def build_job_app(database_url: str, worker: WorkerSettings) -> App:
@@ -24,6 +25,9 @@ def build_job_app(database_url: str, worker: WorkerSettings) -> App:
         max_size=max(2, worker.concurrency + 2),
         # psycopg_pool's default keeps backing off for minutes after a database outage.
         reconnect_timeout=RECONNECT_TIMEOUT_S,
+        # A worker stopping during an outage waits this long to unregister (default 30 s) before
+        # its supervisor can reconnect it (app/jobs/supervisor.py).
+        timeout=CONNECTION_WAIT_S,
     )
     app = App(connector=connector)
     retry = CappedJitterBackoff(

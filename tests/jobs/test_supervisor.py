@@ -24,6 +24,7 @@ from app.config import Settings
 from app.db.provision import Database
 from app.db.session import SessionFactory
 from app.jobs import names
+from app.jobs.standalone import run_worker
 from app.jobs.supervisor import WorkerState
 from app.main import EXIT_WORKER_GAVE_UP, ProcessExit, create_app
 
@@ -188,3 +189,17 @@ async def test_a_worker_that_cannot_come_back_fails_healthz_and_stops_the_proces
     assert "gave_up" in ready.json()["jobs"]
     assert running.process_exit.code == EXIT_WORKER_GAVE_UP
     assert "QBS_WORKER_GIVE_UP_AFTER_S" in (running.process_exit.reason or "")
+
+
+async def test_the_worker_command_exits_3_when_its_worker_cannot_come_back(
+    settings: Settings, db: SessionFactory, fault: HeartbeatFault
+) -> None:
+    """Failure mode 1: `qbo-sync worker` ends with status 3 when its worker gives up."""
+    settings.worker.heartbeat_interval_s = 0.05
+    settings.worker.reconnect_backoff_base_s = 0.05
+    settings.worker.reconnect_backoff_cap_s = 0.1
+    settings.worker.give_up_after_s = 1.0
+    fault.failing = True
+    code = await asyncio.wait_for(run_worker(settings), timeout=DEADLINE_S)
+    assert code == 3
+    assert fault.failures > 1

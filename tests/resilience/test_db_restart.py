@@ -519,3 +519,36 @@ async def test_the_intake_pool_answers_at_once_after_a_restart_left_it_dead_conn
             return int(row[0])
 
         assert await run_once_retrying_stale(pool, one) == 1
+
+
+def test_a_worker_that_cannot_reach_the_database_ends_serve_non_zero(
+    cluster: PrivatePostgres, tmp_path: Path
+) -> None:
+    """Failure mode 1: a worker that truly cannot come back ends `serve` with a non-zero status
+    (3), so a process supervisor restarts it (`qbo-sync worker`: tests/jobs/test_supervisor.py)."""
+    command = ["serve"]
+    url = cluster.create_database("qbs_gone")
+    migrate.upgrade(url)
+    port = free_port()
+    env = service_env(
+        database_url=url,
+        data_dir=tmp_path / "data",
+        port=port,
+        QBS_WORKER_HEARTBEAT_INTERVAL_S="0.5",
+        QBS_WORKER_RECONNECT_BACKOFF_CAP_S="0.5",
+        QBS_WORKER_GIVE_UP_AFTER_S="3",
+    )
+    process = cli_process(command, env, tmp_path, command[0])
+    process.start()
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", process)
+        cluster.stop()
+        assert process.popen is not None
+        started = time.monotonic()
+        code = process.popen.wait(timeout=60)
+        ended_s = time.monotonic() - started
+    finally:
+        process.stop()
+    assert code == 3, process.log_tail()
+    assert "jobs.worker.gave_up" in process.log(), process.log_tail()
+    print(f"serve: exited {code} {ended_s:.1f} s after the database went away")  # noqa: T201
