@@ -70,6 +70,31 @@ async def _reinsert(session: AsyncSession, table: Table, rows: list[Any]) -> Non
     )
 
 
+async def sweep_strays(session: AsyncSession, connection_id: uuid.UUID) -> int:
+    """Links written after the release by a job already running then: into that release."""
+    result = await session.execute(
+        select(CompanyRelease)
+        .where(CompanyRelease.connection_id == connection_id)
+        .order_by(CompanyRelease.id.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    latest = result.scalar_one_or_none()
+    if latest is None:
+        return 0
+    links = await _rows_as_json(session, EntityLink.__table__, connection_id)  # type: ignore[arg-type]
+    reviews = await _rows_as_json(session, ReviewRequest.__table__, connection_id)  # type: ignore[arg-type]
+    if not links and not reviews:
+        return 0
+    latest.links = [*latest.links, *links]
+    latest.review_requests = [*latest.review_requests, *reviews]
+    latest.link_count = len(latest.links)
+    await session.execute(delete(EntityLink).where(EntityLink.connection_id == connection_id))
+    await session.execute(delete(ReviewRequest).where(ReviewRequest.connection_id == connection_id))
+    await session.flush()
+    return len(links) + len(reviews)
+
+
 async def restore(
     session: AsyncSession, connection_id: uuid.UUID, realm_id: str
 ) -> CompanyRelease | None:

@@ -112,7 +112,17 @@ async def release_company(
 
 
 async def restore_links(session: AsyncSession, connection: Connection, realm_id: str) -> None:
-    """On connecting a company to a location with none: its own old links come back, if any."""
+    """On connecting a company to a location with none: its own old links come back, if any.
+
+    A job that was already running when the company was released can still have written a
+    link of the old company; it joins that release's archive first, never the new company."""
+    strays = await company_releases.sweep_strays(session, connection.id)
+    if strays:
+        log.warning(
+            "connection.company.stray_links_archived",
+            location_id=connection.location_id,
+            rows=strays,
+        )
     release = await company_releases.restore(session, connection.id, realm_id)
     if release is not None:
         log.info(

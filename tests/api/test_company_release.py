@@ -171,6 +171,22 @@ async def test_a_released_location_can_connect_a_different_company(
     assert await links_of(db, "loc_a") == []  # the wrong company's ids never reach the right one
 
 
+async def test_a_link_written_after_the_release_never_reaches_the_next_company(
+    live_service: tuple[str, Settings], emulator: str, db: SessionFactory
+) -> None:
+    """Item 8: a job still running at release time writes a link; it joins the archive."""
+    base, _ = live_service
+    await connect(base, "loc_a")
+    await add_link(db, "loc_a", "inv_1", "101")
+    assert (await release(base, "loc_a")).status_code == 200
+    await add_link(db, "loc_a", "inv_2", "102")  # as the in-flight job would have
+    await new_company(emulator)
+    assert (await connect(base, "loc_a"))["status"] == "connected"
+    assert await links_of(db, "loc_a") == []
+    history = (await describe(base, "loc_a"))["released_companies"]
+    assert history[0]["links_archived"] == 2
+
+
 async def test_the_same_company_back_at_the_same_location_gets_its_links_back(
     live_service: tuple[str, Settings], db: SessionFactory
 ) -> None:
