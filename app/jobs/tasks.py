@@ -65,7 +65,7 @@ async def initial_import(context: JobContext, connection_id: str) -> None:
 async def deliver_callbacks(context: JobContext, timestamp: int) -> None:
     """Send callbacks that are due (new ones, and retries whose backoff has passed)."""
     runtime = runtime_of(context)
-    await callback_delivery.deliver_due(
+    await callback_delivery.drain(
         runtime.session_factory,
         runtime.services.callbacks,
         policy=callback_delivery.DeliveryPolicy.from_settings(runtime.settings),

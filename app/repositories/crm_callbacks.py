@@ -127,6 +127,23 @@ async def release(
     )
 
 
+async def expedite_retries(session: AsyncSession, *, now: datetime) -> int:
+    """Make every callback waiting out a backoff due now (not those leased by a run)."""
+    result = await session.execute(
+        update(CrmCallback)
+        .where(
+            CrmCallback.state == CallbackState.PENDING,
+            CrmCallback.attempts > 0,
+            CrmCallback.next_attempt_at > now,
+            CrmCallback.claim_token.is_(None),
+        )
+        .values(next_attempt_at=now)
+        .returning(CrmCallback.id)
+        .execution_options(synchronize_session=False)
+    )
+    return len(result.all())
+
+
 async def search(
     session: AsyncSession,
     location_id: str,

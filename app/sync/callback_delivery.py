@@ -48,28 +48,41 @@ from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import metrics
-from app.config import Settings
 from app.db.session import SessionFactory, raw_connection, session_scope
 from app.errors import PermanentError, TransientError
-from app.integrations.crm.callbacks import (
-    DEFAULT_TIMEOUT_S,
-    CallbackClient,
-    CallbackUnavailableError,
-)
+from app.integrations.crm.callbacks import CallbackClient, CallbackUnavailableError
 from app.jobs import names
 from app.logging import get_logger
 from app.models import CrmCallback
 from app.repositories import crm_callbacks
+from app.sync.callback_policy import (
+    DEFAULT_POLICY,
+    FIRST_RETRY_S,
+    GIVE_UP_AFTER,
+    MAX_RETRY_S,
+    DeliveryPolicy,
+    backoff_delay,
+    describe,
+    give_up_reason,
+)
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "FIRST_RETRY_S",
+    "GIVE_UP_AFTER",
+    "MAX_RETRY_S",
+    "DeliveryPolicy",
+    "DeliveryReport",
+    "backoff_delay",
+    "deliver_due",
+    "drain",
+    "wake_deliverer",
+    "wake_deliverer_in",
+]
 
 log = get_logger(__name__)
 
-GIVE_UP_AFTER = timedelta(days=3)
-DEFAULT_LEASE = timedelta(seconds=120)
-FIRST_RETRY_S = 5.0
-MAX_RETRY_S = 3600.0
 SEND_CONCURRENCY = 8
-_MAX_EXPONENT = 20  # 5 s * 2**20 is far past the cap; keeps the float finite.
-_system_random = random.SystemRandom()
 
 Outcome = Literal["delivered", "retrying", "failed"]
 SendResult = Exception | None
@@ -89,6 +102,10 @@ class DeliveryReport:
     failed: int = 0
     held_back: int = 0
     lease_lost: int = 0
+    claimed: int = 0
+    # A callback that had failed before went through: the CRM is back (see `deliver_due`).
+    recovered: bool = False
+    expedited: int = 0
 
     def add(self, outcome: Outcome) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
@@ -100,23 +117,6 @@ class DeliveryReport:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def backoff_delay(
-    attempts: int, retry_after: float | None, rng: random.Random | None = None
-) -> float:
-    """Seconds to wait after `attempts` failed attempts (1 for the first failure).
-
-    Capped exponential backoff with jitter between half the base and the ceiling, so callbacks
-    that failed together (a CRM outage) do not all return at once. A Retry-After is honoured up
-    to the cap, so a CRM asking for days cannot park a callback beyond its 3-day window.
-    """
-    exponent = min(max(attempts - 1, 0), _MAX_EXPONENT)
-    ceiling = min(MAX_RETRY_S, FIRST_RETRY_S * 2**exponent)
-    jittered = (rng or _system_random).uniform(FIRST_RETRY_S / 2, ceiling)
-    if retry_after is None:
-        return jittered
-    return max(jittered, min(retry_after, MAX_RETRY_S))
 
 
 _NO_URL_LOG_EVERY_S = 600.0
@@ -133,34 +133,6 @@ def _log_no_url() -> None:
         "crm.callback.no_url",
         detail="CRM_CALLBACK_URL is not set; callbacks stay pending until it is",
     )
-
-
-@dataclass(frozen=True)
-class DeliveryPolicy:
-    """How long a callback is retried and how long a deliverer's claim lasts."""
-
-    give_up_after: timedelta = GIVE_UP_AFTER
-    lease: timedelta = DEFAULT_LEASE
-    send_timeout_s: float = DEFAULT_TIMEOUT_S
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> DeliveryPolicy:
-        crm = settings.crm
-        return cls(
-            give_up_after=timedelta(seconds=crm.callback_give_up_after_s),
-            lease=timedelta(seconds=crm.callback_lease_s),
-            send_timeout_s=crm.callback_timeout_s,
-        )
-
-    @property
-    def send_budget_s(self) -> float:
-        """Seconds a run may keep starting sends: one started last (with its immediate retry on
-        a fresh connection) still ends inside the lease."""
-        lease_s = self.lease.total_seconds()
-        return max(lease_s / 2, lease_s - 2 * self.send_timeout_s - 5.0)
-
-
-DEFAULT_POLICY = DeliveryPolicy()
 
 
 async def deliver_due(
@@ -183,6 +155,7 @@ async def deliver_due(
         callbacks = await crm_callbacks.claim_due(
             session, limit=limit, now=claimed_at, until=claimed_at + policy.lease, token=token
         )
+    report.claimed = len(callbacks)
     if not callbacks:
         return report
     run = _Run(factory, client, token, now, rng, policy, report)
@@ -192,7 +165,42 @@ async def deliver_due(
         report.held_back += len(unsent)
         async with session_scope(factory) as session:
             await crm_callbacks.release(session, unsent, token, at=now())
+    if report.recovered:
+        report.expedited = await _expedite(factory, now())
     return report
+
+
+async def _expedite(factory: SessionFactory, now: datetime) -> int:
+    """After an outage, send what waits out a backoff now instead of up to an hour later.
+
+    Triggered only by a *retry* that succeeded, so one callback the CRM keeps answering 5xx to
+    is brought forward once per recovery, not on every delivery.
+    """
+    async with session_scope(factory) as session:
+        count = await crm_callbacks.expedite_retries(session, now=now)
+    if count:
+        log.info("crm.callback.crm_recovered", expedited=count)
+    return count
+
+
+async def drain(
+    factory: SessionFactory,
+    client: CallbackClient | None,
+    *,
+    policy: DeliveryPolicy = DEFAULT_POLICY,
+    limit: int = 50,
+) -> DeliveryReport:
+    """Deliver batch after batch while they come full and the CRM takes them (a backlog after
+    an outage), within one lease's send budget; the next tick or wake-up carries on."""
+    total = DeliveryReport()
+    deadline = time.monotonic() + policy.send_budget_s
+    while True:
+        report = await deliver_due(factory, client, limit=limit, policy=policy)
+        for name in ("delivered", "retrying", "failed", "held_back", "lease_lost", "claimed"):
+            setattr(total, name, getattr(total, name) + getattr(report, name))
+        more = (report.claimed == limit and report.held_back == 0) or report.recovered
+        if not more or time.monotonic() > deadline:
+            return total
 
 
 @dataclass
@@ -240,8 +248,10 @@ class _Run:
             )
         if outcome is None:
             self.report.lease_lost += 1
-        else:
-            self.report.add(outcome)
+            return
+        self.report.add(outcome)
+        if outcome == "delivered" and callback.attempts > 0:
+            self.report.recovered = True
 
 
 def _by_location(callbacks: Sequence[CrmCallback]) -> list[list[CrmCallback]]:
@@ -317,7 +327,7 @@ async def _settle(
         log.info("crm.callback.delivered", **fields)
         metrics.CALLBACKS.labels(outcome="delivered").inc()
         return "delivered"
-    reason = _reason(callback, result, now, policy.give_up_after)
+    reason = give_up_reason(callback, result, now, policy.give_up_after)
     if reason is not None:
         if not await crm_callbacks.mark_failed(session, callback.id, token, at=now, error=reason):
             _lease_lost(fields)
@@ -327,7 +337,7 @@ async def _settle(
         return "failed"
     retry_after = result.retry_after_s if isinstance(result, TransientError) else None
     at = now + timedelta(seconds=backoff_delay(attempts, retry_after, rng))
-    error = _describe(result)
+    error = describe(result)
     if not await crm_callbacks.schedule_retry(session, callback.id, token, at=at, error=error):
         _lease_lost(fields)
         return None
@@ -339,28 +349,3 @@ async def _settle(
 def _lease_lost(fields: dict[str, Any]) -> None:
     # The send outlived the lease and another run claimed the callback: its outcome counts.
     log.warning("crm.callback.lease_lost", **fields)
-
-
-def _reason(
-    callback: CrmCallback, error: Exception, now: datetime, give_up_after: timedelta
-) -> str | None:
-    """Why this failed attempt is the last one, or None when it is worth retrying."""
-    if isinstance(error, PermanentError):
-        return _describe(error)
-    window_start = callback.resent_at or callback.created_at
-    if now - window_start >= give_up_after:
-        return f"gave up after {_duration(give_up_after)}: {_describe(error)}"
-    return None
-
-
-def _duration(span: timedelta) -> str:
-    seconds = span.total_seconds()
-    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
-        if seconds >= size and seconds % size == 0:
-            count = int(seconds // size)
-            return f"{count} {unit}{'s' if count != 1 else ''}"
-    return f"{seconds:g} s"
-
-
-def _describe(error: Exception) -> str:
-    return str(error) or type(error).__name__

@@ -69,7 +69,8 @@ async def test_list_failed_shows_each_with_its_reason_and_what_to_do(
         database_url, tmp_path, "callbacks", "list", "--location", LOCATION, "--failed"
     )
     assert code == 0, err
-    assert str(failed_callbacks[0]) in out and str(failed_callbacks[1]) in out
+    assert str(failed_callbacks[0]) in out
+    assert str(failed_callbacks[1]) in out
     assert str(failed_callbacks[2]) not in out
     assert out.count("gave up after 3 days: CRM answered HTTP 503: maintenance") == 2
     assert f"qbo-sync callbacks resend --location {LOCATION}" in out
@@ -99,7 +100,9 @@ async def test_resend_since_makes_the_newer_failed_ones_due_and_wakes_the_delive
         )
     assert queued == 1
 
-    code, out, err = await cli(database_url, tmp_path, "callbacks", "resend", "--location", LOCATION)
+    code, out, err = await cli(
+        database_url, tmp_path, "callbacks", "resend", "--location", LOCATION
+    )
     assert (code, (await states(db))[old]) == (0, (CallbackState.PENDING, 0)), err
 
 
@@ -108,8 +111,10 @@ async def test_bad_input_is_refused_in_plain_words(
 ) -> None:
     """Failure mode CRM outage: an unknown location or an unreadable time is a clear error."""
     code, _, err = await cli(database_url, tmp_path, "callbacks", "resend", "--location", "nope")
-    assert code == 1 and "location 'nope' is not known" in err
+    assert code == 1
+    assert "location 'nope' is not known" in err
     code, _, err = await cli(
         database_url, tmp_path, "callbacks", "resend", "--location", LOCATION, "--since", "soon"
     )
-    assert code == 2 and "not an ISO 8601 time" in err
+    assert code == 2
+    assert "not an ISO 8601 time" in err

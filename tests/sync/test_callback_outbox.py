@@ -118,6 +118,33 @@ class TestOutage:
         assert callback.failed_at == clock.now
         assert (callback.last_error or "").startswith("gave up after 1 hour: CRM answered HTTP 503")
 
+    async def test_once_a_retry_goes_through_the_whole_backlog_is_sent_at_once(
+        self, db: SessionFactory, callbacks_client: CallbackClient, crm_receiver: CrmReceiver
+    ) -> None:
+        """Failure mode CRM outage: when the CRM is back, callbacks flow again at once, not
+        after each one's backoff (up to an hour after a long outage)."""
+        ids = [await enqueue(db, n) for n in range(4)]
+        clock = Clock()
+        crm_receiver.outage()
+        # A long outage: every callback fails again each time it comes due, 9 times or more.
+        for _ in range(100):
+            rows = [await load(db, i) for i in ids]
+            if min(row.attempts for row in rows) >= 9:
+                break
+            clock.now = max(clock.now, min(row.next_attempt_at for row in rows))
+            await deliver_due(db, callbacks_client, now=clock)
+        waits = [(await load(db, i)).next_attempt_at - clock.now for i in ids]
+        assert sum(wait > timedelta(minutes=2) for wait in waits) >= 2, waits
+        crm_receiver.recover()
+        first_due = min([(await load(db, i)).next_attempt_at for i in ids])
+        clock.now = max(clock.now, first_due)
+        report = await deliver_due(db, callbacks_client, now=clock)
+        assert report.delivered >= 1
+        # Everything else is due now: the next run (the task drains at once) sends it all.
+        rest = await deliver_due(db, callbacks_client, now=clock)
+        assert rest.delivered == 4 - report.delivered
+        assert {body["data"]["n"] for body in crm_receiver.received} == {0, 1, 2, 3}
+
 
 class TestLease:
     async def test_no_transaction_stays_open_while_the_crm_holds_the_request(
@@ -143,7 +170,8 @@ class TestLease:
     async def test_a_deliverer_killed_mid_send_leaves_the_callback_due_after_the_lease(
         self, db: SessionFactory, callbacks_client: CallbackClient, crm_receiver: CrmReceiver
     ) -> None:
-        """Failure mode CRM outage: a crash mid-send makes the callback due again after the lease."""
+        """Failure mode CRM outage: a crash mid-send makes the callback due again after the
+        lease, and not before."""
         callback_id = await enqueue(db)
         clock = Clock()
         crm_receiver.pause()
@@ -308,7 +336,9 @@ class TestResend:
             )
         await fail_all(db, callbacks_client, crm_receiver)
 
-        listed = await client.get(f"/v1/connections/{LOCATION}/callbacks?state=failed", headers=AUTH)
+        listed = await client.get(
+            f"/v1/connections/{LOCATION}/callbacks?state=failed", headers=AUTH
+        )
         assert listed.status_code == 200
         assert {item["id"] for item in listed.json()["callbacks"]} == {str(old), str(recent)}
         assert all("HTTP 422" in item["last_error"] for item in listed.json()["callbacks"])
