@@ -269,8 +269,24 @@ async def test_a_location_registered_before_the_id_rule_can_still_connect(
     async with db() as session, session.begin():
         await session.execute(
             text(
-                "INSERT INTO connections (id, location_id, status, import_invoices, review_automation) VALUES (gen_random_uuid(), 'old.loc', 'pending', false, false)"
+                "INSERT INTO connections (id, location_id, status, import_invoices,"
+                " review_automation) VALUES (gen_random_uuid(), 'old.loc', 'pending', false, false)"
             )
         )
     link = await start_connect(base, location="old.loc")
     assert outcome((await browse(link["connect_url"]))[-1])["status"] == "connected"
+
+
+async def test_the_card_refuses_to_connect_an_unsafe_location_id(
+    client: httpx.AsyncClient, db: SessionFactory
+) -> None:
+    """Smaller holes (item 10): the card's Connect registers no location with an unsafe id."""
+    response = await client.post("/v1/connections/loc.1/card-link", headers=AUTH)
+    token = parse_qs(urlsplit(response.json()["url"]).query)["token"][0]
+    answer = await client.post("/v1/card/connect", data={"token": token})
+    assert answer.status_code == 303
+    assert "notice=location_refused" in answer.headers["location"]
+    page = await client.get(answer.headers["location"])
+    assert "only letters, digits" in page.text
+    async with db() as session:
+        assert (await session.execute(text("SELECT count(*) FROM connections"))).scalar_one() == 0
