@@ -48,6 +48,7 @@ def _settings() -> Settings:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.api.server import server_config
     from app.main import ProcessExit, create_app
 
     settings = _settings()
@@ -56,17 +57,7 @@ def _serve(args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     log.info("service.starting", url=f"http://{host}:{port}", worker=not args.no_worker)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            log_config=None,
-            access_log=False,
-            proxy_headers=True,
-            timeout_graceful_shutdown=30,
-        )
-    )
+    server = uvicorn.Server(server_config(app, settings, host=host, port=port))
 
     def stop() -> None:
         server.should_exit = True

@@ -163,6 +163,18 @@ class Settings(BaseSettings):
     auto_migrate: bool = Field(default=True, validation_alias="QBS_AUTO_MIGRATE")
     # /readyz fails once a runnable job has waited this long and no worker has a live heartbeat.
     ready_max_job_wait_s: float = Field(default=300.0, validation_alias="QBS_READY_MAX_JOB_WAIT_S")
+    # Slow clients (app/api/http_guard.py): seconds to send a request's headers, then its body;
+    # idle seconds kept between requests; connections served at once (beyond: 503).
+    http_header_timeout_s: float = Field(
+        default=10.0, gt=0, validation_alias="QBS_HTTP_HEADER_TIMEOUT_S"
+    )
+    http_body_timeout_s: float = Field(
+        default=30.0, gt=0, validation_alias="QBS_HTTP_BODY_TIMEOUT_S"
+    )
+    http_keep_alive_s: int = Field(default=5, ge=1, validation_alias="QBS_HTTP_KEEP_ALIVE_S")
+    http_max_connections: int = Field(
+        default=1000, ge=1, validation_alias="QBS_HTTP_MAX_CONNECTIONS"
+    )
 
     crm: CrmSettings = Field(default_factory=CrmSettings)
     qbo: QboSettings = Field(default_factory=QboSettings)
