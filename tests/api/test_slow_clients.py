@@ -30,9 +30,17 @@ TRICKLE_S = 0.05  # one byte per this many seconds
 
 
 @pytest.fixture
-def server(settings: Settings, database_url: str) -> Iterator[tuple[str, int]]:
+def max_connections() -> int:
+    return 1000
+
+
+@pytest.fixture
+def server(
+    settings: Settings, database_url: str, max_connections: int
+) -> Iterator[tuple[str, int]]:
     settings.http_header_timeout_s = HEADER_TIMEOUT_S
     settings.http_body_timeout_s = BODY_TIMEOUT_S
+    settings.http_max_connections = max_connections
     port = free_port()
     app = create_app(settings, run_worker=False, database=Database(database_url))
     server = uvicorn.Server(server_config(app, settings, host="127.0.0.1", port=port))
@@ -149,3 +157,23 @@ def test_oversized_headers_get_431_but_a_large_body_is_not_taken_for_headers(
     body = b"[" + b'"x",' * 150_000 + b'"x"]'  # about 600 KB, under the webhook size limit
     response = httpx.post(f"http://{host}:{port}/v1/qbo/webhooks", content=body, timeout=10)
     assert response.status_code == 401  # read in full, then refused for its missing signature
+
+
+@pytest.mark.parametrize("max_connections", [3])
+def test_connections_over_the_cap_get_503_until_idle_ones_are_cut_off(
+    server: tuple[str, int],
+) -> None:
+    """Smaller holes: a connection cap; slow connections hold it only until their deadline."""
+    host, port = server
+    idle = [socket.create_connection(server) for _ in range(3)]
+    try:
+        time.sleep(0.2)  # accepted by the server
+        with httpx.Client(base_url=f"http://{host}:{port}", timeout=5) as http:
+            assert http.get("/healthz").status_code == 503
+        for sock in idle:
+            assert answer_or_close(sock, HEADER_TIMEOUT_S + SLACK_S) == b""
+        with httpx.Client(base_url=f"http://{host}:{port}", timeout=5) as http:
+            assert http.get("/healthz").status_code == 200
+    finally:
+        for sock in idle:
+            sock.close()
