@@ -319,7 +319,10 @@ async def _purge(db: _Db, args: argparse.Namespace) -> int:
         reports = await retention.preview(db.factory, settings, now)
     else:
         reports = await retention.purge(db.factory, settings, now)
-    rows = [[r.table, str(r.rows), _when(r.oldest), _when(r.newest)] for r in reports]
+    rows = [
+        [r.table, str(r.rows), *((_when(r.oldest), _when(r.newest)) if r.rows else ("-", "-"))]
+        for r in reports
+    ]
     verb = "WOULD DELETE" if args.dry_run else "DELETED"
     _table(["TABLE", verb, "OLDEST", "NEWEST"], rows)
     total = sum(r.rows for r in reports)

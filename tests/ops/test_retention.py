@@ -419,6 +419,7 @@ async def test_purge_command_dry_run_then_purge(
     assert "15 rows in all." in done
     code, again, _ = await cli(database_url, tmp_path, "purge", "--dry-run")
     assert "Dry run: nothing deleted; 0 rows in all." in again
+    assert "never" not in again  # an empty table shows "-" for oldest and newest
 
 
 async def test_the_daily_task_purges_through_a_worker(state: AppState, db: SessionFactory) -> None:
