@@ -272,6 +272,10 @@ async def wake_deliverer(job_app: App) -> None:
         )
     except AlreadyEnqueued:
         return
+    except Exception as exc:
+        # The caller's work is committed; failing its job for this would redo it. The periodic
+        # run (every 5 s) sends the callbacks anyway.
+        log.warning("crm.callback.wake_failed", error=f"{type(exc).__name__}: {exc}")
 
 
 async def wake_deliverer_in(session: AsyncSession, job_app: App) -> None:
