@@ -2,6 +2,7 @@
 
 CRM_EVENT_TASK = "crm.event.process"
 QBO_CHANGE_TASK = "qbo.change.process"
+QBO_BATCH_TASK = "qbo.changes.batch"
 SWEEP_STALLED_TASK = "jobs.sweep_stalled"
 INITIAL_IMPORT_TASK = "qbo.import.initial"
 DELIVER_CALLBACKS_TASK = "crm.callbacks.deliver"
@@ -17,6 +18,11 @@ def crm_object_lock(location_id: str, object_kind: str, object_id: str) -> str:
 
 def qbo_entity_lock(realm_id: str, entity: str, entity_id: str) -> str:
     return f"qbo:{realm_id}:{entity}:{entity_id}"
+
+
+def qbo_batch_lock(realm_id: str, entity: str) -> str:
+    # One batch job of a realm's entity runs at a time: a flood holds one worker slot per entity.
+    return f"qbo-batch:{realm_id}:{entity}"
 
 
 def resume_lock(location_id: str) -> str:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.session import raw_connection
 from app.jobs import names
 from app.repositories.crm_intake import JobRow
+from app.repositories.qbo_changes import GroupJob
 
 CRM_EVENT_ROW_ARG = "event_row_id"
 
@@ -88,4 +89,44 @@ async def defer_qbo_change(
         names.QBO_CHANGE_TASK,
         lock=names.qbo_entity_lock(realm_id, entity, entity_id),
         change_row_id=row_id,
+    )
+
+
+def qbo_batch_job(job_app: App, *, realm_id: str, entity: str, after_id: int = 0) -> GroupJob:
+    """The job that processes a realm's pending changes of one entity, a turn at a time.
+
+    Read from the task's own configuration (as crm_event_job), for the one-statement webhook
+    intake (app/repositories/qbo_changes.py store_and_queue) and for defer_qbo_batch.
+    """
+    job = (
+        job_app.tasks[names.QBO_BATCH_TASK]
+        .configure(
+            lock=names.qbo_batch_lock(realm_id, entity),
+            task_kwargs={"realm_id": realm_id, "entity": entity, "after_id": after_id},
+        )
+        .job
+    )
+    return GroupJob(
+        realm_id=realm_id,
+        entity=entity,
+        queue=job.queue,
+        task=job.task_name,
+        priority=job.priority,
+        lock=job.lock,
+        args=dict(job.task_kwargs),
+    )
+
+
+async def defer_qbo_batch(
+    session: AsyncSession, job_app: App, *, realm_id: str, entity: str, after_id: int = 0
+) -> int:
+    """Queue a turn of the realm's entity, at the back of the queue (app/sync/qbo_batches.py)."""
+    return await defer_in_transaction(
+        session,
+        job_app,
+        names.QBO_BATCH_TASK,
+        lock=names.qbo_batch_lock(realm_id, entity),
+        realm_id=realm_id,
+        entity=entity,
+        after_id=after_id,
     )

@@ -12,6 +12,7 @@ from app.jobs.context import runtime_of
 from app.jobs.retry import CappedJitterBackoff
 from app.logging import get_logger
 from app.sync import callback_delivery, cdc, crm_handlers, dispatch, imports, qbo_changes, resume
+from app.sync.qbo_batches import process_batch_task
 from app.sync.retention import purge as purge_past_retention
 
 log = get_logger(__name__)
@@ -90,6 +91,8 @@ def register_tasks(app: App, retry: CappedJitterBackoff) -> None:
     app.task(name=names.QBO_CHANGE_TASK, pass_context=True, retry=retry)(
         qbo_changes.process_change_task
     )
+    # One job per realm and entity, a turn at a time (app/sync/qbo_batches.py).
+    app.task(name=names.QBO_BATCH_TASK, pass_context=True, retry=retry)(process_batch_task)
     sweeper = app.task(
         name=names.SWEEP_STALLED_TASK, pass_context=True, queueing_lock=names.SWEEP_STALLED_TASK
     )(sweep_stalled)

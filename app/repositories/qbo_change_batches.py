@@ -62,6 +62,24 @@ async def claim_pending(
     return list(result.scalars())
 
 
+async def next_pending(
+    session: AsyncSession, realm_id: str, entity: str, *, after_id: int
+) -> int | None:
+    """The oldest pending change of the realm's entity after `after_id` (a batch job's cursor)."""
+    result = await session.execute(
+        select(QboChange.id)
+        .where(
+            QboChange.realm_id == realm_id,
+            QboChange.entity == entity,
+            QboChange.state == InboundState.PENDING,
+            QboChange.id > after_id,
+        )
+        .order_by(QboChange.id)
+        .limit(1)
+    )
+    return result.scalar_one_or_none()
+
+
 async def crm_events_in_flight(session: AsyncSession, location_id: str, since: datetime) -> bool:
     """Whether a CRM event of the location received after `since` is still being processed."""
     result = await session.execute(

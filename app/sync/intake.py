@@ -11,10 +11,11 @@ from procrastinate import App
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.direct import DirectPool
+from app.db.session import raw_connection
 from app.errors import AppError
 from app.integrations.crm.schemas import ContactEvent, CrmEvent, InvoiceEvent, PaymentEvent
 from app.integrations.quickbooks.webhooks import EntityChange
-from app.jobs.queue import crm_event_job, defer_qbo_change
+from app.jobs.queue import crm_event_job, qbo_batch_job
 from app.repositories import crm_intake, qbo_changes
 from app.repositories.crm_intake import NewCrmEvent
 from app.repositories.qbo_changes import NewQboChange
@@ -101,8 +102,11 @@ class ChangesResult:
 async def accept_qbo_changes(
     session: AsyncSession, job_app: App, changes: Sequence[EntityChange]
 ) -> ChangesResult:
-    rows = await qbo_changes.insert_new(
-        session,
+    """Store each change once and queue one job per (realm, entity) with a new change, in one
+    statement inside the caller's transaction (app/sync/qbo_batches.py says why per entity)."""
+    groups = sorted({(change.realm_id, change.entity) for change in changes})
+    result = await qbo_changes.store_and_queue(
+        await raw_connection(session),
         [
             NewQboChange(
                 realm_id=change.realm_id,
@@ -116,14 +120,6 @@ async def accept_qbo_changes(
             )
             for change in changes
         ],
+        [qbo_batch_job(job_app, realm_id=realm, entity=entity) for realm, entity in groups],
     )
-    for row in rows:
-        await defer_qbo_change(
-            session,
-            job_app,
-            realm_id=row.realm_id,
-            entity=row.entity,
-            entity_id=row.entity_id,
-            row_id=row.id,
-        )
-    return ChangesResult(accepted=len(rows), duplicates=len(changes) - len(rows))
+    return ChangesResult(accepted=result.stored, duplicates=len(changes) - result.stored)

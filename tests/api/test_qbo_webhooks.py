@@ -9,8 +9,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select, text
 
+from app import metrics
 from app.db.session import SessionFactory
+from app.jobs import names
 from app.models import QboChange
+from app.models.states import InboundState
 from tests.fixtures.events import intuit_headers
 
 # Verbatim copies of ../shared/reference/qbo-samples, kept with the emulator tests.
@@ -206,3 +209,123 @@ async def test_count_matches_rows(db: SessionFactory) -> None:
         assert (
             await session.execute(select(func.count()).select_from(QboChange))
         ).scalar_one() == 0
+
+
+def rejected_count() -> float:
+    labels = {"source": "qbo", "type": "change", "outcome": "rejected"}
+    return metrics.REGISTRY.get_sample_value("qbs_events_received_total", labels) or 0.0
+
+
+async def test_entry_longer_than_its_column_is_refused_alone(
+    client: httpx.AsyncClient, db: SessionFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Smaller holes (item 10): a signed entry whose entity name or id is longer than its column
+    is refused alone, logged and counted; the other entries of the delivery are stored."""
+    at = "2026-01-01T00:00:00Z"
+    entities = [
+        {"name": "Customer", "id": "7", "operation": "Update", "lastUpdated": at},
+        {"name": "N" * 65, "id": "8", "operation": "Update", "lastUpdated": at},
+        {"name": "Customer", "id": "9" * 65, "operation": "Update", "lastUpdated": at},
+        {"name": "Customer", "id": "10", "operation": "Merge", "deletedId": "1" * 65},
+    ]
+    body = json.dumps(
+        {
+            "eventNotifications": [
+                {"realmId": "42", "dataChangeEvent": {"entities": entities}},
+                {"realmId": "4" * 65, "dataChangeEvent": {"entities": entities[:1]}},
+            ]
+        }
+    ).encode()
+    before = rejected_count()
+    response = await deliver(client, body)
+    assert response.status_code == 200
+    assert (response.json()["accepted"], response.json()["rejected"]) == (1, 4)
+    assert [(c.realm_id, c.entity, c.entity_id) for c in await changes(db)] == [
+        ("42", "Customer", "7")
+    ]
+    assert rejected_count() - before == 4
+    logged = capsys.readouterr().out
+    assert logged.count("qbo.webhook.entry_rejected") == 4
+    assert "id is too long (65 characters, at most 64)" in logged
+
+
+async def test_cloudevent_longer_than_its_column_is_refused_alone(
+    client: httpx.AsyncClient, db: SessionFactory
+) -> None:
+    """Smaller holes (item 10): the same for CloudEvents (entity in `type`, ids in extensions)."""
+
+    def event(n: int, **fields: str) -> dict[str, str]:
+        base = {
+            "specversion": "1.0",
+            "id": f"evt-{n}",
+            "source": "intuit.x",
+            "type": "qbo.customer.updated.v1",
+            "time": "2026-03-17T16:19:17Z",
+            "intuitentityid": str(n),
+            "intuitaccountid": "9341455",
+        }
+        return {**base, **fields}
+
+    body = json.dumps(
+        [
+            event(1),
+            event(2, type=f"qbo.{'x' * 65}.updated.v1"),
+            event(3, intuitentityid="3" * 65),
+            event(4, intuitaccountid="4" * 65),
+        ]
+    ).encode()
+    response = await deliver(client, body)
+    assert response.status_code == 200
+    assert (response.json()["accepted"], response.json()["rejected"]) == (1, 3)
+    assert [c.entity_id for c in await changes(db)] == ["1"]
+
+
+def flood(realm: str, count: int, entities: tuple[str, ...] = ("Customer", "Invoice")) -> bytes:
+    """A legacy delivery of `count` changes (about 100 bytes each), entities taking turns."""
+    rows = [
+        {
+            "name": entities[n % len(entities)],
+            "id": str(1000 + n),
+            "operation": "Update",
+            "lastUpdated": "2026-12-04T10:00:00.000Z",
+        }
+        for n in range(count)
+    ]
+    return json.dumps(
+        {"eventNotifications": [{"realmId": realm, "dataChangeEvent": {"entities": rows}}]}
+    ).encode()
+
+
+async def queued_work(factory: SessionFactory) -> list[tuple[str, dict[str, object]]]:
+    async with factory() as session:
+        result = await session.execute(
+            text("SELECT task_name, args FROM procrastinate_jobs WHERE status = 'todo' ORDER BY id")
+        )
+        return [(task, dict(args)) for task, args in result.all()]
+
+
+async def test_large_delivery_is_stored_once_and_queued(
+    client: httpx.AsyncClient, db: SessionFactory
+) -> None:
+    """Failure mode 6 (webhook flood): a 5,000-change delivery (about 0.5 MB) is answered with
+    every change stored once and its work queued; a redelivery stores and queues nothing more.
+    The answer time is measured by bench/webhook_flood.py, not asserted here."""
+    body = flood("9130350000000001", 5000)
+    assert 400_000 < len(body) < 700_000
+    response = await deliver(client, body)
+    assert response.status_code == 200
+    assert (response.json()["accepted"], response.json()["duplicates"]) == (5000, 0)
+    stored = await changes(db)
+    assert len({(c.entity, c.entity_id) for c in stored}) == len(stored) == 5000
+    assert {c.state for c in stored} == {InboundState.PENDING}
+    # Queued as one batch job per realm and entity, each covering that entity's changes.
+    work = await queued_work(db)
+    assert sorted((task, args["entity"]) for task, args in work) == [
+        (names.QBO_BATCH_TASK, "Customer"),
+        (names.QBO_BATCH_TASK, "Invoice"),
+    ]
+
+    again = await deliver(client, body)
+    assert (again.json()["accepted"], again.json()["duplicates"]) == (0, 5000)
+    assert len(await changes(db)) == 5000
+    assert len(await queued_work(db)) == 2

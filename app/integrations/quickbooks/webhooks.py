@@ -18,12 +18,19 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
+from app.models.qbo_change import (
+    DEDUPE_KEY_LENGTH,
+    ENTITY_ID_LENGTH,
+    ENTITY_LENGTH,
+    REALM_ID_LENGTH,
+)
 from app.text_rules import nul_path, unstorable
 
 SIGNATURE_HEADER = "intuit-signature"
 
-MAX_KEY_LENGTH = 255
-_MAX_ID_LENGTH = 255
+# What the stored change's columns hold: an entry with a longer value is refused alone, since
+# one row that cannot be stored would fail the statement that stores the whole delivery.
+MAX_KEY_LENGTH = DEDUPE_KEY_LENGTH
 _MAX_EVENT_ID_LENGTH = 2048
 
 # Every entity qbo-api.md §7.2 lists, keyed by the lower-case name CloudEvents types use.
@@ -146,6 +153,8 @@ def _entity_name(raw: str, *, exact_case_given: bool) -> str:
     known = QBO_ENTITIES.get(raw.lower())
     if known is not None:
         return known
+    if len(raw) > ENTITY_LENGTH:
+        raise _EntryError(f"name is too long ({len(raw)} characters, at most {ENTITY_LENGTH})")
     # Legacy names already use QBO casing; CloudEvents lower-cases them, so guess the usual form.
     return raw if exact_case_given else raw[:1].upper() + raw[1:]
 
@@ -156,15 +165,16 @@ def _refuse_nul(entry: dict[str, Any]) -> None:
         raise _EntryError(f"{bad} contains a NUL character or an unpaired surrogate")
 
 
-def _identifier(value: object, what: str, max_length: int = _MAX_ID_LENGTH) -> str:
+def _identifier(value: object, what: str, max_length: int = ENTITY_ID_LENGTH) -> str:
     # QBO ids are strings, but some senders emit numbers; bool is an int and is not an id.
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str) or not value.strip() or unstorable(value):
         raise _EntryError(f"missing or invalid {what}")
+    value = value.strip()
     if len(value) > max_length:
-        raise _EntryError(f"{what} is too long")
-    return value.strip()
+        raise _EntryError(f"{what} is too long ({len(value)} characters, at most {max_length})")
+    return value
 
 
 def _optional_identifier(value: object, what: str) -> str | None:
@@ -181,7 +191,7 @@ def _legacy_change(realm_id: str, entry: object) -> EntityChange:
     if not isinstance(entry, dict):
         raise _EntryError("entity is not an object")
     _refuse_nul(entry)
-    name = _identifier(entry.get("name"), "name")
+    name = _identifier(entry.get("name"), "name", ENTITY_LENGTH)
     entity_id = _identifier(entry.get("id"), "id")
     raw_operation = entry.get("operation")
     operation = (
@@ -208,7 +218,7 @@ def _legacy_change(realm_id: str, entry: object) -> EntityChange:
 def _legacy_entries(notification: object) -> tuple[str, list[object]]:
     if not isinstance(notification, dict):
         raise _EntryError("notification is not an object")
-    realm_id = _identifier(notification.get("realmId"), "realmId")
+    realm_id = _identifier(notification.get("realmId"), "realmId", REALM_ID_LENGTH)
     event = notification.get("dataChangeEvent")
     entities = event.get("entities") if isinstance(event, dict) else None
     if not isinstance(entities, list):
@@ -249,7 +259,7 @@ def _cloudevent_change(event: object) -> EntityChange:
     data = event.get("data")
     deleted = data.get("deletedid", data.get("deletedId")) if isinstance(data, dict) else None
     return EntityChange(
-        realm_id=_identifier(event.get("intuitaccountid"), "intuitaccountid"),
+        realm_id=_identifier(event.get("intuitaccountid"), "intuitaccountid", REALM_ID_LENGTH),
         entity=_entity_name(match[1], exact_case_given=False),
         entity_id=_identifier(event.get("intuitentityid"), "intuitentityid"),
         operation=operation,

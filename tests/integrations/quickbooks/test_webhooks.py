@@ -359,7 +359,9 @@ class TestLegacy:
         assert change.occurred_at is None
 
     def test_long_legacy_key_is_hashed(self) -> None:
-        body = _legacy(("111", [_entity("Customer", "1" * 250)]))
+        # Ids fit their columns; the raw lastUpdated text makes the key long.
+        long_time = "2026-01-01T10:00:00." + "0" * 200 + "Z"
+        body = _legacy(("1" * 64, [_entity("Customer", "1" * 64, lastUpdated=long_time)]))
 
         (change,) = parse_notification(body).changes
 
