@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 
-from app.db.embedded import prune_dead_holders
+from app.db.embedded import EmbeddedPostgres, prune_dead_holders
 
 pytestmark = pytest.mark.slow
 
@@ -99,3 +103,24 @@ def test_prune_dead_holders_keeps_live_ones(tmp_path: Path) -> None:
     (tmp_path / ".handle_pids.json").write_text(f"[{os.getpid()}, 999999999]")
     assert prune_dead_holders(tmp_path) == [999999999]
     assert (tmp_path / ".handle_pids.json").read_text() == f"[{os.getpid()}]"
+
+
+@pytest.mark.parametrize("name_length", [8, 90], ids=["short-path", "path-too-long-for-a-socket"])
+def test_the_socket_directory_is_writable_by_its_owner_only(name_length: int) -> None:
+    """Smaller holes: the embedded database (trust authentication) listens on a socket in a
+    directory nobody else can write, so nobody can put a socket of their own in its place."""
+    # Not under pytest's tmp_path: as root the server runs as pgserver's user, which must
+    # traverse the path (see tests/resilience/processes.py: private_postgres).
+    root = Path(tempfile.mkdtemp(prefix="qbs-emb-"))
+    db = EmbeddedPostgres(root / ("d" * name_length), delete_on_stop=True)
+    try:
+        url = db.start()
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+        assert db.socket_dir is not None
+        mode = db.socket_dir.stat().st_mode
+        assert not mode & (stat.S_IWGRP | stat.S_IWOTH), (db.socket_dir, stat.filemode(mode))
+        assert db.socket_dir.stat().st_uid == db.pgdata.stat().st_uid
+    finally:
+        db.stop()
+        shutil.rmtree(root, ignore_errors=True)
