@@ -24,14 +24,14 @@ _FKS = (
 
 
 def _replace_foreign_keys(on_delete: str) -> None:
+    # Like every revision this runs in one transaction: sync_log is locked against writes while
+    # its indexes are built and the foreign keys re-checked (time grows with the sync log).
     for name, column, table in _FKS:
         op.execute(f"ALTER TABLE sync_log DROP CONSTRAINT {name}")
-        # NOT VALID, then VALIDATE: the check of existing rows does not block writes.
         op.execute(
             f"ALTER TABLE sync_log ADD CONSTRAINT {name} FOREIGN KEY ({column}) "
-            f"REFERENCES {table} (id) {on_delete} NOT VALID"
+            f"REFERENCES {table} (id) {on_delete}"
         )
-        op.execute(f"ALTER TABLE sync_log VALIDATE CONSTRAINT {name}")
 
 
 def upgrade() -> None:
