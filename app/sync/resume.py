@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.session import SessionFactory, session_scope
 from app.jobs import names
-from app.jobs.queue import defer_crm_event, defer_in_transaction, defer_qbo_change
+from app.jobs.queue import defer_crm_event, defer_in_transaction, defer_qbo_batch
 from app.logging import get_logger
 from app.models import Connection
 from app.models.states import ConnectionStatus
@@ -24,7 +24,8 @@ log = get_logger(__name__)
 
 
 async def requeue_pending(session: AsyncSession, job_app: App, connection: Connection) -> int:
-    """Defer a job for every inbound record of the connection that still waits.
+    """Defer a job for every inbound record of the connection that still waits (for QBO changes,
+    one batch job per entity).
 
     A second job for a record is harmless: jobs of one object run in order under its lock and a
     finished record is never processed again. QBO changes of entities without a flow are not
@@ -44,17 +45,13 @@ async def requeue_pending(session: AsyncSession, job_app: App, connection: Conne
         )
         count += 1
     if connection.realm_id:
-        for row_id, entity, entity_id in await qbo_changes.pending_for_realm(
+        waiting = await qbo_changes.pending_for_realm(
             session, connection.realm_id, entities=sorted(dispatch.QBO_CHANGE_HANDLERS)
-        ):
-            await defer_qbo_change(
-                session,
-                job_app,
-                realm_id=connection.realm_id,
-                entity=entity,
-                entity_id=entity_id,
-                row_id=row_id,
-            )
+        )
+        # One batch job per entity takes them in turns (app/sync/qbo_batches.py): a job per
+        # change would put thousands of them ahead of every other location's work.
+        for entity in sorted({entity for _, entity, _ in waiting}):
+            await defer_qbo_batch(session, job_app, realm_id=connection.realm_id, entity=entity)
             count += 1
     log.info("sync.resume.requeued", location_id=connection.location_id, jobs=count)
     return count
