@@ -17,17 +17,10 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from app.secret_strength import (
-    fernet_key_weakness,
-    https_weakness,
-    origin_weakness,
-    secret_weakness,
-)
+from app.secret_strength import PLACEHOLDER_MARKERS, weak_production_settings
 
 ENV_FILE = ".env"
 SECRETS_FILE_NAME = "secrets.json"
-# Values that show a secret was copied from an example instead of being set.
-PLACEHOLDER_MARKERS = ("changeme", "change-me", "placeholder", "example", "xxx", "todo")
 EMULATOR_CLIENT_ID = "emulator-client-id"
 EMULATOR_CLIENT_SECRET = "emulator-client-secret"  # noqa: S105 - the emulator's public default
 EMULATOR_VERIFIER_TOKEN = "emulator-verifier-token"  # noqa: S105 - the emulator's public default
@@ -225,7 +218,7 @@ def _required_secrets(settings: Settings) -> dict[str, str | None]:
 def check_production(settings: Settings) -> None:
     """Refuse to start in production with any setting missing, a placeholder or weak.
 
-    Each problem names its setting and what to do; the checks are in app/secret_strength.py.
+    Each problem names its setting and what to do (app/secret_strength.py).
     """
     missing = [
         f"{name} is {'missing' if value is None else 'a placeholder'}"
@@ -236,90 +229,27 @@ def check_production(settings: Settings) -> None:
         missing.append("DATABASE_URL is missing (the embedded database is for development only)")
     if not settings.qbo.redirect_uri:
         missing.append("QBO_REDIRECT_URI is missing")
-    problems = missing + _weak_settings(settings)
-    if problems:
-        raise SettingsError(
-            "QBO_ENVIRONMENT=production refuses these settings: " + "; ".join(problems)
-        )
-
-
-_RANDOM_32 = "use 32 random bytes, e.g. `openssl rand -hex 32`"
-_FERNET_KEY = (
-    "make one with `python -c 'from cryptography.fernet import Fernet; "
-    "print(Fernet.generate_key().decode())'`"
-)
-_EMULATOR_DEFAULTS = {
-    "QBO_CLIENT_ID": EMULATOR_CLIENT_ID,
-    "QBO_CLIENT_SECRET": EMULATOR_CLIENT_SECRET,
-    "QBO_WEBHOOK_VERIFIER_TOKEN": EMULATOR_VERIFIER_TOKEN,
-}
-# Intuit issues these; their format is Intuit's (a client secret has 40 characters), so only a
-# length floor is checked, which catches a value cut short or typed by hand.
-_INTUIT_SECRET_MIN_CHARS = 16
-
-
-def _weak_settings(settings: Settings) -> list[str]:
-    values = _required_secrets(settings)
-    problems: list[str] = []
-    for name in ("CRM_SIGNING_SECRET", "CRM_API_KEY"):
-        # Every signing secret kept for rotation still verifies signatures: each must be strong.
-        parts = _split_csv(values[name] or "")
-        for index, part in enumerate(parts, start=1):
-            weakness = secret_weakness(part)
-            which = f" (value {index} of {len(parts)})" if len(parts) > 1 else ""
-            if weakness is not None and not _is_placeholder(part):
-                problems.append(f"{name}{which}: {weakness}; {_RANDOM_32}")
-    for name, default in _EMULATOR_DEFAULTS.items():
-        value = values[name]
-        if value is not None and value.strip() == default:
-            problems.append(
-                f"{name}: the QBO emulator's published default; "
-                "use your Intuit app's value from developer.intuit.com"
-            )
-        elif name != "QBO_CLIENT_ID" and value and len(value) < _INTUIT_SECRET_MIN_CHARS:
-            problems.append(
-                f"{name}: {len(value)} characters; copy the whole value from developer.intuit.com"
-            )
-    keys = _split_csv(values["TOKEN_ENCRYPTION_KEYS"] or "")
-    for index, key in enumerate(keys, start=1):
-        weakness = fernet_key_weakness(key)
-        which = f" (key {index} of {len(keys)})" if len(keys) > 1 else ""
-        if weakness is not None and not _is_placeholder(key):
-            problems.append(f"TOKEN_ENCRYPTION_KEYS{which}: {weakness}; {_FERNET_KEY}")
-    return problems + _weak_urls(settings)
-
-
-def _weak_urls(settings: Settings) -> list[str]:
-    problems: list[str] = []
     urls = {
         "PUBLIC_BASE_URL": settings.public_base_url,
         "QBO_REDIRECT_URI": settings.qbo.redirect_uri,
         "QBO_API_BASE_URL": settings.qbo.api_base_url,
         "QBO_OAUTH_BASE_URL": settings.qbo.oauth_base_url,
     }
-    for name, url in urls.items():
-        weakness = https_weakness(url) if url else None
-        if url and url.rstrip("/") == DEFAULT_EMULATOR_BASE_URL:
-            problems.append(f"{name}: the QBO emulator's address; leave it unset for Intuit's")
-        elif weakness is not None:
-            problems.append(
-                f"{name}: {url} is {weakness}; use the https address Intuit and browsers reach "
-                "(TLS may end at the load balancer)"
-            )
-    origins = settings.crm.return_url_origins
-    if not origins:
-        problems.append(
-            "CRM_RETURN_URL_ORIGINS is empty; list the CRM's https origins, comma-separated "
-            "(e.g. https://app.crm.test)"
+    problems = missing + weak_production_settings(
+        secrets=_required_secrets(settings),
+        urls=urls,
+        return_origins=settings.crm.return_url_origins,
+        emulator_defaults={
+            "QBO_CLIENT_ID": EMULATOR_CLIENT_ID,
+            "QBO_CLIENT_SECRET": EMULATOR_CLIENT_SECRET,
+            "QBO_WEBHOOK_VERIFIER_TOKEN": EMULATOR_VERIFIER_TOKEN,
+        },
+        emulator_url=DEFAULT_EMULATOR_BASE_URL,
+    )
+    if problems:
+        raise SettingsError(
+            "QBO_ENVIRONMENT=production refuses these settings: " + "; ".join(problems)
         )
-    for origin in origins:
-        weakness = origin_weakness(origin)
-        if weakness is not None:
-            problems.append(
-                f"CRM_RETURN_URL_ORIGINS: {origin!r} is {weakness}; "
-                "list explicit https origins such as https://app.crm.test"
-            )
-    return problems
 
 
 def _generated_value(name: str) -> str:

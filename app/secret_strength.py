@@ -1,6 +1,7 @@
 """How strong a configured secret is, and whether a URL or origin is fit for production.
 
-Pure functions: the production start-up check (app/config.py) turns their answers into messages.
+Pure functions over plain values; app/config.py calls `weak_production_settings` at start-up
+with QBO_ENVIRONMENT=production and refuses to start on any problem it names.
 
 Entropy of a secret is estimated from its encoding, because the value is the encoding of random
 bytes and the bytes are what an attacker has to guess:
@@ -26,6 +27,7 @@ import binascii
 import math
 import string
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
 MIN_SECRET_BYTES = 32
@@ -107,3 +109,98 @@ def origin_weakness(origin: str) -> str | None:
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         return "is more than an origin (scheme, host and port only)"
     return None
+
+
+_RANDOM_32 = "use 32 random bytes, e.g. `openssl rand -hex 32`"
+_FERNET_KEY = (
+    "make one with `python -c 'from cryptography.fernet import Fernet; "
+    "print(Fernet.generate_key().decode())'`"
+)
+# Our own secrets: measured. Intuit issues the others in its own format (a client secret has 40
+# characters), so only a length floor is checked, which catches a value cut short or typed by hand.
+_OWN_SECRETS = ("CRM_SIGNING_SECRET", "CRM_API_KEY")
+_INTUIT_SECRETS = ("QBO_CLIENT_SECRET", "QBO_WEBHOOK_VERIFIER_TOKEN")
+_INTUIT_SECRET_MIN_CHARS = 16
+# Values that show a secret was copied from an example instead of being set (app/config.py
+# reports them as placeholders, so they are not measured here as well).
+PLACEHOLDER_MARKERS = ("changeme", "change-me", "placeholder", "example", "xxx", "todo")
+
+
+def _split(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def _placeholder(value: str) -> bool:
+    return any(marker in value.lower() for marker in PLACEHOLDER_MARKERS)
+
+
+def _which(index: int, total: int, noun: str) -> str:
+    return f" ({noun} {index} of {total})" if total > 1 else ""
+
+
+def weak_production_settings(
+    *,
+    secrets: Mapping[str, str | None],
+    urls: Mapping[str, str | None],
+    return_origins: Sequence[str],
+    emulator_defaults: Mapping[str, str],
+    emulator_url: str,
+) -> list[str]:
+    """Every weak setting, each as "NAME: what is wrong; what to do"."""
+    problems: list[str] = []
+    for name in _OWN_SECRETS:
+        # Every signing secret kept for rotation still verifies signatures: each must be strong.
+        parts = _split(secrets.get(name))
+        for index, part in enumerate(parts, start=1):
+            weakness = secret_weakness(part)
+            if weakness is not None and not _placeholder(part):
+                which = _which(index, len(parts), "value")
+                problems.append(f"{name}{which}: {weakness}; {_RANDOM_32}")
+    for name, default in emulator_defaults.items():
+        value = secrets.get(name)
+        if value is not None and value.strip() == default:
+            problems.append(
+                f"{name}: the QBO emulator's published default; "
+                "use your Intuit app's value from developer.intuit.com"
+            )
+        elif name in _INTUIT_SECRETS and value and len(value) < _INTUIT_SECRET_MIN_CHARS:
+            problems.append(
+                f"{name}: {len(value)} characters; copy the whole value from developer.intuit.com"
+            )
+    keys = _split(secrets.get("TOKEN_ENCRYPTION_KEYS"))
+    for index, key in enumerate(keys, start=1):
+        weakness = fernet_key_weakness(key)
+        if weakness is not None and not _placeholder(key):
+            which = _which(index, len(keys), "key")
+            problems.append(f"TOKEN_ENCRYPTION_KEYS{which}: {weakness}; {_FERNET_KEY}")
+    return problems + _weak_urls(urls, emulator_url) + _weak_origins(return_origins)
+
+
+def _weak_urls(urls: Mapping[str, str | None], emulator_url: str) -> list[str]:
+    problems: list[str] = []
+    for name, url in urls.items():
+        if not url:
+            continue
+        weakness = https_weakness(url)
+        if url.rstrip("/") == emulator_url.rstrip("/"):
+            problems.append(f"{name}: the QBO emulator's address; leave it unset for Intuit's")
+        elif weakness is not None:
+            problems.append(
+                f"{name}: {url} is {weakness}; use the https address Intuit and browsers reach "
+                "(TLS may end at the load balancer)"
+            )
+    return problems
+
+
+def _weak_origins(origins: Sequence[str]) -> list[str]:
+    if not origins:
+        return [
+            "CRM_RETURN_URL_ORIGINS is empty; list the CRM's https origins, comma-separated "
+            "(e.g. https://app.crm.test)"
+        ]
+    return [
+        f"CRM_RETURN_URL_ORIGINS: {origin!r} is {weakness}; "
+        "list explicit https origins such as https://app.crm.test"
+        for origin in origins
+        if (weakness := origin_weakness(origin)) is not None
+    ]
