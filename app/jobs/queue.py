@@ -79,19 +79,6 @@ async def defer_crm_event(
     )
 
 
-async def defer_qbo_change(
-    session: AsyncSession, job_app: App, *, realm_id: str, entity: str, entity_id: str, row_id: int
-) -> int:
-    """Queue processing of a stored QBO change behind the other jobs of the same QBO entity."""
-    return await defer_in_transaction(
-        session,
-        job_app,
-        names.QBO_CHANGE_TASK,
-        lock=names.qbo_entity_lock(realm_id, entity, entity_id),
-        change_row_id=row_id,
-    )
-
-
 def qbo_batch_job(job_app: App, *, realm_id: str, entity: str, after_id: int = 0) -> GroupJob:
     """The job that processes a realm's pending changes of one entity, a turn at a time.
 

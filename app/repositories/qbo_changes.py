@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.direct import DirectConnection
@@ -27,33 +26,6 @@ class NewQboChange:
     deleted_id: str | None
     dedupe_key: str
     source: str
-
-
-async def insert_new(session: AsyncSession, changes: Sequence[NewQboChange]) -> list[QboChange]:
-    """Insert the changes not seen before (by realm and dedupe key); returns only the new rows."""
-    if not changes:
-        return []
-    statement = (
-        insert(QboChange)
-        .values(
-            [
-                {
-                    "realm_id": change.realm_id,
-                    "entity": change.entity,
-                    "entity_id": change.entity_id,
-                    "operation": change.operation,
-                    "occurred_at": change.occurred_at,
-                    "deleted_id": change.deleted_id,
-                    "dedupe_key": change.dedupe_key,
-                    "source": change.source,
-                }
-                for change in changes
-            ]
-        )
-        .on_conflict_do_nothing(index_elements=[QboChange.realm_id, QboChange.dedupe_key])
-        .returning(QboChange)
-    )
-    return list((await session.execute(statement)).scalars())
 
 
 async def get(session: AsyncSession, row_id: int) -> QboChange | None:
