@@ -118,14 +118,37 @@ async def held_job(running: Running, worker_id: int | None) -> int:
     return int(job_id)
 
 
-async def job_status(running: Running, job_id: int) -> bool:
+async def job_status(running: Running, job_id: int, wanted: str = "succeeded") -> bool:
     async with running.state.session_factory() as session:
         status = (
             await session.execute(
                 text("SELECT status::text FROM procrastinate_jobs WHERE id = :id"), {"id": job_id}
             )
         ).scalar_one()
-    return bool(status == "succeeded")
+    return bool(status == wanted)
+
+
+async def held_periodic_job_with_its_next_run_queued(running: Running, worker_id: int) -> int:
+    """A periodic job (queueing lock) held by the worker, its next run already queued."""
+    held = await held_job(running, worker_id)
+    async with running.state.session_factory() as session, session.begin():
+        await session.execute(
+            text("DELETE FROM procrastinate_jobs WHERE queueing_lock = :lock AND status = 'todo'"),
+            {"lock": names.DELIVER_CALLBACKS_TASK},
+        )
+        await session.execute(
+            text("UPDATE procrastinate_jobs SET queueing_lock = :lock WHERE id = :id"),
+            {"lock": names.DELIVER_CALLBACKS_TASK, "id": held},
+        )
+        await session.execute(
+            text(
+                "INSERT INTO procrastinate_jobs (queue_name, task_name, args, queueing_lock,"
+                " scheduled_at) VALUES ('default', :task, '{\"timestamp\": 1}', :lock,"
+                " now() + interval '1 hour')"
+            ),
+            {"task": names.DELIVER_CALLBACKS_TASK, "lock": names.DELIVER_CALLBACKS_TASK},
+        )
+    return held
 
 
 def worker_state(running: Running) -> WorkerState:
@@ -203,3 +226,20 @@ async def test_the_worker_command_exits_3_when_its_worker_cannot_come_back(
     code = await asyncio.wait_for(run_worker(settings), timeout=DEADLINE_S)
     assert code == 3
     assert fault.failures > 1
+
+
+async def test_an_orphaned_periodic_job_whose_next_run_is_queued_is_ended_not_left_doing(
+    running: Running, fault: HeartbeatFault
+) -> None:
+    """Failure mode 1: a periodic job the lost worker held cannot go back to the queue (its next
+    run holds the queueing lock); it is ended as failed instead of staying `doing` for ever."""
+    supervisor = running.state.worker
+    assert supervisor is not None
+    await until(lambda: supervisor.status().worker_id is not None, "the first worker")
+    worker_id = supervisor.status().worker_id
+    assert worker_id is not None
+    held = await held_periodic_job_with_its_next_run_queued(running, worker_id)
+    fault.failing = True
+    await until(lambda: fault.failures > 0, "a failed heartbeat")
+    fault.failing = False
+    await until(lambda: job_status(running, held, "failed"), "the superseded job to be ended")
