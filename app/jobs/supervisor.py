@@ -26,6 +26,7 @@ import psycopg
 from procrastinate import App, exceptions
 from procrastinate.connector import BaseAsyncConnector
 from procrastinate.jobs import Status
+from procrastinate.manager import JobManager
 from procrastinate.worker import Worker
 
 from app.config import WorkerSettings
@@ -96,6 +97,23 @@ class _SideTaskFailure(logging.Filter):
             self.error = exc if exc is not None else RuntimeError(f"{name} failed")
             self._on_failure(self.error)
         return True
+
+
+async def requeue_orphan(manager: JobManager, job_id: int) -> bool:
+    """Put a job whose worker is gone back to `todo`; False when it could not (or need not) be."""
+    try:
+        await manager.retry_job_by_id_async(job_id, retry_at=datetime.now(UTC))
+    except exceptions.UniqueViolation:
+        # A periodic job with a queueing lock: its next run is already queued, so this one
+        # cannot go back to `todo`. Ended as failed, or every sweep would try (and fail) again.
+        await manager.finish_job_by_id_async(job_id, Status.FAILED, delete_job=False)
+        log.info("jobs.orphan_superseded", job_id=job_id)
+        return False
+    except exceptions.ConnectorException as exc:
+        # Another worker or sweeper was first: nothing left to do.
+        log.info("jobs.requeue_skipped", job_id=job_id, error=str(exc).strip())
+        return False
+    return True
 
 
 def describe_error(exc: BaseException | None) -> str:
@@ -195,23 +213,6 @@ class WorkerSupervisor:
         if self._failing_since is None:
             self._failing_since = at
 
-    async def _requeue(self, job_id: int) -> bool:
-        manager = self._app.job_manager
-        try:
-            await manager.retry_job_by_id_async(job_id, retry_at=datetime.now(UTC))
-        except exceptions.UniqueViolation:
-            # A periodic job with a queueing lock: its next run is already queued, so this one
-            # cannot go back to `todo`. Ended as failed, or the stalled-job sweeper would try
-            # (and fail) to requeue it for ever.
-            await manager.finish_job_by_id_async(job_id, Status.FAILED, delete_job=False)
-            log.info("jobs.worker.orphan_superseded", job_id=job_id)
-            return False
-        except exceptions.ConnectorException as exc:
-            # Another replica's stalled-job sweeper was first: nothing left to do.
-            log.info("jobs.worker.requeue_skipped", job_id=job_id, error=str(exc).strip())
-            return False
-        return True
-
     def _connector(self) -> BaseAsyncConnector:
         connector = self._app.connector
         assert isinstance(connector, BaseAsyncConnector)
@@ -265,7 +266,7 @@ class WorkerSupervisor:
         requeued: list[int] = []
         try:
             for job_id in await orphaned_job_ids(self._connector(), dead_worker_id):
-                if await self._requeue(job_id):
+                if await requeue_orphan(manager, job_id):
                     requeued.append(job_id)
             if dead_worker_id is not None:
                 await manager.unregister_worker(dead_worker_id)

@@ -10,6 +10,7 @@ from app.errors import AppError
 from app.jobs import names
 from app.jobs.context import runtime_of
 from app.jobs.retry import CappedJitterBackoff
+from app.jobs.supervisor import requeue_orphan
 from app.logging import get_logger
 from app.sync import callback_delivery, cdc, crm_handlers, dispatch, imports, qbo_changes, resume
 from app.sync.qbo_batches import process_batch_task
@@ -50,8 +51,10 @@ async def sweep_stalled(context: JobContext, timestamp: int) -> None:
         seconds_since_heartbeat=runtime.settings.worker.stalled_after_s
     )
     for job in stalled:
-        await manager.retry_job(job)
-        log.warning("jobs.stalled.requeued", job_id=job.id, task=job.task_name, lock=job.lock)
+        assert job.id is not None
+        # A periodic job whose next run is already queued cannot be requeued: it is ended.
+        if await requeue_orphan(manager, job.id):
+            log.warning("jobs.stalled.requeued", job_id=job.id, task=job.task_name, lock=job.lock)
 
 
 async def initial_import(context: JobContext, connection_id: str) -> None:
