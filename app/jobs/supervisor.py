@@ -120,10 +120,11 @@ def describe_error(exc: BaseException | None) -> str:
     if exc is None:
         return "the worker stopped on its own (a side task failed)"
     cause = exc.__cause__ or exc.__context__
-    text = f"{type(exc).__name__}: {exc}".strip()
+    text = f"{type(exc).__name__}: {exc}"
     if cause is not None and str(cause) and str(cause) not in text:
         text = f"{text} ({type(cause).__name__}: {cause})"
-    return text[:300]
+    # procrastinate's messages span lines; a log field and a /readyz reason read better on one.
+    return " ".join(text.split())[:300]
 
 
 class WorkerSupervisor:
