@@ -1,9 +1,9 @@
 """SQL for processing QBO changes in batches, and for the CDC backstop that feeds them.
 
-A job for one change claims the other pending changes of its realm and entity, so one QBO query
-(`Id IN (...)`) serves them all. One batch per realm and entity runs at a time (an advisory lock
-taken before any row lock, so nothing waits in a cycle): jobs started together for a burst of
-changes queue behind the first, whose batch takes them all, and then find their rows finished.
+The processing of one change claims the other pending changes of its realm and entity, so one QBO
+query (`Id IN (...)`) serves them all. One batch per realm and entity runs at a time (an advisory
+lock taken before any row lock, so nothing waits in a cycle). The batch job of a realm's entity
+walks its pending changes in id order with `next_pending` (app/sync/qbo_batches.py).
 """
 
 from __future__ import annotations
