@@ -108,8 +108,8 @@ async def test_a_flood_of_one_realm_does_not_hold_back_another_locations_event(
     crm_receiver: CrmReceiver,
     db: SessionFactory,
 ) -> None:
-    """Failure mode 6 (webhook flood): while thousands of changes of company A are processed, a CRM
-    event of another location still is synced to QuickBooks within seconds, and A's flood drains."""
+    """Failure mode 6 (webhook flood): while thousands of changes of company A are processed,
+    another location's CRM event is still synced to QuickBooks within seconds; A's flood drains."""
     base, _ = live_service
     realm_a = await connect_new_company(base, emulator, "loc_1")
     realm_b = await connect_new_company(base, emulator, "loc_2")
