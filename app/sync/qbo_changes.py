@@ -1,13 +1,15 @@
-"""QBO -> CRM: process stored QBO changes (webhooks and CDC alike) in batches per realm and entity.
+"""QBO -> CRM: apply stored QBO changes (webhooks and CDC alike) in batches per realm and entity.
 
-The job of one change waits its turn for the realm's entity (one batch at a time), locks its row,
-claims the realm's other pending changes of the same entity (SKIP LOCKED), reads them all with one
-query (`Id IN (...)`) and applies them oldest first, marking each. A change a sibling job already
-finished is a no-op. Handlers always reconcile to
-the object as QBO has it now, so duplicate and reordered notifications change nothing.
+Changes reach here from the `qbo.changes.batch` job of their realm and entity
+(app/sync/qbo_batches.py takes a turn through them). Each change locks its row, claims the realm's
+other pending changes of the same entity (SKIP LOCKED), reads them all with one query
+(`Id IN (...)`) and applies them oldest first, marking each. A change a sibling already finished
+is a no-op. Handlers always reconcile to the object as QBO has it now, so duplicate and reordered
+notifications change nothing.
 
-Wiring (app/jobs/tasks.py): `register()` in `register_tasks`, and `process_change_task` as the
-body of the `qbo.change.process` task (it sends the callbacks right after the commit).
+Wiring (app/jobs/tasks.py): `register()` in `register_tasks`. `process_change_task` stays the body
+of the `qbo.change.process` task only so that jobs queued by an earlier version still run; nothing
+queues that task any more.
 """
 
 from __future__ import annotations
