@@ -16,10 +16,6 @@ def crm_object_lock(location_id: str, object_kind: str, object_id: str) -> str:
     return f"crm:{location_id}:{object_kind}:{object_id}"
 
 
-def qbo_entity_lock(realm_id: str, entity: str, entity_id: str) -> str:
-    return f"qbo:{realm_id}:{entity}:{entity_id}"
-
-
 def qbo_batch_lock(realm_id: str, entity: str) -> str:
     # One batch job of a realm's entity runs at a time: a flood holds one worker slot per entity.
     return f"qbo-batch:{realm_id}:{entity}"
