@@ -212,7 +212,7 @@ async def _retry(db: _Db, args: argparse.Namespace) -> int:
     from app.db.session import session_scope
     from app.jobs.app import build_job_app
     from app.repositories import connections, sync_log
-    from app.sync.retry import retry_entry
+    from app.sync.connections.retry import retry_entry
 
     if not args.failed:
         return _fail("say what to retry: --failed (every failed entry of the location)")
@@ -237,7 +237,7 @@ async def _retry(db: _Db, args: argparse.Namespace) -> int:
 
 def _since(value: str) -> datetime:
     """--since: an ISO 8601 date or time; without a zone it is UTC."""
-    from app.sync.callback_resend import as_utc
+    from app.services.callback_resend import as_utc
 
     try:
         moment = as_utc(datetime.fromisoformat(value))
@@ -250,7 +250,7 @@ def _since(value: str) -> datetime:
 async def _callbacks_list(db: _Db, args: argparse.Namespace) -> int:
     from app.db.session import session_scope
     from app.models.states import CallbackState
-    from app.sync.callback_resend import list_callbacks
+    from app.services.callback_resend import list_callbacks
 
     state = CallbackState.FAILED if args.failed else None
     async with session_scope(db.factory) as session:
@@ -277,7 +277,7 @@ async def _callbacks_resend(db: _Db, args: argparse.Namespace) -> int:
     from app.config import WorkerSettings
     from app.db.session import session_scope
     from app.jobs.app import build_job_app
-    from app.sync.callback_resend import resend_failed
+    from app.services.callback_resend import resend_failed
 
     async with session_scope(db.factory) as session:
         # Never opened: it only names the task; the wake-up goes in on this session's connection.

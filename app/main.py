@@ -25,7 +25,6 @@ from app.api.routes import (
     qbo_webhooks,
     sync_log,
 )
-from app.api.state import AppState
 from app.config import Settings, signing_secrets
 from app.db import migrate
 from app.db.direct import direct_pool
@@ -35,7 +34,8 @@ from app.jobs.app import build_job_app, worker_options
 from app.jobs.context import Runtime
 from app.jobs.supervisor import WorkerGaveUpError, WorkerSupervisor
 from app.logging import get_logger
-from app.sync.intake_batch import IntakeBatcher
+from app.services.intake_batch import IntakeBatcher
+from app.state import AppState
 from app.wiring import build_services
 
 log = get_logger(__name__)

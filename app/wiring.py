@@ -17,12 +17,12 @@ from app.integrations.quickbooks.auth import IntuitOAuth, endpoints_for
 from app.integrations.quickbooks.client import QboClient, base_url_for
 from app.models import Connection
 from app.security.tokens import StateSigner, TokenCipher
-from app.sync import resume
-from app.sync.connect import ConnectFlow
-from app.sync.document_lines import TaxCodeCache
+from app.services.qbo_limiter import PostgresRealmLimiter
+from app.services.tokens import TokenService
+from app.sync.connections import resume
+from app.sync.connections.connect import ConnectFlow
+from app.sync.crm_to_qbo.document_lines import TaxCodeCache
 from app.sync.mapping.company import CompanyFacts, company_facts
-from app.sync.qbo_limiter import PostgresRealmLimiter
-from app.sync.tokens import TokenService
 
 
 @dataclass(frozen=True)

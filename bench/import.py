@@ -59,7 +59,7 @@ from qbo_calls import (  # noqa: E402
 from app.db.provision import Database  # noqa: E402
 from app.logging import configure_logging  # noqa: E402
 from app.main import create_app  # noqa: E402
-from app.sync import imports  # noqa: E402
+from app.sync.qbo_to_crm import imports  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 PAGE = 1000

@@ -49,7 +49,7 @@ from app.jobs import app as job_app_module  # noqa: E402
 from app.jobs.retry import CappedJitterBackoff  # noqa: E402
 from app.logging import configure_logging  # noqa: E402
 from app.main import create_app  # noqa: E402
-from app.sync import cdc  # noqa: E402
+from app.sync.qbo_to_crm import cdc  # noqa: E402
 from bench.qbo_calls import (  # noqa: E402
     Bench,
     database,

@@ -6,8 +6,8 @@ import hmac
 
 from fastapi import Request
 
-from app.api.state import app_state
 from app.errors import AppError
+from app.state import app_state
 
 
 class AuthError(AppError):

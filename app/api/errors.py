@@ -19,9 +19,9 @@ from app.api.body import BodyTooLargeError
 from app.integrations.crm.schemas import EventValidationError
 from app.integrations.crm.signatures import SignatureError
 from app.logging import get_logger
-from app.sync.connect import ConnectRequestError
-from app.sync.intake import EventConflictError, UnknownLocationError
-from app.sync.retry import EntryNotFoundError, NotRetryableError
+from app.services.intake import EventConflictError, UnknownLocationError
+from app.sync.connections.connect import ConnectRequestError
+from app.sync.connections.retry import EntryNotFoundError, NotRetryableError
 
 log = get_logger(__name__)
 

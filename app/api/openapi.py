@@ -22,7 +22,7 @@ from app.integrations.crm import event_fields as fields
 from app.integrations.crm.schemas import _EVENT_ADAPTER
 from app.integrations.crm.signatures import SIGNATURE_HEADER, SignatureFailure
 from app.integrations.quickbooks import webhooks
-from app.sync.intake import IntakeStatus
+from app.services.intake import IntakeStatus
 
 Schema = dict[str, Any]
 REF = "#/components/schemas/"

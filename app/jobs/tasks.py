@@ -7,13 +7,18 @@ from datetime import UTC, datetime
 from procrastinate import App, JobContext
 
 from app.errors import AppError
-from app.jobs import names
 from app.jobs.context import runtime_of
 from app.jobs.retry import CappedJitterBackoff
 from app.jobs.supervisor import requeue_orphan
 from app.logging import get_logger
-from app.sync import callback_delivery, cdc, crm_handlers, dispatch, imports, qbo_changes, resume
-from app.sync.qbo_batches import process_batch_task
+from app.services import callback_delivery
+from app.services import job_names as names
+from app.sync import dispatch
+from app.sync.connections import resume
+from app.sync.crm_to_qbo import handlers as crm_handlers
+from app.sync.qbo_to_crm import cdc, imports
+from app.sync.qbo_to_crm import changes as qbo_changes
+from app.sync.qbo_to_crm.batches import process_batch_task
 from app.sync.retention import purge as purge_past_retention
 
 log = get_logger(__name__)

@@ -23,8 +23,8 @@ from app.logging import get_logger
 from app.models import CrmEvent, QboChange
 from app.models.states import InboundState
 from app.repositories import connections, crm_events, qbo_changes
+from app.services.tokens import ConnectionPausedError
 from app.sync.results import describe
-from app.sync.tokens import ConnectionPausedError
 
 if TYPE_CHECKING:
     from app.wiring import Services

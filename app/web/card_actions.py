@@ -7,15 +7,16 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from app.api.state import AppState
 from app.db.session import session_scope
 from app.errors import AppError
 from app.logging import get_logger
 from app.repositories import connections
-from app.sync import company_release, connections_admin
-from app.sync.connect import ConnectRequestError, LocationIdError
-from app.sync.intake import UnknownLocationError
-from app.sync.retry import EntryNotFoundError, NotRetryableError, retry_entry
+from app.services.intake import UnknownLocationError
+from app.state import AppState
+from app.sync.connections import admin as connections_admin
+from app.sync.connections import release as company_release
+from app.sync.connections.connect import ConnectRequestError, LocationIdError
+from app.sync.connections.retry import EntryNotFoundError, NotRetryableError, retry_entry
 from app.web import card_view
 
 log = get_logger(__name__)

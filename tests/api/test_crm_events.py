@@ -10,10 +10,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select, text
 
-from app.api.state import AppState
 from app.db.session import SessionFactory, session_scope
 from app.integrations.quickbooks.query import quote
 from app.models import CrmEvent
+from app.state import AppState
 from tests.fixtures.events import (
     CONTACT,
     LINES,

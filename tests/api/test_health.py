@@ -4,10 +4,10 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from app.api.state import AppState
 from app.config import Settings
 from app.db.provision import Database
 from app.main import create_app
+from app.state import AppState
 from tests.fixtures.events import PostEvent, invoice_event
 
 
@@ -38,7 +38,7 @@ async def test_readyz_is_503_on_an_unmigrated_database(
 async def test_readyz_is_503_when_the_database_is_gone(
     settings: Settings, client: httpx.AsyncClient, service: object
 ) -> None:
-    from app.api.state import AppState
+    from app.state import AppState
 
     state = service.state.qbs  # type: ignore[attr-defined]
     assert isinstance(state, AppState)

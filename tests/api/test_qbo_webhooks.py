@@ -11,9 +11,9 @@ from sqlalchemy import func, select, text
 
 from app import metrics
 from app.db.session import SessionFactory
-from app.jobs import names
 from app.models import QboChange
 from app.models.states import InboundState
+from app.services import job_names as names
 from tests.fixtures.events import intuit_headers
 
 # Verbatim copies of ../shared/reference/qbo-samples, kept with the emulator tests.
@@ -195,7 +195,7 @@ async def test_one_bad_entry_does_not_drop_the_others(
 
 
 async def test_body_over_the_limit_is_413(client: httpx.AsyncClient, service: object) -> None:
-    from app.api.state import AppState
+    from app.state import AppState
 
     state = service.state.qbs  # type: ignore[attr-defined]
     assert isinstance(state, AppState)

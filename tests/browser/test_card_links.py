@@ -8,9 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from app.api.state import AppState
 from app.db.session import session_scope
 from app.repositories import connections
+from app.state import AppState
 from app.web.card_tokens import CARD_TTL, CardSigner
 from tests.fixtures.app import API_KEY, FERNET_KEY
 from tests.fixtures.connect import AUTH

@@ -20,8 +20,9 @@ from app.jobs.app import build_job_app
 from app.jobs.context import Runtime
 from app.models import Connection, CrmCallback, EntityLink
 from app.models.states import LinkOrigin
-from app.sync import dispatch, imports
+from app.sync import dispatch
 from app.sync.mapping.crm_payloads import record_hash
+from app.sync.qbo_to_crm import imports
 from app.wiring import build_services
 from qbo_emulator.config import EmulatorConfig
 from tests.fixtures.connect import browse, describe, start_connect

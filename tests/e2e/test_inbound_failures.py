@@ -22,11 +22,11 @@ from sqlalchemy import select, text
 from app.config import Settings
 from app.db.provision import Database
 from app.db.session import SessionFactory
-from app.jobs import names
 from app.jobs.app import build_job_app
 from app.main import create_app
 from app.models import CrmEvent, QboChange, SyncLogEntry
 from app.models.states import InboundState, SyncState
+from app.services import job_names as names
 from qbo_emulator.config import EmulatorConfig
 from tests.e2e.sync_helpers import Qbo, callbacks, post
 from tests.fixtures.connect import AUTH, describe, start_connect

@@ -20,7 +20,8 @@ from app.jobs import app as job_app_module
 from app.jobs.retry import CappedJitterBackoff
 from app.models import Connection, QboChange, ReviewRequest, SyncLogEntry
 from app.models.states import Direction, InboundState
-from app.sync import cdc, qbo_changes
+from app.sync.qbo_to_crm import cdc
+from app.sync.qbo_to_crm import changes as qbo_changes
 from qbo_emulator.config import EmulatorConfig
 from tests.e2e.sync_helpers import Qbo, post, settle
 from tests.fixtures.connect import browse, start_connect

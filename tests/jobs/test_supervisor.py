@@ -19,14 +19,14 @@ from procrastinate import exceptions
 from procrastinate.manager import JobManager
 from sqlalchemy import text
 
-from app.api.state import AppState
 from app.config import Settings
 from app.db.provision import Database
 from app.db.session import SessionFactory
-from app.jobs import names
 from app.jobs.standalone import run_worker
 from app.jobs.supervisor import WorkerState
 from app.main import EXIT_WORKER_GAVE_UP, ProcessExit, create_app
+from app.services import job_names as names
+from app.state import AppState
 
 DEADLINE_S = 20.0
 

@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.state import AppState
 from app.db.session import SessionFactory
 from app.errors import PermanentError, TransientError
 from app.jobs.app import worker_options
 from app.jobs.context import Runtime
 from app.models import CrmEvent
 from app.models.states import InboundState
+from app.state import AppState
 from app.sync import dispatch
 from app.sync.dispatch import Outcome
 from tests.fixtures.events import PostEvent, invoice_event

@@ -7,7 +7,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
-from app.api.state import AppState
+from app.state import AppState
 from tests.fixtures.events import PostEvent, invoice_event
 from tests.jobs.test_worker import run_jobs
 

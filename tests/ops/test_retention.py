@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.state import AppState
 from app.config import RetentionSettings
 from app.db.session import SessionFactory
 from app.models import (
@@ -32,6 +31,7 @@ from app.models.states import (
     InboundState,
     SyncState,
 )
+from app.state import AppState
 from app.sync import retention
 from tests.ops.test_cli import cli
 
@@ -424,9 +424,9 @@ async def test_purge_command_dry_run_then_purge(
 
 async def test_the_daily_task_purges_through_a_worker(state: AppState, db: SessionFactory) -> None:
     """Nothing grows forever without an operator: a daily periodic task, one run at a time."""
-    from app.jobs import names
     from app.jobs.app import worker_options
     from app.jobs.context import Runtime
+    from app.services import job_names as names
 
     registry = state.job_app.periodic_registry.periodic_tasks
     daily = registry[(names.PURGE_TASK, names.PURGE_TASK)]

@@ -25,9 +25,9 @@ from sqlalchemy import func, select, text, update
 from app import metrics
 from app.config import Settings
 from app.db.session import SessionFactory
-from app.jobs.names import CRM_EVENT_TASK
 from app.models import Connection, CrmEvent, EntityLink, SyncLogEntry
 from app.models.states import InboundState, SyncState
+from app.services.job_names import CRM_EVENT_TASK
 from tests.resilience import sizes
 from tests.resilience.load import (
     TERMINAL,

@@ -21,7 +21,7 @@ from app.integrations.crm.callbacks import CallbackClient
 from app.models import Connection, CrmCallback
 from app.models.states import CallbackState, ConnectionStatus
 from app.repositories import crm_callbacks
-from app.sync.callback_delivery import DeliveryPolicy, deliver_due
+from app.services.callback_delivery import DeliveryPolicy, deliver_due
 from tests.fixtures.app import API_KEY, SIGNING_SECRET
 from tests.fixtures.crm_receiver import CrmReceiver
 

@@ -32,8 +32,8 @@ from app.integrations.crm.callbacks import (
 from app.models import CrmCallback
 from app.models.states import CallbackState
 from app.repositories import crm_callbacks
-from app.sync import callback_delivery
-from app.sync.callback_delivery import (
+from app.services import callback_delivery
+from app.services.callback_delivery import (
     FIRST_RETRY_S,
     MAX_RETRY_S,
     backoff_delay,

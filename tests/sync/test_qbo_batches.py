@@ -7,12 +7,12 @@ import uuid
 import httpx
 from sqlalchemy import select, text
 
-from app.api.state import AppState
 from app.db.session import SessionFactory, session_scope
-from app.jobs import names
 from app.models import Connection
 from app.models.states import ConnectionStatus
-from app.sync import resume
+from app.services import job_names as names
+from app.state import AppState
+from app.sync.connections import resume
 from tests.api.test_qbo_webhooks import deliver, flood, queued_work
 
 REALM = "9130350000000001"

@@ -12,7 +12,7 @@ from app.db.session import SessionFactory
 from app.integrations.quickbooks.client import QboClient
 from app.integrations.quickbooks.entities import Customer
 from app.integrations.quickbooks.query import Select
-from app.sync.qbo_limiter import PostgresRealmLimiter
+from app.services.qbo_limiter import PostgresRealmLimiter
 from qbo_emulator.config import EmulatorConfig
 
 

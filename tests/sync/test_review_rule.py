@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from app.integrations.quickbooks.transactions import Invoice
-from app.sync.review_requests import (
+from app.sync.qbo_to_crm.review_requests import (
     HAD_PAID_INVOICE_BEFORE,
     PAID_BEFORE_CONNECTING,
     SENT,

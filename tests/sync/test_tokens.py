@@ -17,8 +17,8 @@ from app.integrations.quickbooks.client import QboClient
 from app.models import Connection, CrmCallback
 from app.models.states import ConnectionStatus
 from app.security.tokens import TokenCipher
-from app.sync.qbo_limiter import PostgresRealmLimiter
-from app.sync.tokens import ConnectionPausedError, TokenService
+from app.services.qbo_limiter import PostgresRealmLimiter
+from app.services.tokens import ConnectionPausedError, TokenService
 from qbo_emulator.config import EmulatorConfig
 from tests.fixtures.app import FERNET_KEY
 

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from app.api.auth import require_crm_api_key
-from app.api.state import app_state
 from app.db.session import session_scope
 from app.models import CrmCallback
 from app.models.states import CallbackState
-from app.sync import callback_resend
+from app.services import callback_resend
+from app.state import app_state
 
 router = APIRouter(dependencies=[Depends(require_crm_api_key)])
 

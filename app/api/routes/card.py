@@ -16,9 +16,9 @@ from pydantic import BaseModel
 
 from app.api.auth import require_crm_api_key
 from app.api.routes.oauth import _REASONS as CONNECT_REASONS
-from app.api.state import AppState, app_state
 from app.db.session import session_scope
 from app.ids import parse_row_id
+from app.state import AppState, app_state
 from app.web import card_actions, card_view
 from app.web.card_tokens import CardGrant, CardSigner
 from app.web.render import render

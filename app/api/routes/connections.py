@@ -12,10 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.api.auth import require_crm_api_key
 from app.api.errors import error_body
-from app.api.state import app_state
 from app.db.session import session_scope
-from app.sync import company_release, connections_admin
-from app.sync.connect import LOCATION_ID_HELP, LocationIdError
+from app.state import app_state
+from app.sync.connections import admin as connections_admin
+from app.sync.connections import release as company_release
+from app.sync.connections.connect import LOCATION_ID_HELP, LocationIdError
 from app.text_rules import unstorable
 
 router = APIRouter(dependencies=[Depends(require_crm_api_key)])

@@ -9,12 +9,12 @@ from fastapi.responses import JSONResponse
 
 from app import metrics
 from app.api.body import read_limited_body
-from app.api.state import app_state
 from app.integrations.crm import signatures
 from app.integrations.crm.canonical import canonical_body_hash
 from app.integrations.crm.schemas import parse_event
 from app.logging import get_logger
-from app.sync.intake import IntakeStatus, accept_crm_event
+from app.services.intake import IntakeStatus, accept_crm_event
+from app.state import app_state
 
 router = APIRouter()
 log = get_logger(__name__)

@@ -8,11 +8,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from app.api.state import AppState, app_state
 from app.jobs.supervisor import WorkerState
 from app.repositories.health import schema_is_current
 from app.repositories.jobs import queue_backlog, worker_heartbeats
-from app.sync.readiness import JobsView, judge_jobs
+from app.services.readiness import JobsView, judge_jobs
+from app.state import AppState, app_state
 
 router = APIRouter()
 

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app import metrics
-from app.api.state import app_state
 from app.logging import get_logger
 from app.repositories.jobs import queue_backlog
+from app.state import app_state
 
 router = APIRouter()
 log = get_logger(__name__)

@@ -7,8 +7,8 @@ from html import escape
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from app.api.state import app_state
-from app.sync.connect import Redirect
+from app.state import app_state
+from app.sync.connections.connect import Redirect
 
 router = APIRouter()
 

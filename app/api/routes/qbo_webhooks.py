@@ -8,11 +8,11 @@ from fastapi.responses import JSONResponse
 from app import metrics
 from app.api.auth import WebhookSignatureError
 from app.api.body import read_limited_body
-from app.api.state import app_state
 from app.db.session import session_scope
 from app.integrations.quickbooks import webhooks
 from app.logging import get_logger
-from app.sync.intake import accept_qbo_changes
+from app.services.intake import accept_qbo_changes
+from app.state import app_state
 
 router = APIRouter()
 log = get_logger(__name__)

@@ -8,14 +8,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from app.api.auth import require_crm_api_key
-from app.api.state import app_state
 from app.db.session import session_scope
 from app.ids import RowId
 from app.models import SyncLogEntry
 from app.models.states import Direction, SyncState
 from app.repositories import connections, sync_log
-from app.sync.intake import UnknownLocationError
-from app.sync.retry import retry_entry
+from app.services.intake import UnknownLocationError
+from app.state import app_state
+from app.sync.connections.retry import retry_entry
 
 router = APIRouter(dependencies=[Depends(require_crm_api_key)])
 

@@ -23,9 +23,10 @@ from app.logging import get_logger
 from app.models import Connection, OAuthState
 from app.repositories import connections, oauth_states
 from app.security.tokens import StateSigner, TokenCipher
-from app.sync import company_release, connection_status
+from app.services.tokens import store_tokens
+from app.sync.connections import release as company_release
+from app.sync.connections import status as connection_status
 from app.sync.mapping.company import CompanyFacts
-from app.sync.tokens import store_tokens
 
 log = get_logger(__name__)
 

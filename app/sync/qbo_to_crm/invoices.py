@@ -15,10 +15,10 @@ from app.integrations.quickbooks.transactions import Invoice, Payment
 from app.models import EntityLink, QboChange, SyncLogEntry
 from app.models.states import Direction, LinkOrigin, SyncState
 from app.repositories import crm_callbacks, qbo_links, sync_log
-from app.sync import review_requests
 from app.sync.flow import FlowContext
 from app.sync.mapping.crm_payloads import invoice_record, record_hash
-from app.sync.qbo_reads import read_many
+from app.sync.qbo_to_crm import review_requests
+from app.sync.qbo_to_crm.reads import read_many
 
 KIND = "invoice"
 CALLBACK = "invoice.import"

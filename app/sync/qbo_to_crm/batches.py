@@ -32,10 +32,11 @@ from procrastinate import JobContext
 
 from app.db.session import SessionFactory, session_scope
 from app.jobs.context import runtime_of
-from app.jobs.queue import defer_qbo_batch
 from app.logging import get_logger
 from app.repositories import qbo_change_batches
-from app.sync import callback_delivery, dispatch
+from app.services import callback_delivery
+from app.services.job_queue import defer_qbo_batch
+from app.sync import dispatch
 
 if TYPE_CHECKING:
     from app.wiring import Services

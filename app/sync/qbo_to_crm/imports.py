@@ -35,11 +35,12 @@ from app.models import Connection
 from app.models.states import ConnectionStatus
 from app.repositories import crm_callbacks, import_links
 from app.repositories.import_links import ImportedLink
-from app.sync import callback_delivery, dispatch
-from app.sync.connection_status import CONNECTION_STATUS
+from app.services import callback_delivery
+from app.services.tokens import ConnectionPausedError
+from app.sync import dispatch
+from app.sync.connections.status import CONNECTION_STATUS
 from app.sync.flow import CountingLimiter
 from app.sync.mapping.crm_payloads import contact_record, invoice_record, record_hash
-from app.sync.tokens import ConnectionPausedError
 
 if TYPE_CHECKING:
     # app.wiring builds the job queue, whose tasks register this module: a cycle at run time.

@@ -9,8 +9,8 @@ from app.errors import PermanentError
 from app.integrations.crm.schemas import InvoiceData, PaymentData
 from app.integrations.quickbooks.entities import Ref, TaxCode, TaxRate
 from app.integrations.quickbooks.query import Select
+from app.sync.crm_to_qbo.items import ensure_items
 from app.sync.flow import FlowContext
-from app.sync.items import ensure_items
 from app.sync.mapping.documents import (
     CompanyTaxCode,
     DocumentInput,

@@ -12,7 +12,7 @@ from app.config import Settings
 from app.db.direct import DirectPool
 from app.db.session import SessionFactory
 from app.jobs.supervisor import WorkerSupervisor
-from app.sync.intake_batch import IntakeBatcher
+from app.services.intake_batch import IntakeBatcher
 from app.wiring import Services
 
 

@@ -29,14 +29,14 @@ from app.integrations.quickbooks.query import Select
 from app.integrations.quickbooks.transactions import Invoice, Payment
 from app.integrations.quickbooks.webhooks import EntityChange, SourceFormat, parse_qbo_time
 from app.jobs.context import Runtime, runtime_of
-from app.jobs.queue import defer_in_transaction
 from app.logging import get_logger
 from app.models import Connection
 from app.models.states import ConnectionStatus
 from app.repositories import qbo_change_batches, qbo_links
-from app.sync import callback_delivery
+from app.services import callback_delivery
+from app.services.intake import accept_qbo_changes
+from app.services.job_queue import defer_in_transaction
 from app.sync.flow import FlowContext, flow_context
-from app.sync.intake import accept_qbo_changes
 
 log = get_logger(__name__)
 

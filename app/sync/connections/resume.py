@@ -12,13 +12,14 @@ from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.session import SessionFactory, session_scope
-from app.jobs import names
-from app.jobs.queue import defer_crm_event, defer_in_transaction, defer_qbo_batch
 from app.logging import get_logger
 from app.models import Connection
 from app.models.states import ConnectionStatus
 from app.repositories import connections, crm_events, qbo_changes
-from app.sync import cdc, dispatch
+from app.services import job_names as names
+from app.services.job_queue import defer_crm_event, defer_in_transaction, defer_qbo_batch
+from app.sync import dispatch
+from app.sync.qbo_to_crm import cdc
 
 log = get_logger(__name__)
 

@@ -8,10 +8,10 @@ from procrastinate import App
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import AppError
-from app.jobs.queue import defer_crm_event
 from app.models.states import SyncState
 from app.repositories import connections, crm_events, sync_log
-from app.sync.intake import UnknownLocationError
+from app.services.intake import UnknownLocationError
+from app.services.job_queue import defer_crm_event
 
 
 class EntryNotFoundError(AppError):

@@ -19,7 +19,7 @@ from app.models import Connection
 from app.models.states import ConnectionStatus
 from app.repositories import connections
 from app.security.tokens import TokenCipher
-from app.sync import connection_status
+from app.sync.connections import status as connection_status
 
 log = get_logger(__name__)
 

@@ -8,9 +8,9 @@ from procrastinate import App
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.session import raw_connection
-from app.jobs import names
 from app.repositories.crm_intake import JobRow
 from app.repositories.qbo_changes import GroupJob
+from app.services import job_names as names
 
 CRM_EVENT_ROW_ARG = "event_row_id"
 

@@ -25,9 +25,11 @@ from app.jobs.context import runtime_of
 from app.models import Connection, QboChange
 from app.models.states import ConnectionStatus, InboundState
 from app.repositories import connections, qbo_change_batches, qbo_changes
-from app.sync import callback_delivery, dispatch, qbo_customers
+from app.services import callback_delivery
+from app.sync import dispatch
 from app.sync.flow import FlowContext, flow_context
-from app.sync.qbo_invoices import process_invoices, process_payments
+from app.sync.qbo_to_crm import customers as qbo_customers
+from app.sync.qbo_to_crm.invoices import process_invoices, process_payments
 
 if TYPE_CHECKING:
     from app.wiring import Services

@@ -18,8 +18,8 @@ from app.logging import get_logger
 from app.models import CrmCallback
 from app.models.states import CallbackState
 from app.repositories import connections, crm_callbacks
-from app.sync.callback_delivery import wake_deliverer_in
-from app.sync.intake import UnknownLocationError
+from app.services.callback_delivery import wake_deliverer_in
+from app.services.intake import UnknownLocationError
 
 log = get_logger(__name__)
 

@@ -51,11 +51,11 @@ from app import metrics
 from app.db.session import SessionFactory, raw_connection, session_scope
 from app.errors import PermanentError, TransientError
 from app.integrations.crm.callbacks import CallbackClient, CallbackUnavailableError
-from app.jobs import names
 from app.logging import get_logger
 from app.models import CrmCallback
 from app.repositories import crm_callbacks
-from app.sync.callback_policy import (
+from app.services import job_names as names
+from app.services.callback_policy import (
     DEFAULT_POLICY,
     FIRST_RETRY_S,
     GIVE_UP_AFTER,

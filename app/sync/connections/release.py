@@ -28,8 +28,9 @@ from app.models import Connection
 from app.models.states import ConnectionStatus
 from app.repositories import company_releases, connections
 from app.security.tokens import TokenCipher
-from app.sync import connection_status, connections_admin
-from app.sync.intake import UnknownLocationError
+from app.services.intake import UnknownLocationError
+from app.sync.connections import admin as connections_admin
+from app.sync.connections import status as connection_status
 
 log = get_logger(__name__)
 

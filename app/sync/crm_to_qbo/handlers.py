@@ -21,14 +21,14 @@ from app.models import CrmEvent as CrmEventRow
 from app.models.states import ConnectionStatus, InboundState, SyncState
 from app.repositories import connections
 from app.repositories import sync_log as sync_log_repo
+from app.services.tokens import ConnectionPausedError
 from app.sync import dispatch, sync_log
-from app.sync.customers import update_linked
-from app.sync.document_lines import TaxCodeCache
+from app.sync.crm_to_qbo.customers import update_linked
+from app.sync.crm_to_qbo.document_lines import TaxCodeCache
+from app.sync.crm_to_qbo.invoices import sync_invoice
+from app.sync.crm_to_qbo.sales_receipts import sync_payment
 from app.sync.flow import FlowContext, flow_context
-from app.sync.invoices import sync_invoice
 from app.sync.results import SyncResult, describe, failed, gave_up, skipped, synced
-from app.sync.sales_receipts import sync_payment
-from app.sync.tokens import ConnectionPausedError
 
 if TYPE_CHECKING:
     from app.wiring import Services

@@ -14,10 +14,10 @@ from app.integrations.quickbooks.transactions import Invoice
 from app.models import EntityLink
 from app.models.states import LinkOrigin
 from app.repositories import entity_links
-from app.sync.customers import ensure_customer
-from app.sync.document_lines import TaxCodeCache, currency_ref, map_document
+from app.sync.crm_to_qbo.customers import ensure_customer
+from app.sync.crm_to_qbo.document_lines import TaxCodeCache, currency_ref, map_document
+from app.sync.crm_to_qbo.invoice_payments import record_amount_paid, void_payments
 from app.sync.flow import FlowContext, marker
-from app.sync.invoice_payments import record_amount_paid, void_payments
 from app.sync.mapping.documents import MappedDocument, totals_match
 from app.sync.results import SyncResult, failed, skipped, synced
 

@@ -20,7 +20,7 @@ from app.models.states import Direction, SyncState
 from app.repositories import crm_callbacks, qbo_change_batches, qbo_links, review_requests, sync_log
 from app.sync.flow import FlowContext
 from app.sync.mapping.crm_payloads import contact_record, record_hash
-from app.sync.qbo_reads import read_many
+from app.sync.qbo_to_crm.reads import read_many
 
 KIND = "customer"
 CALLBACK = "contact.upsert"

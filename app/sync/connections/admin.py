@@ -15,8 +15,8 @@ from app.models import Connection
 from app.models.states import SyncState
 from app.repositories import company_releases, connections, crm_events, sync_log
 from app.security.tokens import TokenCipher
-from app.sync import connection_status
-from app.sync.intake import UnknownLocationError
+from app.services.intake import UnknownLocationError
+from app.sync.connections import status as connection_status
 
 log = get_logger(__name__)
 

@@ -9,7 +9,7 @@ from app.integrations.crm.schemas import InvoiceData
 from app.integrations.quickbooks.entities import Ref
 from app.integrations.quickbooks.errors import QboStaleObjectError
 from app.integrations.quickbooks.transactions import LinkedTxn, Payment, PaymentLine
-from app.sync.document_lines import currency_ref
+from app.sync.crm_to_qbo.document_lines import currency_ref
 from app.sync.flow import FlowContext, marker
 
 

@@ -15,11 +15,11 @@ from app.db.session import raw_connection
 from app.errors import AppError
 from app.integrations.crm.schemas import ContactEvent, CrmEvent, InvoiceEvent, PaymentEvent
 from app.integrations.quickbooks.webhooks import EntityChange
-from app.jobs.queue import crm_event_job, qbo_batch_job
 from app.repositories import crm_intake, qbo_changes
 from app.repositories.crm_intake import NewCrmEvent
 from app.repositories.qbo_changes import NewQboChange
-from app.sync.intake_batch import IntakeBatcher
+from app.services.intake_batch import IntakeBatcher
+from app.services.job_queue import crm_event_job, qbo_batch_job
 
 
 class IntakeStatus(StrEnum):
