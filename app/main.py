@@ -31,12 +31,12 @@ from app.db.direct import direct_pool
 from app.db.provision import Database, migrate_to_head, open_database
 from app.db.session import create_engine, create_session_factory, libpq_url
 from app.jobs.app import build_job_app, worker_options
-from app.jobs.context import Runtime
 from app.jobs.supervisor import WorkerGaveUpError, WorkerSupervisor
 from app.logging import get_logger
+from app.services.container import Runtime
 from app.services.intake_batch import IntakeBatcher
 from app.state import AppState
-from app.wiring import build_services
+from app.wiring import build_connect_flow, build_services
 
 log = get_logger(__name__)
 
@@ -114,7 +114,7 @@ async def _running(
         async with (
             job_app.open_async(),
             direct_pool(db.url) as intake_pool,
-            build_services(settings, session_factory, job_app) as services,
+            build_services(settings, session_factory) as services,
         ):
             intake = IntakeBatcher(intake_pool)
             supervisor = None
@@ -135,6 +135,7 @@ async def _running(
                 migration_heads=migrate.head_revisions(),
                 signing_secrets=signing_secrets(settings),
                 services=services,
+                connect=build_connect_flow(settings, session_factory, services, job_app),
                 worker=supervisor,
             )
             if supervisor is not None:

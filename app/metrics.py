@@ -20,8 +20,6 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from app.integrations.crm.schemas import EVENT_TYPES
-
 REGISTRY = CollectorRegistry(auto_describe=True)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -65,13 +63,6 @@ CALLBACKS = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
-
-# The CRM event types the schema accepts; anything else (a rejected body) is counted as `other`.
-CRM_EVENT_TYPES = frozenset(EVENT_TYPES)
-
-
-def crm_event_type(value: str | None) -> str:
-    return value if value in CRM_EVENT_TYPES else "other"
 
 
 def status_label(status: int | None) -> str:

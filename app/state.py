@@ -12,8 +12,9 @@ from app.config import Settings
 from app.db.direct import DirectPool
 from app.db.session import SessionFactory
 from app.jobs.supervisor import WorkerSupervisor
+from app.services.container import Services
 from app.services.intake_batch import IntakeBatcher
-from app.wiring import Services
+from app.sync.connections.connect import ConnectFlow
 
 
 @dataclass
@@ -28,6 +29,8 @@ class AppState:
     migration_heads: set[str]
     signing_secrets: list[str]
     services: Services
+    # The OAuth connect flow (routes and the card start and finish connections through it).
+    connect: ConnectFlow
     # This process's job worker (serve without --no-worker), None when it runs none.
     worker: WorkerSupervisor | None = None
 

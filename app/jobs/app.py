@@ -10,9 +10,10 @@ from procrastinate.middleware import AsyncCallNext
 from app import metrics
 from app.config import WorkerSettings
 from app.db.session import libpq_url
-from app.jobs.context import RUNTIME_KEY, Runtime
+from app.jobs.context import RUNTIME_KEY
 from app.jobs.retry import CappedJitterBackoff
 from app.jobs.tasks import register_tasks
+from app.services.container import Runtime
 
 RECONNECT_TIMEOUT_S = 5.0
 CONNECTION_WAIT_S = 10.0

@@ -9,9 +9,9 @@ from app.config import Settings
 from app.db.provision import open_database
 from app.db.session import create_engine, create_session_factory, libpq_url
 from app.jobs.app import build_job_app, worker_options
-from app.jobs.context import Runtime
 from app.jobs.supervisor import WorkerGaveUpError, WorkerSupervisor
 from app.logging import get_logger
+from app.services.container import Runtime
 from app.wiring import build_services
 
 log = get_logger(__name__)
@@ -26,7 +26,7 @@ async def run_worker(settings: Settings) -> int:
     try:
         job_app = build_job_app(database.url, settings.worker)
         factory = create_session_factory(engine)
-        async with job_app.open_async(), build_services(settings, factory, job_app) as services:
+        async with job_app.open_async(), build_services(settings, factory) as services:
             runtime = Runtime(settings=settings, session_factory=factory, services=services)
             supervisor = WorkerSupervisor(
                 job_app, worker_options(runtime), settings.worker, libpq_url(database.url)

@@ -17,9 +17,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 import psycopg
@@ -32,6 +30,7 @@ from procrastinate.worker import Worker
 from app.config import WorkerSettings
 from app.logging import get_logger
 from app.repositories.jobs import orphaned_job_ids
+from app.services.worker_state import WorkerState, WorkerStatus
 
 log = get_logger(__name__)
 
@@ -42,37 +41,6 @@ _PROBE_TIMEOUT_S = 3
 
 class WorkerGaveUpError(Exception):
     """The worker could not be kept running for the give-up time; the process must end."""
-
-
-class WorkerState(StrEnum):
-    STARTING = "starting"
-    RUNNING = "running"
-    STOPPING = "stopping"  # lost the database; finishing its running jobs before it restarts
-    RECONNECTING = "reconnecting"
-    GAVE_UP = "gave_up"
-    STOPPED = "stopped"
-
-
-@dataclass(frozen=True)
-class WorkerStatus:
-    """What this process's worker is doing, for /healthz, /readyz and logs."""
-
-    state: WorkerState
-    worker_id: int | None
-    # Seconds since the current failure streak began (0 when running).
-    failing_for_s: float
-    restarts: int
-    last_error: str | None
-
-    @property
-    def running(self) -> bool:
-        return self.state is WorkerState.RUNNING
-
-    def describe(self) -> str:
-        if self.state is WorkerState.RUNNING:
-            return "running"
-        detail = f"{self.state.value} for {self.failing_for_s:.0f} s"
-        return f"{detail} (last error: {self.last_error})" if self.last_error else detail
 
 
 def backoff_s(attempt: int, base_s: float, cap_s: float) -> float:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from procrastinate import App, JobContext
 
 from app.errors import AppError
+from app.jobs import qbo_tasks
 from app.jobs.context import runtime_of
 from app.jobs.retry import CappedJitterBackoff
 from app.jobs.supervisor import requeue_orphan
@@ -16,9 +17,8 @@ from app.services import job_names as names
 from app.sync import dispatch
 from app.sync.connections import resume
 from app.sync.crm_to_qbo import handlers as crm_handlers
-from app.sync.qbo_to_crm import cdc, imports
 from app.sync.qbo_to_crm import changes as qbo_changes
-from app.sync.qbo_to_crm.batches import process_batch_task
+from app.sync.qbo_to_crm import imports
 from app.sync.retention import purge as purge_past_retention
 
 log = get_logger(__name__)
@@ -97,10 +97,12 @@ def register_tasks(app: App, retry: CappedJitterBackoff) -> None:
     qbo_changes.register()
     app.task(name=names.CRM_EVENT_TASK, pass_context=True, retry=retry)(process_crm_event)
     app.task(name=names.QBO_CHANGE_TASK, pass_context=True, retry=retry)(
-        qbo_changes.process_change_task
+        qbo_tasks.process_change_task
     )
     # One job per realm and entity, a turn at a time (app/sync/qbo_batches.py).
-    app.task(name=names.QBO_BATCH_TASK, pass_context=True, retry=retry)(process_batch_task)
+    app.task(name=names.QBO_BATCH_TASK, pass_context=True, retry=retry)(
+        qbo_tasks.process_batch_task
+    )
     sweeper = app.task(
         name=names.SWEEP_STALLED_TASK, pass_context=True, queueing_lock=names.SWEEP_STALLED_TASK
     )(sweep_stalled)
@@ -131,9 +133,11 @@ def register_tasks(app: App, retry: CappedJitterBackoff) -> None:
         queueing_lock=names.PURGE_TASK,
     )(purge_expired)
     app.periodic(cron="41 4 * * *", periodic_id=names.PURGE_TASK)(purge)
-    app.task(name=cdc.POLL_TASK, pass_context=True, retry=retry)(cdc.poll_connection_task)
-    poll_all = app.task(name=cdc.POLL_ALL_TASK, pass_context=True, queueing_lock=cdc.POLL_ALL_TASK)(
-        cdc.poll_all_task
+    app.task(name=names.CDC_POLL_TASK, pass_context=True, retry=retry)(
+        qbo_tasks.poll_connection_task
     )
+    poll_all = app.task(
+        name=names.CDC_POLL_ALL_TASK, pass_context=True, queueing_lock=names.CDC_POLL_ALL_TASK
+    )(qbo_tasks.poll_all_task)
     # Each connection is polled once its own interval (QBS_WORKER_CDC_INTERVAL_S) has passed.
-    app.periodic(cron="* * * * * */10", periodic_id=cdc.POLL_ALL_TASK)(poll_all)
+    app.periodic(cron="* * * * * */10", periodic_id=names.CDC_POLL_ALL_TASK)(poll_all)

@@ -9,6 +9,8 @@ DELIVER_CALLBACKS_TASK = "crm.callbacks.deliver"
 TOKEN_KEEPALIVE_TASK = "qbo.tokens.keepalive"  # noqa: S105 - a task name
 PURGE_TASK = "retention.purge"
 RESUME_TASK = "sync.resume.requeue"
+CDC_POLL_TASK = "qbo.cdc.poll"
+CDC_POLL_ALL_TASK = "qbo.cdc.poll_all"
 
 
 def crm_object_lock(location_id: str, object_kind: str, object_id: str) -> str:
@@ -24,3 +26,7 @@ def qbo_batch_lock(realm_id: str, entity: str) -> str:
 def resume_lock(location_id: str) -> str:
     # One resume job of a location runs at a time, and one more may wait (queueing lock).
     return f"resume:{location_id}"
+
+
+def cdc_lock(connection_id: str) -> str:
+    return f"cdc:{connection_id}"

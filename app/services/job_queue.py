@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from procrastinate import App
@@ -116,4 +117,15 @@ async def defer_qbo_batch(
         realm_id=realm_id,
         entity=entity,
         after_id=after_id,
+    )
+
+
+async def defer_cdc_poll(session: AsyncSession, job_app: App, connection_id: uuid.UUID) -> int:
+    """Queue an immediate change-data-capture poll in the caller's transaction (a reconnect's)."""
+    return await defer_in_transaction(
+        session,
+        job_app,
+        names.CDC_POLL_TASK,
+        lock=names.cdc_lock(str(connection_id)),
+        connection_id=str(connection_id),
     )

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.jobs.supervisor import WorkerState, WorkerStatus
 from app.repositories.jobs import WorkerHeartbeats
+from app.services.worker_state import WorkerState, WorkerStatus
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,10 @@ new access token are written in one transaction: no refresh token is ever lost.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import metrics
 from app.db.locking import LockNamespace, advisory_xact_lock
@@ -19,9 +22,10 @@ from app.models import Connection
 from app.models.states import ConnectionStatus
 from app.repositories import connections
 from app.security.tokens import TokenCipher
-from app.sync.connections import status as connection_status
 
 log = get_logger(__name__)
+
+RefusedHandler = Callable[[AsyncSession, Connection, str], Awaitable[None]]
 
 REFRESH_MARGIN = timedelta(minutes=5)
 # A 401 on a token obtained this recently is another job racing the refresh, not a bad token.
@@ -50,10 +54,19 @@ def store_tokens(connection: Connection, tokens: TokenSet, cipher: TokenCipher) 
 
 
 class TokenService:
-    def __init__(self, factory: SessionFactory, cipher: TokenCipher, oauth: IntuitOAuth) -> None:
+    def __init__(
+        self,
+        factory: SessionFactory,
+        cipher: TokenCipher,
+        oauth: IntuitOAuth,
+        *,
+        on_refused: RefusedHandler,
+    ) -> None:
         self._factory = factory
         self._cipher = cipher
         self._oauth = oauth
+        # Marks the connection "needs reconnect" and tells the CRM (a sync rule, given by wiring).
+        self._on_refused = on_refused
         self._cache: dict[str, tuple[str, datetime]] = {}
 
     async def access_token(
@@ -98,7 +111,7 @@ class TokenService:
             except OAuthGrantError as exc:
                 # Committed below, before the error leaves: the connection must show why it stopped.
                 failure = exc
-                await connection_status.needs_reconnect(session, connection, str(exc))
+                await self._on_refused(session, connection, str(exc))
             else:
                 store_tokens(connection, tokens, self._cipher)
                 log.info("qbo.token.refreshed", realm_id=realm_id, keepalive=keepalive)

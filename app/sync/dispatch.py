@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,11 +23,9 @@ from app.logging import get_logger
 from app.models import CrmEvent, QboChange
 from app.models.states import InboundState
 from app.repositories import connections, crm_events, qbo_changes
+from app.services.container import Services
 from app.services.tokens import ConnectionPausedError
 from app.sync.results import describe
-
-if TYPE_CHECKING:
-    from app.wiring import Services
 
 log = get_logger(__name__)
 

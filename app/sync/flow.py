@@ -6,15 +6,13 @@ import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.integrations.quickbooks.client import QboClient, RealmClient, RequestLimiter
 from app.models import Connection
-
-if TYPE_CHECKING:
-    from app.wiring import Services
+from app.services.container import Services
 
 
 class CountingLimiter:

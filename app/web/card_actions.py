@@ -57,7 +57,7 @@ async def start_connect(
 ) -> str:
     """The URL to send the browser to: the connect link, coming back to this card."""
     try:
-        link = await state.services.connect.start(
+        link = await state.connect.start(
             location_id=location_id,
             import_invoices=import_invoices,
             review_automation=review,

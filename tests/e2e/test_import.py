@@ -16,10 +16,9 @@ from sqlalchemy import func, select
 
 from app.config import Settings
 from app.db.session import SessionFactory
-from app.jobs.app import build_job_app
-from app.jobs.context import Runtime
 from app.models import Connection, CrmCallback, EntityLink
 from app.models.states import LinkOrigin
+from app.services.container import Runtime
 from app.sync import dispatch
 from app.sync.mapping.crm_payloads import record_hash
 from app.sync.qbo_to_crm import imports
@@ -186,8 +185,7 @@ async def runtime_for(
     settings: Settings, database_url: str, factory: SessionFactory
 ) -> AsyncIterator[Runtime]:
     """A second Runtime next to the live service's, to run the importer directly."""
-    job_app = build_job_app(database_url, settings.worker)
-    async with build_services(settings, factory, job_app) as services:
+    async with build_services(settings, factory) as services:
         yield Runtime(settings=settings, session_factory=factory, services=services)
 
 

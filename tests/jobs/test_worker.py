@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.session import SessionFactory
 from app.errors import PermanentError, TransientError
 from app.jobs.app import worker_options
-from app.jobs.context import Runtime
 from app.models import CrmEvent
 from app.models.states import InboundState
+from app.services.container import Runtime
 from app.state import AppState
 from app.sync import dispatch
 from app.sync.dispatch import Outcome

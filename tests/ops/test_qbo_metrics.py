@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from app import metrics
+from app.integrations.crm.schemas import metric_label
 from app.integrations.quickbooks.entities import Customer
 from app.integrations.quickbooks.errors import QboThrottledError
 from tests.integrations.quickbooks.test_client import (  # noqa: F401 - fixtures used by name
@@ -46,8 +47,8 @@ async def test_attempts_latency_and_throttles_per_realm(qbo: Harness) -> None:  
 
 
 def test_label_values_stay_bounded() -> None:
-    assert metrics.crm_event_type("invoice.sent") == "invoice.sent"
-    assert metrics.crm_event_type("made.up") == "other"
-    assert metrics.crm_event_type(None) == "other"
+    assert metric_label("invoice.sent") == "invoice.sent"
+    assert metric_label("made.up") == "other"
+    assert metric_label(None) == "other"
     assert metrics.status_label(None) == "network"
     assert metrics.status_label(999) == "other"

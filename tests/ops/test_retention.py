@@ -425,8 +425,8 @@ async def test_purge_command_dry_run_then_purge(
 async def test_the_daily_task_purges_through_a_worker(state: AppState, db: SessionFactory) -> None:
     """Nothing grows forever without an operator: a daily periodic task, one run at a time."""
     from app.jobs.app import worker_options
-    from app.jobs.context import Runtime
     from app.services import job_names as names
+    from app.services.container import Runtime
 
     registry = state.job_app.periodic_registry.periodic_tasks
     daily = registry[(names.PURGE_TASK, names.PURGE_TASK)]

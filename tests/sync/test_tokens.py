@@ -19,6 +19,7 @@ from app.models.states import ConnectionStatus
 from app.security.tokens import TokenCipher
 from app.services.qbo_limiter import PostgresRealmLimiter
 from app.services.tokens import ConnectionPausedError, TokenService
+from app.sync.connections import status as connection_status
 from qbo_emulator.config import EmulatorConfig
 from tests.fixtures.app import FERNET_KEY
 
@@ -55,7 +56,12 @@ async def oauth(live_service: tuple[str, Settings]) -> AsyncIterator[CountingOAu
 
 @pytest.fixture
 def tokens(db: SessionFactory, oauth: CountingOAuth) -> TokenService:
-    return TokenService(db, TokenCipher([FERNET_KEY]), oauth)  # type: ignore[arg-type]
+    return TokenService(
+        db,
+        TokenCipher([FERNET_KEY]),
+        oauth,  # type: ignore[arg-type]
+        on_refused=connection_status.needs_reconnect,
+    )
 
 
 async def connection(db: SessionFactory) -> Connection:

@@ -71,7 +71,7 @@ async def create_connection(request: Request, body: ConnectionRequest) -> Connec
     A new `location_id` must match `^[A-Za-z0-9_-]{1,200}$` (422 naming `body.location_id`
     otherwise); a location registered before this rule keeps working."""
     try:
-        link = await app_state(request).services.connect.start(
+        link = await app_state(request).connect.start(
             location_id=body.location_id,
             import_invoices=body.import_invoices,
             review_automation=body.review_automation,

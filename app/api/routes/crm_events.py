@@ -11,7 +11,7 @@ from app import metrics
 from app.api.body import read_limited_body
 from app.integrations.crm import signatures
 from app.integrations.crm.canonical import canonical_body_hash
-from app.integrations.crm.schemas import parse_event
+from app.integrations.crm.schemas import metric_label, parse_event
 from app.logging import get_logger
 from app.services.intake import IntakeStatus, accept_crm_event
 from app.state import app_state
@@ -65,7 +65,7 @@ async def _receive(request: Request) -> JSONResponse:
         outcome=result.status.value,
     )
     metrics.EVENTS_RECEIVED.labels(
-        source="crm", type=metrics.crm_event_type(event.type), outcome=result.status.value
+        source="crm", type=metric_label(event.type), outcome=result.status.value
     ).inc()
     code = 202 if result.status is IntakeStatus.ACCEPTED else 200
     return JSONResponse({"id": result.event_id, "status": result.status.value}, status_code=code)

@@ -8,10 +8,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from app.jobs.supervisor import WorkerState
 from app.repositories.health import schema_is_current
 from app.repositories.jobs import queue_backlog, worker_heartbeats
 from app.services.readiness import JobsView, judge_jobs
+from app.services.worker_state import WorkerState
 from app.state import AppState, app_state
 
 router = APIRouter()

@@ -34,7 +34,7 @@ def _answer(redirect: Redirect) -> Response:
 @router.get("/v1/oauth/connect", response_class=RedirectResponse, status_code=302)
 async def connect(request: Request, state: str | None = None) -> Response:
     """Send the browser to Intuit's consent page for this connect attempt."""
-    return _answer(await app_state(request).services.connect.authorize(state))
+    return _answer(await app_state(request).connect.authorize(state))
 
 
 @router.get("/v1/oauth/callback", response_class=RedirectResponse, status_code=302)
@@ -46,7 +46,7 @@ async def callback(
     error: str | None = None,
 ) -> Response:
     """Intuit's redirect after consent: exchange the code, read the company, back to the CRM."""
-    redirect = await app_state(request).services.connect.callback(
+    redirect = await app_state(request).connect.callback(
         state=state, code=code, realm_id=realmId, error=error
     )
     return _answer(redirect)

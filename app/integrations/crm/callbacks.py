@@ -41,6 +41,9 @@ from app.logging import get_logger
 
 log = get_logger(__name__)
 
+# Callback types (docs/design.md §2.4).
+CONNECTION_STATUS = "connection.status"
+
 DEFAULT_TIMEOUT_S = 10.0
 BODY_EXCERPT_BYTES = 300
 MAX_READ_BYTES = 64 * 1024

@@ -287,3 +287,11 @@ def parse_event(body: bytes) -> InvoiceEvent | PaymentEvent | ContactEvent:
 def field_errors(exc: ValidationError) -> list[FieldError]:
     """Pydantic's errors of an event as dotted field paths relative to the body."""
     return [_field_error(error) for error in exc.errors(include_url=False)]
+
+
+_KNOWN_TYPES = frozenset(EVENT_TYPES)
+
+
+def metric_label(event_type: str | None) -> str:
+    """The type as a metric label: a known type, else `other` (a refused body can name anything)."""
+    return event_type if event_type in _KNOWN_TYPES else "other"

@@ -17,9 +17,13 @@ from app.models import Connection
 from app.models.states import ConnectionStatus
 from app.repositories import connections, crm_events, qbo_changes
 from app.services import job_names as names
-from app.services.job_queue import defer_crm_event, defer_in_transaction, defer_qbo_batch
+from app.services.job_queue import (
+    defer_cdc_poll,
+    defer_crm_event,
+    defer_in_transaction,
+    defer_qbo_batch,
+)
 from app.sync import dispatch
-from app.sync.qbo_to_crm import cdc
 
 log = get_logger(__name__)
 
@@ -99,5 +103,5 @@ async def after_connect(
         )
     # Whatever webhooks were missed while disconnected: ask QBO at once, not at the next poll.
     if not first_time:
-        await cdc.defer_poll_now(session, job_app, connection.id)
+        await defer_cdc_poll(session, job_app, connection.id)
     await defer_resume(session, job_app, connection.location_id)

@@ -6,11 +6,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.integrations.crm.callbacks import CONNECTION_STATUS
 from app.models import Connection
 from app.models.states import ConnectionStatus
 from app.repositories import crm_callbacks
-
-CONNECTION_STATUS = "connection.status"
 
 
 async def _announce(session: AsyncSession, connection: Connection) -> None:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
-
 from app.errors import PermanentError
 from app.integrations.crm.schemas import InvoiceData, PaymentData
 from app.integrations.quickbooks.entities import Ref, TaxCode, TaxRate
 from app.integrations.quickbooks.query import Select
+from app.services.tax_codes import TaxCodeCache
 from app.sync.crm_to_qbo.items import ensure_items
 from app.sync.flow import FlowContext
 from app.sync.mapping.documents import (
@@ -20,25 +18,6 @@ from app.sync.mapping.documents import (
     map_regional_document,
     map_us_document,
 )
-
-_TAX_CODES_TTL_S = 600.0
-
-
-@dataclass
-class TaxCodeCache:
-    """A company's tax codes change rarely; reading them per document would double its cost."""
-
-    ttl_s: float = _TAX_CODES_TTL_S
-    _entries: dict[str, tuple[float, list[CompanyTaxCode]]] = field(default_factory=dict)
-
-    def get(self, realm_id: str) -> list[CompanyTaxCode] | None:
-        entry = self._entries.get(realm_id)
-        if entry is None or time.monotonic() - entry[0] > self.ttl_s:
-            return None
-        return entry[1]
-
-    def put(self, realm_id: str, codes: list[CompanyTaxCode]) -> None:
-        self._entries[realm_id] = (time.monotonic(), codes)
 
 
 def is_us(ctx: FlowContext) -> bool:

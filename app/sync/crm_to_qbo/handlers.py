@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,17 +19,15 @@ from app.models import CrmEvent as CrmEventRow
 from app.models.states import ConnectionStatus, InboundState, SyncState
 from app.repositories import connections
 from app.repositories import sync_log as sync_log_repo
+from app.services.container import Services
+from app.services.tax_codes import TaxCodeCache
 from app.services.tokens import ConnectionPausedError
 from app.sync import dispatch, sync_log
 from app.sync.crm_to_qbo.customers import update_linked
-from app.sync.crm_to_qbo.document_lines import TaxCodeCache
 from app.sync.crm_to_qbo.invoices import sync_invoice
 from app.sync.crm_to_qbo.sales_receipts import sync_payment
 from app.sync.flow import FlowContext, flow_context
 from app.sync.results import SyncResult, describe, failed, gave_up, skipped, synced
-
-if TYPE_CHECKING:
-    from app.wiring import Services
 
 log = get_logger(__name__)
 

@@ -14,8 +14,9 @@ from app.integrations.quickbooks.transactions import Invoice
 from app.models import EntityLink
 from app.models.states import LinkOrigin
 from app.repositories import entity_links
+from app.services.tax_codes import TaxCodeCache
 from app.sync.crm_to_qbo.customers import ensure_customer
-from app.sync.crm_to_qbo.document_lines import TaxCodeCache, currency_ref, map_document
+from app.sync.crm_to_qbo.document_lines import currency_ref, map_document
 from app.sync.crm_to_qbo.invoice_payments import record_amount_paid, void_payments
 from app.sync.flow import FlowContext, marker
 from app.sync.mapping.documents import MappedDocument, totals_match

@@ -7,8 +7,9 @@ from app.integrations.quickbooks.entities import Ref
 from app.integrations.quickbooks.transactions import SalesReceipt
 from app.models.states import LinkOrigin
 from app.repositories import entity_links
+from app.services.tax_codes import TaxCodeCache
 from app.sync.crm_to_qbo.customers import ensure_customer
-from app.sync.crm_to_qbo.document_lines import TaxCodeCache, currency_ref, map_document
+from app.sync.crm_to_qbo.document_lines import currency_ref, map_document
 from app.sync.flow import FlowContext, marker
 from app.sync.mapping.documents import totals_match
 from app.sync.results import SyncResult, failed, skipped, synced

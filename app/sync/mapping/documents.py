@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from app.integrations.crm.schemas import Discount, LineItem
 from app.integrations.quickbooks.entities import Ref
+from app.integrations.quickbooks.tax_codes import CompanyTaxCode
 from app.integrations.quickbooks.transactions import (
     DISCOUNT,
     SALES_ITEM,
@@ -40,7 +41,6 @@ from app.sync.mapping.money import (
     unit_price_for,
 )
 from app.sync.mapping.regional import (
-    CompanyTaxCode,
     QboDiscount,
     Settlement,
     TaxMode,

@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from app.integrations.crm.schemas import LineItem, Tax
+from app.integrations.quickbooks.tax_codes import CompanyTaxCode
 from app.sync.mapping.money import (
     HUNDRED,
     ZERO,
@@ -35,24 +36,6 @@ from app.sync.mapping.money import (
 )
 
 TaxMode = Literal["TaxExcluded", "TaxInclusive", "NotApplicable"]
-
-
-@dataclass(frozen=True)
-class CompanyTaxCode:
-    """A QBO TaxCode usable on sales, with its combined sales rate in percent.
-
-    ``rates`` are the component rates (e.g. GST 5 and QST 9.975 for a 14.975 code); QBO rounds
-    each component separately, so totals can only be predicted with them. Empty means one rate.
-    """
-
-    id: str
-    name: str
-    rate: Decimal
-    rates: tuple[Decimal, ...] = ()
-
-    @property
-    def components(self) -> tuple[Decimal, ...]:
-        return self.rates or (self.rate,)
 
 
 @dataclass(frozen=True)

@@ -26,20 +26,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-from procrastinate import JobContext
 
 from app.db.session import SessionFactory, session_scope
-from app.jobs.context import runtime_of
 from app.logging import get_logger
 from app.repositories import qbo_change_batches
-from app.services import callback_delivery
-from app.services.job_queue import defer_qbo_batch
+from app.services.container import Services
 from app.sync import dispatch
-
-if TYPE_CHECKING:
-    from app.wiring import Services
 
 log = get_logger(__name__)
 
@@ -81,31 +73,3 @@ async def take_turn(
             return Turn(started, cursor, more=True)
         await dispatch.process_qbo_change(factory, services, row_id)
         cursor, started = row_id, started + 1
-
-
-async def process_batch_task(
-    context: JobContext, realm_id: str, entity: str, after_id: int = 0
-) -> None:
-    """Task body for `qbo.changes.batch`: one turn, then the continuation if changes remain."""
-    runtime = runtime_of(context)
-    attempts = context.job.attempts if context.job is not None else 0
-    dispatch.FINAL_ATTEMPT.set(attempts >= runtime.settings.worker.retry_max_attempts)
-    turn = await take_turn(
-        runtime.session_factory, runtime.services, realm_id, entity, after_id=after_id
-    )
-    if turn.more:
-        async with session_scope(runtime.session_factory) as session:
-            await defer_qbo_batch(
-                session, context.app, realm_id=realm_id, entity=entity, after_id=turn.last_id
-            )
-    log.info(
-        "qbo.batch.turn",
-        realm_id=realm_id,
-        entity=entity,
-        started=turn.started,
-        last_id=turn.last_id,
-        more=turn.more,
-    )
-    if turn.started:
-        # Sent by the deliverer job, never from here: a slow CRM must not hold this job open.
-        await callback_delivery.wake_deliverer(context.app)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from procrastinate import App, JobContext
+from procrastinate import App
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.session import session_scope
@@ -28,14 +28,12 @@ from app.integrations.quickbooks.entities import Customer, QboEntity
 from app.integrations.quickbooks.query import Select
 from app.integrations.quickbooks.transactions import Invoice, Payment
 from app.integrations.quickbooks.webhooks import EntityChange, SourceFormat, parse_qbo_time
-from app.jobs.context import Runtime, runtime_of
 from app.logging import get_logger
 from app.models import Connection
 from app.models.states import ConnectionStatus
 from app.repositories import qbo_change_batches, qbo_links
-from app.services import callback_delivery
+from app.services.container import Runtime
 from app.services.intake import accept_qbo_changes
-from app.services.job_queue import defer_in_transaction
 from app.sync.flow import FlowContext, flow_context
 
 log = get_logger(__name__)
@@ -51,8 +49,6 @@ OVERLAP = timedelta(minutes=2)
 CDC_MAX_AGE = timedelta(days=30) - timedelta(hours=1)
 # How often each connection is polled; the periodic task may fire more often than this.
 CDC_INTERVAL_S = 300.0
-POLL_TASK = "qbo.cdc.poll"
-POLL_ALL_TASK = "qbo.cdc.poll_all"
 # Intake's source column: "cdc" is not a webhook format, but names where the row came from.
 CDC_SOURCE: SourceFormat = "cdc"
 
@@ -225,22 +221,3 @@ def _is_new(changed: Changed, link_tokens: dict[str, str | None]) -> bool:
     if changed.deleted or changed.sync_token is None:
         return True
     return link_tokens.get(changed.entity_id) != changed.sync_token
-
-
-async def defer_poll_now(session: AsyncSession, job_app: App, connection_id: uuid.UUID) -> int:
-    """Queue an immediate poll in the caller's transaction (e.g. the reconnect's)."""
-    return await defer_in_transaction(
-        session, job_app, POLL_TASK, lock=f"cdc:{connection_id}", connection_id=str(connection_id)
-    )
-
-
-async def poll_all_task(context: JobContext, timestamp: int) -> None:
-    """Periodic task body: poll the connections that are due, then wake the deliverer."""
-    runtime = runtime_of(context)
-    await poll_all(runtime, context.app)
-    await callback_delivery.wake_deliverer(context.app)
-
-
-async def poll_connection_task(context: JobContext, connection_id: str) -> None:
-    """Task body for an immediate poll of one connection (deferred by `defer_poll_now`)."""
-    await poll_now(runtime_of(context), context.app, uuid.UUID(connection_id))

@@ -16,23 +16,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
-from procrastinate import JobContext
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.jobs.context import runtime_of
 from app.models import Connection, QboChange
 from app.models.states import ConnectionStatus, InboundState
 from app.repositories import connections, qbo_change_batches, qbo_changes
-from app.services import callback_delivery
+from app.services.container import Services
 from app.sync import dispatch
 from app.sync.flow import FlowContext, flow_context
 from app.sync.qbo_to_crm import customers as qbo_customers
 from app.sync.qbo_to_crm.invoices import process_invoices, process_payments
-
-if TYPE_CHECKING:
-    from app.wiring import Services
 
 BATCH_LIMIT = 200
 _FINISHED = {InboundState.DONE, InboundState.SKIPPED, InboundState.FAILED}
@@ -91,14 +85,3 @@ async def handle_change(
 def register() -> None:
     for entity in FLOWS:
         dispatch.QBO_CHANGE_HANDLERS[entity] = handle_change
-
-
-async def process_change_task(context: JobContext, change_row_id: int) -> None:
-    """Task body for `qbo.change.process`: process, then wake the callback deliverer."""
-    runtime = runtime_of(context)
-    # As for CRM events: the last attempt records any failure as the change's final outcome.
-    attempts = context.job.attempts if context.job is not None else 0
-    dispatch.FINAL_ATTEMPT.set(attempts >= runtime.settings.worker.retry_max_attempts)
-    await dispatch.process_qbo_change(runtime.session_factory, runtime.services, change_row_id)
-    # Sent by the deliverer job, never from here: a slow CRM must not hold this job open.
-    await callback_delivery.wake_deliverer(context.app)

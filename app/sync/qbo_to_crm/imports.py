@@ -19,32 +19,28 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.session import SessionFactory, session_scope
 from app.errors import PermanentError
+from app.integrations.crm.callbacks import CONNECTION_STATUS
 from app.integrations.quickbooks.client import QboClient, RealmClient
 from app.integrations.quickbooks.entities import Customer, QboEntity
 from app.integrations.quickbooks.query import MAX_RESULTS_CAP, Select
 from app.integrations.quickbooks.transactions import Invoice
-from app.jobs.context import Runtime
 from app.logging import get_logger
 from app.models import Connection
 from app.models.states import ConnectionStatus
 from app.repositories import crm_callbacks, import_links
 from app.repositories.import_links import ImportedLink
 from app.services import callback_delivery
+from app.services.container import Runtime, Services
 from app.services.tokens import ConnectionPausedError
 from app.sync import dispatch
-from app.sync.connections.status import CONNECTION_STATUS
 from app.sync.flow import CountingLimiter
 from app.sync.mapping.crm_payloads import contact_record, invoice_record, record_hash
-
-if TYPE_CHECKING:
-    # app.wiring builds the job queue, whose tasks register this module: a cycle at run time.
-    from app.wiring import Services
 
 log = get_logger(__name__)
 
