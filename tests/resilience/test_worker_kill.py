@@ -109,10 +109,12 @@ async def newest_worker_id(db: SessionFactory) -> int:
 
 
 async def doing(db: SessionFactory, worker_id: int) -> int:
+    # `>=`: the process's supervisor may have re-registered its worker (a newer id) meanwhile; the
+    # workers of processes killed earlier all have smaller ids.
     return await scalar(
         db,
         "SELECT count(*) FROM procrastinate_jobs"
-        " WHERE status = 'doing' AND task_name = :task AND worker_id = :worker",
+        " WHERE status = 'doing' AND task_name = :task AND worker_id >= :worker",
         task=CRM_TASK,
         worker=worker_id,
     )
@@ -130,22 +132,32 @@ async def start_worker(process: CliProcess, db: SessionFactory) -> int:
     return worker_id
 
 
-async def holding(process: CliProcess, db: SessionFactory, worker_id: int) -> None:
-    """Wait until the worker holds at least one CRM event job."""
+async def holding(
+    process: CliProcess, db: SessionFactory, worker_id: int, posted: asyncio.Event
+) -> None:
+    """Wait until the worker holds a CRM event job, or has finished the whole wave."""
     deadline = time.monotonic() + DEADLINE_S
     while not await doing(db, worker_id):
         assert process.alive(), f"the worker exited:\n{process.log_tail()}"
         assert time.monotonic() < deadline, "the worker never held a job to be killed in"
+        # A fast worker can finish a wave between two looks: then this kill interrupts nothing
+        # (the test requires that some kill did), rather than waiting for a job that never comes.
+        if posted.is_set() and not await unfinished_jobs(db):
+            return
         await asyncio.sleep(0.01)
 
 
 async def kill_mid_job(
-    process: CliProcess, db: SessionFactory, worker_id: int, rng: random.Random
+    process: CliProcess,
+    db: SessionFactory,
+    worker_id: int,
+    rng: random.Random,
+    posted: asyncio.Event,
 ) -> Kill:
     """SIGKILL at a random moment while the worker is processing CRM event jobs."""
-    await holding(process, db, worker_id)
+    await holding(process, db, worker_id, posted)
     await asyncio.sleep(rng.uniform(*KILL_AFTER_S))
-    await holding(process, db, worker_id)
+    await holding(process, db, worker_id, posted)
     process.kill()
     # The process is gone: what it left `doing` is exactly what it was killed in.
     return Kill(worker_id, time.monotonic(), await doing(db, worker_id))
@@ -183,9 +195,17 @@ async def test_killed_workers_lose_nothing_and_duplicate_nothing(
     kills: list[Kill] = []
     started = time.monotonic()
     for number, wave in enumerate(waves(workload.events, KILLS + 1)):
+        posted = asyncio.Event()
+        # Watching starts before the wave is posted, so the first jobs are seen as they start.
+        killer = (
+            asyncio.create_task(kill_mid_job(worker, db, worker_id, rng, posted))
+            if number < KILLS
+            else None
+        )
         statuses |= await post_all(http, [base], wave)
-        if number < KILLS:
-            kills.append(await kill_mid_job(worker, db, worker_id, rng))
+        posted.set()
+        if killer is not None:
+            kills.append(await killer)
             worker_id = await start_worker(worker, db)
     await settle(db, len(workload.events), SETTLE_S)
     settled_s = time.monotonic() - started
