@@ -23,7 +23,8 @@ from app.integrations.quickbooks.errors import (
     error_from_response,
 )
 
-SAMPLES = Path(__file__).resolve().parents[4] / "shared" / "reference" / "qbo-samples"
+# The committed verbatim copies of the real samples (each .src.txt beside it names its source).
+SAMPLES = Path(__file__).resolve().parents[2] / "emulator" / "samples"
 TID = {"intuit_tid": "1-abc-tid"}
 
 # Verbatim qbo-samples/fault-object-not-found-610.json (a real captured 400 body).
@@ -108,8 +109,6 @@ class TestErrorFromResponse:
         assert (error.fault_type, error.intuit_tid) == ("ValidationFault", "1-abc-tid")
 
     def test_embedded_610_matches_the_reference_file(self) -> None:
-        if not SAMPLES.is_dir():
-            pytest.skip("reference samples are not checked out next to this repository")
         assert (SAMPLES / "fault-object-not-found-610.json").read_text() == FAULT_610
 
     def test_stale_object_5010(self) -> None:
