@@ -331,7 +331,7 @@ async def _purge(db: _Db, args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from app.demo import run_demo
+    from app.demo.run import run_demo
 
     return run_demo(data_dir=args.data_dir, keep_running=args.keep_running)
 

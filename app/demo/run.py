@@ -1,7 +1,7 @@
 """`qbo-sync demo`: the whole path on one machine, nothing configured.
 
 Starts an embedded PostgreSQL (a temporary directory unless --data-dir), the QBO emulator with
-auto-consent, the service with its worker and a stand-in CRM (app.demo_crm), each on a free port
+auto-consent, the service with its worker and a stand-in CRM (app.demo.crm), each on a free port
 of 127.0.0.1 in a thread of this process. Then, as a CRM would: connects a US and a UK company
 through the real OAuth redirects, waits for their contacts to be imported, posts signed events for
 each (an invoice sent, partially paid, paid; another sent then voided; an order-form payment),
@@ -38,8 +38,8 @@ from app.config import CrmSettings, QboSettings, Settings
 from app.db import migrate
 from app.db.embedded import EmbeddedPostgres
 from app.db.provision import Database
-from app.demo_crm import CALLBACK_PATH, RETURN_PATH, DemoCrm
-from app.demo_data import COMPANIES, Company, events, payments_events, voided_events
+from app.demo.crm import CALLBACK_PATH, RETURN_PATH, DemoCrm
+from app.demo.data import COMPANIES, Company, events, payments_events, voided_events
 from app.integrations.crm.signatures import sign
 from app.logging import configure_logging
 from app.main import create_app
