@@ -16,7 +16,7 @@ more than 1 % fail; the ramp stops at the first saturated step. Saturation is th
 accepted/s seen; then one steady step at 70 % of it gives the p99 that the target speaks of.
 With two or more CPUs the server is pinned to one and the driver to another (PostgreSQL floats).
 Results: a markdown table on stdout, and bench/results/intake-<utc>.json (gitignored).
-Targets (DESIGN.md §5): ours/baseline accepted/s >= 0.8, p99 < 50 ms at 70 % of saturation.
+Targets (docs/design.md §5): ours/baseline accepted/s >= 0.8, p99 < 50 ms at 70 % of saturation.
 """
 
 from __future__ import annotations

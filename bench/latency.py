@@ -11,7 +11,7 @@ process). Changes are made one at a time with a short random pause, so this is l
 throughput.
 
 - with webhooks: the emulator's default 0.2 s batching window is included (Intuit's own
-  delivery delay is not modelled); target p95 < 2 s (DESIGN.md §5).
+  delivery delay is not modelled); target p95 < 2 s (docs/design.md §5).
 - webhooks lost: drop rate 100 %, CDC poll interval shortened to --cdc-interval seconds (the
   periodic task fires every second and polls a connection once its interval has passed); the
   figure is reported in seconds and as a fraction of the interval (expected <= 1 + processing).

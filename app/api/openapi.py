@@ -36,8 +36,8 @@ _CRM_SIGNATURE = (
     "within CRM_SIGNATURE_TOLERANCE_S (300 s by default) of the service's clock."
 )
 _EVENT_RULES = (
-    "One CRM event (DESIGN.md §2.1); `id` is its idempotency key. No text anywhere in the body, "
-    "ignored fields included, may hold a NUL (\\u0000) or an unpaired surrogate."
+    "One CRM event (docs/design.md §2.1); `id` is its idempotency key. No text anywhere in the "
+    "body, ignored fields included, may hold a NUL (\\u0000) or an unpaired surrogate."
 )
 _WEBHOOK_RULES = (
     "Intuit's legacy or CloudEvents notification. A signed body of neither shape is acknowledged "
@@ -156,7 +156,7 @@ def _service_schemas() -> dict[str, Schema]:
 
 
 def _webhook_schemas() -> dict[str, Schema]:
-    """Both shapes of DESIGN.md §2.2 (qbo-api.md §7.3, §7.4); ids may also come as numbers."""
+    """Both shapes of docs/design.md §2.2 (qbo-api.md §7.3, §7.4); ids may also come as numbers."""
 
     def ident(max_length: int = 255) -> Schema:
         return {"type": ["string", "integer"], "minLength": 1, "maxLength": max_length}

@@ -1,4 +1,4 @@
-"""Delivery of the CRM callback outbox (DESIGN.md §2.4).
+"""Delivery of the CRM callback outbox (docs/design.md §2.4).
 
 Callbacks are written to `crm_callbacks` in the transaction that produced them; only the
 deliverer job (`crm.callbacks.deliver`, every 5 s and woken by any job that wrote one, see

@@ -1,4 +1,4 @@
-"""When a failed callback is tried again and when it is given up (DESIGN.md §2.4): pure rules.
+"""When a failed callback is tried again and when it is given up (docs/design.md §2.4): pure rules.
 
 The delivery itself is app/sync/callback_delivery.py.
 """

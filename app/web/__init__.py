@@ -1,1 +1,1 @@
-"""The integration card: a server-rendered page the CRM embeds or links to (issue 7)."""
+"""The integration card: a server-rendered page the CRM embeds or links to."""

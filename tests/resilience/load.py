@@ -100,7 +100,7 @@ def money(value: Decimal) -> str:
 
 
 def _contact(location: str, n: int) -> dict[str, Any]:
-    # Every third one has an apostrophe: QBO queries must escape it (DESIGN.md, security).
+    # Every third one has an apostrophe: QBO queries must escape it (docs/design.md §3, security).
     family = f"O'Brien {n}" if n % 3 == 0 else f"Smith {n}"
     local = f"o'brien.{n}" if n % 3 == 0 else f"smith.{n}"
     return {

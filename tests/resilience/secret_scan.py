@@ -1,4 +1,4 @@
-"""A pytest plugin: no secret or OAuth token in anything the suite logs or prints (DESIGN.md §3).
+"""A pytest plugin: no secret or OAuth token in what the suite logs or prints (docs/design.md §3).
 
 Registered in tests/conftest.py, so it watches every test of every run. It captures
 - every structlog event (a processor inserted before the renderer, re-inserted at each test when
@@ -305,7 +305,7 @@ def _install_subprocess_taps() -> None:
     original_async = asyncio.subprocess.Process.communicate
 
     async def communicate_async(
-        self: asyncio.subprocess.Process, input: bytes | None = None
+        self: asyncio.subprocess.Process, input: bytes | bytearray | memoryview | None = None
     ) -> tuple[bytes, bytes]:
         out, err = await original_async(self, input)
         _feed("subprocess output (asyncio)", _decode(out) + "\n" + _decode(err))

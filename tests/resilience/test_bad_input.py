@@ -234,7 +234,7 @@ async def test_deeply_nested_json_gets_a_deliberate_answer(
             webhook = await http.post(
                 "/v1/qbo/webhooks", content=body, headers=intuit_headers(body)
             )
-            # Signed but unreadable: acknowledged so Intuit stops retrying (DESIGN.md §2.2).
+            # Signed but unreadable: acknowledged so Intuit stops retrying (docs/design.md §2.2).
             assert webhook.status_code == 200, webhook.text[:300]
         connection = await http.post(
             "/v1/connections", content=whole, headers={**AUTH, "Content-Type": "application/json"}

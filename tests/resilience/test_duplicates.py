@@ -1,4 +1,4 @@
-"""Issue 8: delivering every event twice, concurrently and shuffled, ends where one ordered
+"""Delivering every event twice, concurrently and shuffled, ends where one ordered
 delivery ends.
 
 Two locations, each connected to a fresh QBO company, get the same workload: one in order, once,

@@ -1,4 +1,4 @@
-"""Issue 8: a mixed CRM workload over many realms while QuickBooks misbehaves.
+"""A mixed CRM workload over many realms while QuickBooks misbehaves.
 
 The emulator answers a share of requests with 429, 500 and 503, answers slowly or drops the
 connection; access tokens expire mid-run; "users" edit the customers and invoices the service

@@ -1,4 +1,4 @@
-"""Security properties a user would notice if broken (DESIGN.md §3 "Security").
+"""Security properties a user would notice if broken (docs/design.md §3 "Security").
 
 - Tokens at rest: after a connect, a sync and a forced refresh, no token the emulator issued
   (nor any configured secret) is in any column of any table; the stored one is the current
@@ -9,7 +9,7 @@
 - Links: what tests/api/test_connect_flow.py and tests/browser/test_card_links.py do not cover:
   a card token re-pointed at another location or given a longer life, tokens of one purpose
   used for the other, and an OAuth callback whose realmId was edited to someone else's company.
-- Tenants: the CRM backend holds one API key for every location (DESIGN.md §2.3), so the API
+- Tenants: the CRM backend holds one API key for every location (docs/design.md §2.3), so the API
   key itself separates nothing; what separates locations is the location in every path, the
   per-location card token, and the realm of each connection. Tested: a location's card or API
   path cannot retry another location's sync-log entry, and the same CRM ids in two locations

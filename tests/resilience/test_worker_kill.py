@@ -1,4 +1,4 @@
-"""Issue 8: the worker process is SIGKILLed mid-job, several times, and restarted.
+"""The worker process is SIGKILLed mid-job, several times, and restarted.
 
 `qbo-sync worker` runs as a subprocess on the test database, talking to the emulator; the intake
 runs in process. A mixed CRM workload is posted in waves; after each wave but the last, the worker

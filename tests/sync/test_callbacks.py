@@ -1,4 +1,4 @@
-"""CRM callback delivery (DESIGN.md §2.4): signed, retried with backoff, exactly one sender each.
+"""CRM callback delivery (docs/design.md §2.4): signed, retried with backoff, one sender each.
 
 Everything goes over real HTTP to a CRM receiver that verifies signatures; time is driven through
 the injectable `now`, never by sleeping.

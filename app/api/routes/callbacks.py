@@ -1,4 +1,4 @@
-"""A connection's callbacks to the CRM (DESIGN.md §2.4): see failed ones, send them again."""
+"""A connection's callbacks to the CRM (docs/design.md §2.4): see failed ones, send them again."""
 
 from __future__ import annotations
 

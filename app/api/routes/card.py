@@ -1,4 +1,4 @@
-"""The integration card (issue 7): a signed link for the CRM, the page, and the page's buttons.
+"""The integration card: a signed link for the CRM, the page, and the page's buttons.
 
 The card is opened by a person without the CRM's API key, so the signed token in the URL is its
 only credential; every form posts it back (hidden field), which also defeats CSRF since the

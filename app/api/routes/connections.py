@@ -1,4 +1,4 @@
-"""Connections (DESIGN.md §2.3): the CRM backend starts, inspects, toggles and ends them."""
+"""Connections (docs/design.md §2.3): the CRM backend starts, inspects, toggles and ends them."""
 
 from __future__ import annotations
 

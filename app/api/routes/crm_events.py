@@ -33,7 +33,7 @@ _RESPONSES = {
 
 @router.post("/v1/crm/events", status_code=202, responses=_RESPONSES)  # type: ignore[arg-type]
 async def receive_crm_event(request: Request) -> JSONResponse:
-    """Accept one signed CRM event (DESIGN.md §2.1)."""
+    """Accept one signed CRM event (docs/design.md §2.1)."""
     try:
         return await _receive(request)
     except Exception:

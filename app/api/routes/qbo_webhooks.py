@@ -27,7 +27,7 @@ _RESPONSES = {
 
 @router.post("/v1/qbo/webhooks", responses=_RESPONSES)  # type: ignore[arg-type]
 async def receive_qbo_webhook(request: Request) -> JSONResponse:
-    """Accept an Intuit webhook in the legacy or CloudEvents format (DESIGN.md §2.2)."""
+    """Accept an Intuit webhook in the legacy or CloudEvents format (docs/design.md §2.2)."""
     state = app_state(request)
     body = await read_limited_body(request, state.settings.qbo.max_webhook_bytes)
     token = state.settings.qbo.webhook_verifier_token

@@ -1,4 +1,4 @@
-"""The sync log of a connection (DESIGN.md §2.3): read it, retry a failed entry."""
+"""The sync log of a connection (docs/design.md §2.3): read it, retry a failed entry."""
 
 from __future__ import annotations
 

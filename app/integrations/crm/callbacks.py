@@ -1,4 +1,4 @@
-"""Signed delivery of one callback to the CRM (DESIGN.md §2.4).
+"""Signed delivery of one callback to the CRM (docs/design.md §2.4).
 
 `POST {CRM_CALLBACK_URL}` with the envelope
 ``{"id", "type", "occurred_at", "location_id", "data"}``, signed like CRM events (§2.1) over the

@@ -1,4 +1,4 @@
-"""CRM event catalogue (DESIGN.md §2.1) and the single parser the HTTP layer calls.
+"""CRM event catalogue (docs/design.md §2.1) and the single parser the HTTP layer calls.
 
 Policy on unknown fields: the envelope is our own contract and forbids extra keys, so a sender
 that got it wrong hears so at once; everything inside ``data`` ignores unknown keys, because the

@@ -1,4 +1,4 @@
-"""Signing and verification of CRM ↔ service requests (DESIGN.md §2.1, §2.4).
+"""Signing and verification of CRM ↔ service requests (docs/design.md §2.1, §2.4).
 
 Header: ``X-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + raw body)>``.
 Several ``v1=`` entries and several secrets are accepted so either side can rotate its secret
