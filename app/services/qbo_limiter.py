@@ -7,7 +7,7 @@ import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from app.db.session import SessionFactory, session_scope
+from app.db.session import SessionFactory, side_transaction
 from app.logging import get_logger
 from app.repositories import qbo_limits
 
@@ -43,7 +43,7 @@ class PostgresRealmLimiter:
         waited = 0.0
         attempt = 0
         while True:
-            async with session_scope(self._factory) as session:
+            async with side_transaction(self._factory) as session:
                 slot, wait_s = await qbo_limits.try_acquire(
                     session,
                     realm_id,
@@ -71,5 +71,5 @@ class PostgresRealmLimiter:
             try:
                 yield
             finally:
-                async with session_scope(self._factory) as session:
+                async with side_transaction(self._factory) as session:
                     await qbo_limits.release(session, slot_id)

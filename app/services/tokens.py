@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import metrics
 from app.db.locking import LockNamespace, advisory_xact_lock
-from app.db.session import SessionFactory, session_scope
+from app.db.session import SessionFactory, side_transaction
 from app.errors import AppError
 from app.integrations.quickbooks.auth import IntuitOAuth, OAuthGrantError, TokenSet
 from app.logging import get_logger
@@ -95,7 +95,7 @@ class TokenService:
         self, realm_id: str, force: bool, *, keepalive: bool = False, refused: str | None = None
     ) -> tuple[str, datetime]:
         failure: OAuthGrantError | None = None
-        async with session_scope(self._factory) as session:
+        async with side_transaction(self._factory) as session:
             await advisory_xact_lock(session, LockNamespace.TOKEN_REFRESH, realm_id)
             connection = await connections.get_by_realm(session, realm_id)
             if connection is None or connection.status is not ConnectionStatus.ACTIVE:

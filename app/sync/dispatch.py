@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.session import SessionFactory, session_scope
+from app.db.session import SessionFactory, session_scope, side_transaction
 from app.errors import PermanentError
 from app.logging import get_logger
 from app.models import CrmEvent, QboChange
@@ -78,7 +78,7 @@ async def _run(
             # The savepoint is rolled back; the record's own row still takes the outcome.
             log.error("sync.inbound.gave_up", row_id=row_id, error=describe(exc), exc_info=exc)
             return Outcome(InboundState.FAILED, f"failed after the last retry: {describe(exc)}")
-        async with session_scope(factory) as session:
+        async with side_transaction(factory) as session:
             await mark(session, row_id, InboundState.PENDING, f"retrying after: {exc}")
         raise
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from app.db.locking import LockNamespace, advisory_xact_lock
-from app.db.session import create_session_factory, session_scope
+from app.db.session import factory_beside, side_transaction
 from app.integrations.crm.schemas import Contact
 from app.integrations.quickbooks.entities import Customer
 from app.integrations.quickbooks.errors import QboDuplicateNameError, QboStaleObjectError
@@ -140,9 +138,7 @@ async def _link(
     # of "we wrote this customer" survives. The customer's webhook, however late it comes, is
     # then recognised as our own write (no contact.upsert echo), and the retry adopts this
     # customer instead of making another.
-    engine = ctx.session.bind
-    assert isinstance(engine, AsyncEngine)
-    async with session_scope(create_session_factory(engine)) as session:
+    async with side_transaction(factory_beside(ctx.session)) as session:
         holder = await entity_links.record_own_write(
             session,
             connection_id=ctx.connection.id,

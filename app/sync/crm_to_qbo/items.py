@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.db.locking import LockNamespace, advisory_xact_lock
-from app.db.session import create_session_factory, session_scope
+from app.db.session import factory_beside, side_transaction
 from app.errors import PermanentError
 from app.integrations.quickbooks.entities import Account, Item, Ref
 from app.integrations.quickbooks.errors import QboDuplicateNameError
@@ -102,9 +101,7 @@ async def _income_account(ctx: FlowContext) -> str:
     # Recorded in a transaction of its own: written in the job's, it would lock the connection
     # row until the job ends, and a token refresh during the job (which updates that row from
     # another transaction, while the job waits for it) would then wait forever.
-    engine = ctx.session.bind
-    assert isinstance(engine, AsyncEngine)
-    async with session_scope(create_session_factory(engine)) as session:
+    async with side_transaction(factory_beside(ctx.session)) as session:
         await connections.record_income_account(session, ctx.connection.id, chosen.Id)
     set_committed_value(ctx.connection, "income_account_id", chosen.Id)
     return chosen.Id
