@@ -65,8 +65,9 @@ async def side_transaction(factory: SessionFactory) -> AsyncIterator[AsyncSessio
     taken or given back (other jobs wait for it), a refreshed token (QBO has already spent the
     old refresh token), the income account chosen for a connection (written in the job's
     transaction it would lock the connection row that a token refresh must update while the job
-    waits for it), and the link to a customer QBO has just created (it must survive when the
-    job fails later and rolls back). Each commits when its block ends, whatever the flow does
+    waits for it), the link to a customer QBO has just created (it must survive when the job
+    fails later and rolls back), and why a record is being retried (the job's own transaction
+    is rolled back). Each commits when its block ends, whatever the flow does
     next. One name for them, so that each is visible and `session_scope` stays the mark of a
     function that owns its whole unit of work.
     """

@@ -1,0 +1,1 @@
+"""Repository tools: the static checks `.ci/run` runs besides ruff and mypy."""
