@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 
 from qbo_emulator.state import Emulator
@@ -60,14 +58,12 @@ class TestCompanies:
 
 
 class TestSeedAndLogs:
-    async def test_seed_10000_each_in_seconds(self, qbo: QBO) -> None:
-        started = time.perf_counter()
+    async def test_seed_10000_each(self, qbo: QBO) -> None:
+        # How fast: bench/emulator_throughput.py; a wall-clock bound fails on a busy machine.
         response = await qbo.http.post(
             f"/_emulator/companies/{qbo.realm}/seed", json={"customers": 10000, "invoices": 10000}
         )
-        elapsed = time.perf_counter() - started
         assert response.json() == {"customers": 10000, "invoices": 10000}
-        assert elapsed < 15
         count = (await qbo.query("select count(*) from Invoice")).json()["QueryResponse"][
             "totalCount"
         ]

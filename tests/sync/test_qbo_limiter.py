@@ -32,7 +32,9 @@ async def test_fifty_concurrent_callers_never_exceed_ten_in_flight(db: SessionFa
             in_flight -= 1
 
     await asyncio.gather(*(call(limiter if n % 2 else other_process) for n in range(50)))
-    assert 5 <= peak <= 10, f"peak in flight was {peak}"
+    # The safety bound only: how close to 10 the peak gets depends on the machine's load, and is
+    # measured by bench/limiter_concurrency.py.
+    assert peak <= 10, f"peak in flight was {peak}"
 
 
 async def test_requests_per_minute_are_capped(db: SessionFactory) -> None:
