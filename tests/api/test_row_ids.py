@@ -20,7 +20,8 @@ NOT_IDS = ["١٢٣", "²", "\uff11\uff12", "+5", " 5", "5_000", "0", "-1", "9" *
 
 async def card_token(client: httpx.AsyncClient) -> str:
     response = await client.post("/v1/connections/loc_ids/card-link", headers=AUTH)
-    return parse_qs(urlsplit(response.json()["url"]).query)["token"][0]
+    url: str = response.json()["url"]
+    return parse_qs(urlsplit(url).query)["token"][0]
 
 
 @pytest.mark.parametrize("entry_id", NOT_IDS)

@@ -23,9 +23,9 @@ from app.config import Settings
 from app.db.provision import Database
 from app.db.session import SessionFactory
 from app.jobs.standalone import run_worker
-from app.jobs.supervisor import WorkerState
 from app.main import EXIT_WORKER_GAVE_UP, ProcessExit, create_app
 from app.services import job_names as names
+from app.services.worker_state import WorkerState
 from app.state import AppState
 
 DEADLINE_S = 20.0

@@ -223,6 +223,11 @@ async def stop_load(load: Load, senders: list[asyncio.Task[None]]) -> None:
     await asyncio.gather(*senders)
 
 
+def recovered_after(load: Load, up_at: float) -> Callable[[], bool]:
+    """True once enough events got a 202 after the database came back at `up_at`."""
+    return lambda: load.accepted_since(up_at) >= AFTER_RECOVERY_ACCEPTED
+
+
 async def test_intake_survives_a_database_restart_and_loses_nothing_it_accepted(
     service: tuple[str, CliProcess], cluster: PrivatePostgres
 ) -> None:
@@ -454,7 +459,7 @@ async def test_worker_in_serve_syncs_everything_across_two_database_restarts(
                 outage = await restart_under_worker(http, base, cluster, url, process)
                 outages.append(outage)
                 await wait_for(
-                    lambda o=outage.outage: load.accepted_since(o.up_at) >= AFTER_RECOVERY_ACCEPTED,
+                    recovered_after(load, outage.outage.up_at),
                     RECOVERY_DEADLINE_S,
                     f"202s after the restart:\n{process.log_tail()}",
                 )

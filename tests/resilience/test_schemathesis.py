@@ -112,7 +112,12 @@ class CallerAuth(requests.auth.AuthBase):
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         body = request.body or b""
-        raw = body.encode() if isinstance(body, str) else body
+        if isinstance(body, str):
+            raw = body.encode()
+        elif isinstance(body, bytes):
+            raw = body
+        else:
+            raise TypeError(f"a streamed body cannot be signed: {type(body).__name__}")
         path = urlsplit(request.url or "").path
         if path == "/v1/crm/events":
             request.headers[SIGNATURE_HEADER] = sign(SIGNING_SECRET, raw, int(time.time()))
