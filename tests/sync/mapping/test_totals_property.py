@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -268,6 +269,7 @@ BASE = settings(
 )
 
 
+@pytest.mark.slow  # thousands of generated documents: seconds each
 @settings(BASE, max_examples=1000)
 @given(crm_documents(us=True))
 def test_us_qbo_total_equals_crm_total(doc: DocumentInput) -> None:
@@ -282,6 +284,7 @@ def test_us_qbo_total_equals_crm_total(doc: DocumentInput) -> None:
     assert on_grid(mapped, doc.currency)
 
 
+@pytest.mark.slow  # thousands of generated documents: seconds each
 @settings(BASE, max_examples=2000)
 @given(crm_documents(us=False))
 def test_regional_qbo_total_equals_crm_total(doc: DocumentInput) -> None:
