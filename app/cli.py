@@ -183,17 +183,22 @@ async def _connections(db: _Db, _args: argparse.Namespace) -> int:
     return 0
 
 
+def _no_location(location_id: str) -> int:
+    return _fail(f"no connection for location {location_id!r}")
+
+
 async def _sync_log(db: _Db, args: argparse.Namespace) -> int:
     from app.db.session import session_scope
     from app.models.states import SyncState
-    from app.repositories import connections, sync_log
+    from app.services.locations import UnknownLocationError
+    from app.sync import sync_log
 
-    async with session_scope(db.factory) as session:
-        connection = await connections.get_by_location(session, args.location)
-        if connection is None:
-            return _fail(f"no connection for location {args.location!r}")
-        state = SyncState.FAILED if args.failed else None
-        entries = await sync_log.search(session, connection.id, state=state, limit=args.limit)
+    state = SyncState.FAILED if args.failed else None
+    try:
+        async with session_scope(db.factory) as session:
+            entries = await sync_log.entries(session, args.location, state=state, limit=args.limit)
+    except UnknownLocationError:
+        return _no_location(args.location)
     if not entries:
         _out(f"No {'failed ' if args.failed else ''}sync-log entries for {args.location}.")
         return 0
@@ -211,21 +216,18 @@ async def _retry(db: _Db, args: argparse.Namespace) -> int:
     from app.config import WorkerSettings
     from app.db.session import session_scope
     from app.jobs.app import build_job_app
-    from app.repositories import connections, sync_log
-    from app.sync.connections.retry import retry_entry
+    from app.services.locations import UnknownLocationError
+    from app.sync.connections.retry import retry_all_failed
 
     if not args.failed:
-        return _fail("say what to retry: --failed (every failed entry of the location)")
-    async with session_scope(db.factory) as session:
-        connection = await connections.get_by_location(session, args.location)
-        if connection is None:
-            return _fail(f"no connection for location {args.location!r}")
-        # Never opened: it only names the task; each job goes in on this session's connection.
-        job_app = build_job_app(db.url, WorkerSettings())
-        queued = [
-            await retry_entry(session, job_app, args.location, entry_id)
-            for entry_id in await sync_log.failed_entry_ids(session, connection.id)
-        ]
+        return _fail("say what to retry: --failed (each record whose newest entry failed)")
+    # Never opened: it only names the task; each job goes in on the session's connection.
+    job_app = build_job_app(db.url, WorkerSettings())
+    try:
+        async with session_scope(db.factory) as session:
+            queued = await retry_all_failed(session, job_app, args.location)
+    except UnknownLocationError:
+        return _no_location(args.location)
     if not queued:
         _out(f"No failed entries to retry for {args.location}.")
         return 0
@@ -374,9 +376,15 @@ def _parser() -> argparse.ArgumentParser:
         "--limit", type=cli_count, default=50, help="entries to show (default 50)"
     )
     sync_log.set_defaults(func=lambda args: _run_db(_sync_log, args))
-    retry = commands.add_parser("retry", help="re-queue a location's failed sync-log entries")
+    retry = commands.add_parser(
+        "retry", help="re-queue a location's failed records (as the card's Retry all)"
+    )
     retry.add_argument("--location", required=True, help="the CRM location id")
-    retry.add_argument("--failed", action="store_true", help="every failed entry (required)")
+    retry.add_argument(
+        "--failed",
+        action="store_true",
+        help="each record whose newest sync-log entry failed, once (required)",
+    )
     retry.set_defaults(func=lambda args: _run_db(_retry, args))
     _callbacks_parser(commands)
     purge = commands.add_parser(

@@ -11,11 +11,20 @@ from app.state import app_state
 
 
 class AuthError(AppError):
-    pass
+    """The CRM's bearer key is missing or wrong."""
+
+    http_status = 401
+    public_code = "unauthorized"
+
+    def public_headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"}
 
 
 class WebhookSignatureError(AppError):
     """A webhook whose signature does not prove it came from the sender it claims."""
+
+    http_status = 401
+    public_code = "invalid_signature"
 
 
 def require_crm_api_key(request: Request) -> None:

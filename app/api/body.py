@@ -8,6 +8,9 @@ from app.errors import AppError
 
 
 class BodyTooLargeError(AppError):
+    http_status = 413
+    public_code = "body_too_large"
+
     def __init__(self, limit: int) -> None:
         super().__init__(f"request body is larger than the limit of {limit} bytes")
         self.limit = limit

@@ -1,4 +1,9 @@
-"""One place that turns errors into HTTP answers: `{"error", "detail", "errors"?}`."""
+"""One place that turns errors into HTTP answers: `{"error", "detail", "errors"?, "reason"?}`.
+
+Every AppError is answered by `_app_error` from what its class declares (app/errors.py):
+`http_status`, `public_code`, `public_detail()`, `public_fields()`, `public_headers()`. A new
+error class needs no registration here; one without a declaration inherits its base's answer.
+The other handlers are for what the framework and the database drivers raise."""
 
 from __future__ import annotations
 
@@ -14,14 +19,8 @@ from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.api.auth import AuthError, WebhookSignatureError
-from app.api.body import BodyTooLargeError
-from app.integrations.crm.schemas import EventValidationError
-from app.integrations.crm.signatures import SignatureError
+from app.errors import AppError
 from app.logging import get_logger
-from app.services.intake import EventConflictError, UnknownLocationError
-from app.sync.connections.connect import ConnectRequestError
-from app.sync.connections.retry import EntryNotFoundError, NotRetryableError
 
 log = get_logger(__name__)
 
@@ -34,29 +33,20 @@ def _json(status: int, error: str, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse(error_body(error, detail, **extra), status_code=status)
 
 
-async def _signature(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, SignatureError)
-    return _json(401, "invalid_signature", str(exc), reason=exc.reason)
-
-
-async def _webhook_signature(_: Request, exc: Exception) -> JSONResponse:
-    return _json(401, "invalid_signature", str(exc))
-
-
-async def _auth(_: Request, exc: Exception) -> JSONResponse:
-    response = _json(401, "unauthorized", str(exc))
-    response.headers["WWW-Authenticate"] = "Bearer"
+async def _app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    if exc.http_status >= 500:
+        # The detail is generic (app/errors.py); what happened goes to the log.
+        log.error(
+            "http.request.failed",
+            path=request.url.path,
+            error=type(exc).__name__,
+            message=str(exc),
+            status=exc.http_status,
+        )
+    response = _json(exc.http_status, exc.public_code, exc.public_detail(), **exc.public_fields())
+    response.headers.update(exc.public_headers())
     return response
-
-
-async def _too_large(_: Request, exc: Exception) -> JSONResponse:
-    return _json(413, "body_too_large", str(exc))
-
-
-async def _event_invalid(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, EventValidationError)
-    errors = [{"path": e.path, "message": e.message} for e in exc.errors]
-    return _json(422, "invalid_event", "the event failed validation", errors=errors)
 
 
 async def _request_invalid(_: Request, exc: Exception) -> JSONResponse:
@@ -66,26 +56,6 @@ async def _request_invalid(_: Request, exc: Exception) -> JSONResponse:
         for err in exc.errors()
     ]
     return _json(422, "invalid_request", "the request failed validation", errors=errors)
-
-
-async def _connect_request(_: Request, exc: Exception) -> JSONResponse:
-    return _json(422, "invalid_connect_request", str(exc))
-
-
-async def _not_found(_: Request, exc: Exception) -> JSONResponse:
-    return _json(404, "not_found", str(exc))
-
-
-async def _not_retryable(_: Request, exc: Exception) -> JSONResponse:
-    return _json(409, "not_retryable", str(exc))
-
-
-async def _unknown_location(_: Request, exc: Exception) -> JSONResponse:
-    return _json(404, "unknown_location", str(exc))
-
-
-async def _conflict(_: Request, exc: Exception) -> JSONResponse:
-    return _json(409, "event_conflict", str(exc))
 
 
 async def _unstorable_value(request: Request, exc: Exception) -> JSONResponse:
@@ -123,17 +93,8 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 
 def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(SignatureError, _signature)
-    app.add_exception_handler(AuthError, _auth)
-    app.add_exception_handler(WebhookSignatureError, _webhook_signature)
-    app.add_exception_handler(BodyTooLargeError, _too_large)
-    app.add_exception_handler(EventValidationError, _event_invalid)
+    app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _request_invalid)
-    app.add_exception_handler(UnknownLocationError, _unknown_location)
-    app.add_exception_handler(ConnectRequestError, _connect_request)
-    app.add_exception_handler(EntryNotFoundError, _not_found)
-    app.add_exception_handler(NotRetryableError, _not_retryable)
-    app.add_exception_handler(EventConflictError, _conflict)
     app.add_exception_handler(DataError, _unstorable_value)
     app.add_exception_handler(psycopg.DataError, _unstorable_value)
     for db_error in (

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from app.models import SyncLogEntry
 from app.models.states import Direction, SyncState
@@ -77,15 +78,60 @@ async def failed_count(
     return int(result.scalar_one())
 
 
-async def failed_entry_ids(session: AsyncSession, connection_id: uuid.UUID) -> list[int]:
-    """Failed entries from a CRM event (the only ones a retry can re-run), oldest first."""
-    result = await session.execute(
-        select(SyncLogEntry.id)
+def _superseded() -> ColumnElement[bool]:
+    """SQL: a newer entry of the same object exists (a retry, or any later event of it).
+
+    CRM -> QBO entries name their object by CRM id, QBO -> CRM ones by QBO id; an entry with
+    neither is never superseded. The same rule as retention's (app/repositories/retention.py)."""
+    later = aliased(SyncLogEntry)
+    return (
+        select(later.id)
         .where(
-            SyncLogEntry.connection_id == connection_id,
-            SyncLogEntry.state == SyncState.FAILED,
-            SyncLogEntry.crm_event_id.is_not(None),
+            later.connection_id == SyncLogEntry.connection_id,
+            later.direction == SyncLogEntry.direction,
+            later.kind == SyncLogEntry.kind,
+            later.id > SyncLogEntry.id,
+            or_(
+                and_(
+                    SyncLogEntry.direction == Direction.CRM_TO_QBO,
+                    later.crm_id == SyncLogEntry.crm_id,
+                ),
+                and_(
+                    SyncLogEntry.direction == Direction.QBO_TO_CRM,
+                    later.qbo_id == SyncLogEntry.qbo_id,
+                ),
+            ),
         )
-        .order_by(SyncLogEntry.id)
+        .exists()
     )
+
+
+def _unresolved(connection_id: uuid.UUID, *, retryable_only: bool) -> Select[SyncLogEntry]:
+    query = select(SyncLogEntry).where(
+        SyncLogEntry.connection_id == connection_id,
+        SyncLogEntry.state == SyncState.FAILED,
+        ~_superseded(),
+    )
+    if retryable_only:  # only an entry from a CRM event can be re-run
+        query = query.where(SyncLogEntry.crm_event_id.is_not(None))
+    return query
+
+
+async def unresolved_failures(
+    session: AsyncSession,
+    connection_id: uuid.UUID,
+    *,
+    retryable_only: bool = False,
+    oldest_first: bool = False,
+    limit: int | None = None,
+) -> list[SyncLogEntry]:
+    """Failed entries that are still the newest word on their object (newest first)."""
+    order = SyncLogEntry.id.asc() if oldest_first else SyncLogEntry.id.desc()
+    query = _unresolved(connection_id, retryable_only=retryable_only).order_by(order)
+    result = await session.execute(query.limit(limit))
     return list(result.scalars())
+
+
+async def unresolved_failure_count(session: AsyncSession, connection_id: uuid.UUID) -> int:
+    query = _unresolved(connection_id, retryable_only=False).subquery()
+    return int((await session.execute(select(func.count()).select_from(query))).scalar_one())

@@ -19,7 +19,7 @@ from app.models import CrmCallback
 from app.models.states import CallbackState
 from app.repositories import connections, crm_callbacks
 from app.services.callback_delivery import wake_deliverer_in
-from app.services.intake import UnknownLocationError
+from app.services.locations import UnknownLocationError
 
 log = get_logger(__name__)
 

@@ -20,6 +20,7 @@ from app.repositories.crm_intake import NewCrmEvent
 from app.repositories.qbo_changes import NewQboChange
 from app.services.intake_batch import IntakeBatcher
 from app.services.job_queue import crm_event_job, qbo_batch_job
+from app.services.locations import UnknownLocationError
 
 
 class IntakeStatus(StrEnum):
@@ -27,15 +28,10 @@ class IntakeStatus(StrEnum):
     DUPLICATE = "duplicate"
 
 
-class UnknownLocationError(AppError):
-    def __init__(self, location_id: str) -> None:
-        super().__init__(
-            f"location {location_id!r} is not known to this service; register it with "
-            "POST /v1/connections first"
-        )
-
-
 class EventConflictError(AppError):
+    http_status = 409
+    public_code = "event_conflict"
+
     def __init__(self, event_id: str) -> None:
         super().__init__(
             f"event {event_id!r} was already received with a different body; an event id "

@@ -1,13 +1,18 @@
-"""Every processed event ends as one sync-log entry and one `sync.result` callback, together."""
+"""Every processed event ends as one sync-log entry and one `sync.result` callback, together.
+
+Reading the log is one operator action too: `entries` serves the API, the card and the CLI."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from app.integrations.quickbooks.errors import action_for
 from app.models import SyncLogEntry
 from app.models.states import Direction, SyncState
 from app.repositories import crm_callbacks, sync_log
+from app.services.locations import require_connection
 from app.sync.flow import FlowContext
 from app.sync.results import SyncResult
 
@@ -69,3 +74,28 @@ def outcome_reason(result: SyncResult) -> str | None:
     if result.state is SyncState.SYNCED:
         return None
     return result.message
+
+
+async def entries(
+    session: AsyncSession,
+    location_id: str,
+    *,
+    state: SyncState | None = None,
+    kind: str | None = None,
+    direction: Direction | None = None,
+    limit: int = 100,
+    before_id: int | None = None,
+) -> list[SyncLogEntry]:
+    """A location's entries, newest first; page with `before_id` (the last id of a page).
+
+    UnknownLocationError for a location that never started connecting."""
+    connection = await require_connection(session, location_id)
+    return await sync_log.search(
+        session,
+        connection.id,
+        state=state,
+        kind=kind,
+        direction=direction,
+        limit=limit,
+        before_id=before_id,
+    )

@@ -8,16 +8,19 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from app.db.session import session_scope
-from app.errors import AppError
 from app.logging import get_logger
 from app.repositories import connections
-from app.services.intake import UnknownLocationError
+from app.services.locations import UnknownLocationError
 from app.state import AppState
 from app.sync.connections import admin as connections_admin
 from app.sync.connections import release as company_release
 from app.sync.connections.connect import ConnectRequestError, LocationIdError
-from app.sync.connections.retry import EntryNotFoundError, NotRetryableError, retry_entry
-from app.web import card_view
+from app.sync.connections.retry import (
+    EntryNotFoundError,
+    NotRetryableError,
+    retry_all_failed,
+    retry_entry,
+)
 
 log = get_logger(__name__)
 
@@ -92,57 +95,38 @@ async def set_review(state: AppState, location_id: str, enabled: bool) -> str:
 
 async def disconnect(state: AppState, location_id: str) -> str:
     try:
-        result = await connections_admin.disconnect(
-            state.session_factory, state.services.oauth, state.services.cipher, location_id
-        )
+        await connections_admin.disconnect(state.session_factory, state.services, location_id)
     except UnknownLocationError:
         return "not_connected"
-    state.services.tokens.forget(result.realm_id or "")
     return "disconnected"
 
 
 async def release(state: AppState, location_id: str) -> str:
     """Disconnect if still connected, then let go of the company (see app/sync/company_release)."""
-    services = state.services
     try:
-        result = await company_release.release_company(
-            state.session_factory, services.oauth, services.cipher, location_id
-        )
+        await company_release.release_company(state.session_factory, state.services, location_id)
     except UnknownLocationError:
         return "not_connected"
     except company_release.NoCompanyError:
         return "no_company"
-    services.tokens.forget(result.realm_id)
     return "released"
 
 
-async def _retry(state: AppState, location_id: str, entry_id: int) -> bool:
+async def retry_one(state: AppState, location_id: str, entry_id: int) -> str:
     try:
         async with session_scope(state.session_factory) as session:
             await retry_entry(session, state.job_app, location_id, entry_id)
     except (EntryNotFoundError, NotRetryableError, UnknownLocationError) as exc:
         log.info("card.retry_refused", location_id=location_id, entry_id=entry_id, error=str(exc))
-        return False
-    return True
-
-
-async def retry_one(state: AppState, location_id: str, entry_id: int) -> str:
-    return "retry_queued" if await _retry(state, location_id, entry_id) else "not_retryable"
+        return "not_retryable"
+    return "retry_queued"
 
 
 async def retry_all(state: AppState, location_id: str) -> str:
-    """Retry every failure the card lists as unresolved, each on its own (one bad one won't
-    stop the rest)."""
-    async with session_scope(state.session_factory) as session:
-        connection = await connections.get_by_location(session, location_id)
-        if connection is None:
-            return "not_connected"
-        failed = card_view.unresolved(await card_view.recent_entries(session, connection))
-        ids = [entry.id for entry in failed if entry.crm_event_id is not None]
-    queued = 0
-    for entry_id in ids:
-        try:
-            queued += await _retry(state, location_id, entry_id)
-        except AppError as exc:  # pragma: no cover - defensive: keep going with the others
-            log.warning("card.retry_failed", entry_id=entry_id, error=str(exc))
+    """Retry all failed, as the API and the CLI do (app/sync/connections/retry.py)."""
+    try:
+        async with session_scope(state.session_factory) as session:
+            queued = await retry_all_failed(session, state.job_app, location_id)
+    except UnknownLocationError:
+        return "not_connected"
     return "retry_all_queued" if queued else "nothing_to_retry"

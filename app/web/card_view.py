@@ -15,9 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.models import Connection, SyncLogEntry
 from app.models.states import ConnectionStatus, Direction, InboundState, SyncState
 from app.repositories import connections, crm_events, sync_log
+from app.sync import sync_log as sync_log_service
 
-# Failures are judged against the newest entries: a record retried and since synced is fixed.
+# The newest entries, for the last sync time and the activity list.
 RECENT_WINDOW = 500
+# Failures are those "retry all failed" re-runs (and QuickBooks -> CRM ones, shown without a
+# Retry): the newest entry of their object failed (app/repositories/sync_log.py).
 FAILURES_SHOWN = 25
 ACTIVITY_SHOWN = 8
 
@@ -200,23 +203,6 @@ def counts_by_direction(totals: dict[str, dict[str, int]]) -> list[DirectionCoun
     return rows
 
 
-def unresolved(entries: list[SyncLogEntry]) -> list[SyncLogEntry]:
-    """Failed entries that are still the newest word on their record (newest first)."""
-    newest: dict[tuple[str, str, str], int] = {}
-    for entry in entries:  # newest first, so the first entry seen per record wins
-        if entry.crm_id is not None:
-            newest.setdefault((entry.direction.value, entry.kind, entry.crm_id), entry.id)
-    return [
-        entry
-        for entry in entries
-        if entry.state is SyncState.FAILED
-        and (
-            entry.crm_id is None
-            or newest[(entry.direction.value, entry.kind, entry.crm_id)] == entry.id
-        )
-    ]
-
-
 def _plain(text: str | None, fallback: str) -> str:
     return text.strip() if text and text.strip() else fallback
 
@@ -259,10 +245,6 @@ def activity_of(entry: SyncLogEntry) -> Activity:
     )
 
 
-async def recent_entries(session: AsyncSession, connection: Connection) -> list[SyncLogEntry]:
-    return await sync_log.search(session, connection.id, limit=RECENT_WINDOW)
-
-
 async def load(session: AsyncSession, location_id: str) -> CardView:
     connection = await connections.get_by_location(session, location_id)
     if connection is None:
@@ -276,8 +258,8 @@ async def load(session: AsyncSession, location_id: str) -> CardView:
             import_invoices=connection.import_invoices,
             review_automation=connection.review_automation,
         )
-    entries = await recent_entries(session, connection)
-    failed = unresolved(entries)
+    entries = await sync_log_service.entries(session, location_id, limit=RECENT_WINDOW)
+    failed = await sync_log.unresolved_failures(session, connection.id, limit=FAILURES_SHOWN)
     importing, summary, bars = import_progress(connection)
     synced = next((e for e in entries if e.state is SyncState.SYNCED), None)
     return CardView(
@@ -295,7 +277,7 @@ async def load(session: AsyncSession, location_id: str) -> CardView:
         progress=bars,
         counts=counts_by_direction(await sync_log.counts(session, connection.id)),
         last_sync=synced.created_at if synced is not None else None,
-        failures=[await failure_of(session, e) for e in failed[:FAILURES_SHOWN]],
-        failures_total=len(failed),
+        failures=[await failure_of(session, e) for e in failed],
+        failures_total=await sync_log.unresolved_failure_count(session, connection.id),
         activity=[activity_of(e) for e in entries[:ACTIVITY_SHOWN]],
     )

@@ -11,7 +11,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.api.auth import require_crm_api_key
-from app.api.errors import error_body
 from app.db.session import session_scope
 from app.state import app_state
 from app.sync.connections import admin as connections_admin
@@ -130,15 +129,10 @@ async def delete_connection(
 ) -> JSONResponse:
     """Revoke the tokens at Intuit and mark the connection disconnected; events still wait."""
     state = app_state(request)
-    services = state.services
     if release_company:
-        try:
-            released = await company_release.release_company(
-                state.session_factory, services.oauth, services.cipher, location_id
-            )
-        except company_release.NoCompanyError as exc:
-            return JSONResponse(error_body("no_company", str(exc)), status_code=409)
-        services.tokens.forget(released.realm_id)
+        released = await company_release.release_company(
+            state.session_factory, state.services, location_id
+        )
         return JSONResponse(
             {
                 "location_id": location_id,
@@ -148,10 +142,7 @@ async def delete_connection(
                 "links_archived": released.links_archived,
             }
         )
-    result = await connections_admin.disconnect(
-        state.session_factory, services.oauth, services.cipher, location_id
-    )
-    services.tokens.forget(result.realm_id or "")
+    result = await connections_admin.disconnect(state.session_factory, state.services, location_id)
     return JSONResponse(
         {"location_id": location_id, "status": "disconnected", "revoked": result.revoked}
     )

@@ -1,4 +1,4 @@
-"""The sync log of a connection (docs/design.md §2.3): read it, retry a failed entry."""
+"""The sync log of a connection (docs/design.md §2.3): read it, retry a failed entry or all."""
 
 from __future__ import annotations
 
@@ -6,16 +6,16 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from app.api.auth import require_crm_api_key
 from app.db.session import session_scope
 from app.ids import RowId
 from app.models import SyncLogEntry
 from app.models.states import Direction, SyncState
-from app.repositories import connections, sync_log
-from app.services.intake import UnknownLocationError
 from app.state import app_state
-from app.sync.connections.retry import retry_entry
+from app.sync import sync_log
+from app.sync.connections.retry import retry_all_failed, retry_entry
 
 router = APIRouter(dependencies=[Depends(require_crm_api_key)])
 
@@ -52,12 +52,9 @@ async def list_sync_log(
     """Newest first; page with `before_id` (the last id of the previous page)."""
     app = app_state(request)
     async with session_scope(app.session_factory) as session:
-        connection = await connections.get_by_location(session, location_id)
-        if connection is None:
-            raise UnknownLocationError(location_id)
-        entries = await sync_log.search(
+        entries = await sync_log.entries(
             session,
-            connection.id,
+            location_id,
             state=state,
             kind=kind,
             direction=direction,
@@ -80,4 +77,32 @@ async def retry(request: Request, location_id: str, entry_id: RowId) -> JSONResp
     return JSONResponse(
         {"entry_id": queued.entry_id, "event_id": queued.event_id, "status": "queued"},
         status_code=202,
+    )
+
+
+class QueuedRetry(BaseModel):
+    entry_id: int = Field(description="The failed sync-log entry.")
+    event_id: str = Field(description="The CRM event re-run: the newest of the entry's object.")
+
+
+class RetryAllResponse(BaseModel):
+    queued: list[QueuedRetry] = Field(description="Oldest first; empty when nothing failed.")
+
+
+@router.post(
+    "/v1/connections/{location_id}/sync-log/retry-failed",
+    status_code=202,
+    response_model=RetryAllResponse,
+)
+async def retry_failed(request: Request, location_id: str) -> RetryAllResponse:
+    """Retry all failed: re-run each CRM object whose newest entry failed, once.
+
+    A failure followed by a newer entry of the same object is not retried; entries from
+    QuickBooks (no CRM event) are left out. The same action as the card's Retry all and
+    `qbo-sync retry --failed`."""
+    app = app_state(request)
+    async with session_scope(app.session_factory) as session:
+        queued = await retry_all_failed(session, app.job_app, location_id)
+    return RetryAllResponse(
+        queued=[QueuedRetry(entry_id=q.entry_id, event_id=q.event_id) for q in queued]
     )

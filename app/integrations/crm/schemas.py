@@ -30,6 +30,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from app.errors import AppError
 from app.integrations.crm.event_fields import (
     Currency,
     Email,
@@ -232,11 +233,20 @@ class FieldError:
     message: str
 
 
-class EventValidationError(Exception):
+class EventValidationError(AppError):
+    http_status = 422
+    public_code = "invalid_event"
+
     def __init__(self, errors: list[FieldError]) -> None:
         self.errors = errors
         summary = "; ".join(f"{e.path or '<body>'}: {e.message}" for e in errors[:5])
         super().__init__(f"invalid CRM event: {summary}")
+
+    def public_detail(self) -> str:
+        return "the event failed validation"
+
+    def public_fields(self) -> dict[str, Any]:
+        return {"errors": [{"path": e.path, "message": e.message} for e in self.errors]}
 
 
 def _reject_constant(name: str) -> Any:

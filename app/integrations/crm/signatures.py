@@ -11,7 +11,9 @@ import hashlib
 import hmac
 import re
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
+
+from app.errors import AppError
 
 SIGNATURE_HEADER = "X-Signature"
 DEFAULT_TOLERANCE_S = 300
@@ -26,13 +28,19 @@ _TIMESTAMP_RE = re.compile(r"[0-9]{1,12}")
 _V1_RE = re.compile(r"[0-9a-fA-F]{64}")
 
 
-class SignatureError(Exception):
+class SignatureError(AppError):
     """The request is not provably from the CRM; ``reason`` is safe to log and to return."""
+
+    http_status = 401
+    public_code = "invalid_signature"
 
     def __init__(self, reason: SignatureFailure, message: str) -> None:
         super().__init__(message)
         self.reason: SignatureFailure = reason
         self.message = message
+
+    def public_fields(self) -> dict[str, Any]:
+        return {"reason": self.reason}
 
 
 def _digest(secret: str, body: bytes, timestamp: int) -> str:

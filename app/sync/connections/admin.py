@@ -1,4 +1,7 @@
-"""What the CRM can see and change about a connection: describe, toggle, disconnect."""
+"""What the CRM can see and change about a connection: describe, toggle, disconnect.
+
+The API, the card and the CLI all call these: each operator action is implemented once here.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.session import SessionFactory, session_scope
 from app.errors import PermanentError, TransientError
-from app.integrations.quickbooks.auth import IntuitOAuth
 from app.logging import get_logger
-from app.models import Connection
 from app.models.states import SyncState
-from app.repositories import company_releases, connections, crm_events, sync_log
-from app.security.tokens import TokenCipher
-from app.services.intake import UnknownLocationError
+from app.repositories import company_releases, crm_events, sync_log
+from app.services.container import Services
+from app.services.locations import require_connection
 from app.sync.connections import status as connection_status
 
 log = get_logger(__name__)
@@ -25,15 +26,8 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-async def _require(session: AsyncSession, location_id: str) -> Connection:
-    connection = await connections.get_by_location(session, location_id)
-    if connection is None:
-        raise UnknownLocationError(location_id)
-    return connection
-
-
 async def describe(session: AsyncSession, location_id: str) -> dict[str, Any]:
-    connection = await _require(session, location_id)
+    connection = await require_connection(session, location_id)
     return {
         "location_id": connection.location_id,
         "realm_id": connection.realm_id,
@@ -79,7 +73,7 @@ async def describe(session: AsyncSession, location_id: str) -> dict[str, Any]:
 
 
 async def set_review_automation(session: AsyncSession, location_id: str, enabled: bool) -> None:
-    connection = await _require(session, location_id)
+    connection = await require_connection(session, location_id)
     connection.review_automation = enabled
     log.info("connection.review_automation.set", location_id=location_id, enabled=enabled)
 
@@ -91,10 +85,14 @@ class DisconnectResult:
 
 
 async def disconnect(
-    factory: SessionFactory, oauth: IntuitOAuth, cipher: TokenCipher, location_id: str
+    factory: SessionFactory, services: Services, location_id: str
 ) -> DisconnectResult:
+    """Revoke the tokens at Intuit and mark the connection disconnected; events still wait.
+
+    No transaction is open while Intuit is called: read, call, then write."""
+    oauth, cipher = services.oauth, services.cipher
     async with session_scope(factory) as session:
-        connection = await _require(session, location_id)
+        connection = await require_connection(session, location_id)
         realm_id, refresh = connection.realm_id, connection.refresh_token_enc
     revoked = False
     if refresh is not None:
@@ -105,7 +103,9 @@ async def disconnect(
             # Our side stops either way; the operator can still revoke in Intuit's portal.
             log.warning("qbo.token.revoke_failed", location_id=location_id, error=str(exc))
     async with session_scope(factory) as session:
-        connection = await _require(session, location_id)
+        connection = await require_connection(session, location_id)
         await connection_status.disconnect(session, connection, "disconnected by the CRM")
     log.info("connection.disconnected", location_id=location_id, revoked=revoked)
+    # This process's cached access token must not outlive the connection.
+    services.tokens.forget(realm_id or "")
     return DisconnectResult(realm_id=realm_id, revoked=revoked)

@@ -47,7 +47,10 @@ AfterConnect = Callable[[AsyncSession, Connection, bool], Awaitable[None]]
 
 
 class ConnectRequestError(AppError):
-    """The CRM's connect request cannot be honoured as asked (422)."""
+    """The CRM's connect request cannot be honoured as asked."""
+
+    http_status = 422
+    public_code = "invalid_connect_request"
 
 
 class LocationIdError(ConnectRequestError):

@@ -22,13 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.locking import LockNamespace, advisory_xact_lock
 from app.db.session import SessionFactory, session_scope
 from app.errors import AppError
-from app.integrations.quickbooks.auth import IntuitOAuth
 from app.logging import get_logger
 from app.models import Connection
 from app.models.states import ConnectionStatus
 from app.repositories import company_releases, connections
-from app.security.tokens import TokenCipher
-from app.services.intake import UnknownLocationError
+from app.services.container import Services
+from app.services.locations import UnknownLocationError
 from app.sync.connections import admin as connections_admin
 from app.sync.connections import status as connection_status
 
@@ -36,7 +35,10 @@ log = get_logger(__name__)
 
 
 class NoCompanyError(AppError):
-    """The location has no company to release: never connected, or released already (409)."""
+    """The location has no company to release: never connected, or released already."""
+
+    http_status = 409
+    public_code = "no_company"
 
     def __init__(self, location_id: str) -> None:
         super().__init__(
@@ -82,13 +84,15 @@ async def _bound_realm(factory: SessionFactory, location_id: str) -> tuple[str, 
 
 
 async def release_company(
-    factory: SessionFactory, oauth: IntuitOAuth, cipher: TokenCipher, location_id: str
+    factory: SessionFactory, services: Services, location_id: str
 ) -> ReleaseResult:
-    """Disconnect (revoking the tokens) if still connected, then release the company."""
+    """Disconnect (revoking the tokens) if still connected, then release the company.
+
+    The operator action behind DELETE ...?release_company=true and the card's Release."""
     realm_id, connected = await _bound_realm(factory, location_id)
     revoked = False
     if connected:
-        revoked = (await connections_admin.disconnect(factory, oauth, cipher, location_id)).revoked
+        revoked = (await connections_admin.disconnect(factory, services, location_id)).revoked
     async with session_scope(factory) as session:
         # The connect flow's order: the realm's lock first, then the row.
         await advisory_xact_lock(session, LockNamespace.CONNECT, realm_id)
@@ -109,6 +113,7 @@ async def release_company(
         links_archived=release.link_count,
         revoked=revoked,
     )
+    services.tokens.forget(realm_id)
     return ReleaseResult(realm_id=realm_id, revoked=revoked, links_archived=release.link_count)
 
 
