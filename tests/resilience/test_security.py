@@ -26,7 +26,7 @@ import sys
 import textwrap
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -229,10 +229,8 @@ async def test_the_flows_that_handle_tokens_log_none_of_them(
         refused = await http.get("/v1/connections/loc_1", headers={"Authorization": near_miss})
         assert refused.status_code == 401
         assert AUTH["Authorization"].split()[1] not in refused.text
-    await asyncio.sleep(0.5)  # the last log lines of the server threads
-
-    captured = capsys.readouterr()
-    logs = "\n".join([captured.out, captured.err, caplog.text])
+    # The server thread logs a request after answering it: wait for the refused one's line.
+    logs = await logs_until(capsys, caplog, lambda line: "http.request" in line and "401" in line)
     for event in ("qbo.token.invalid_grant", "http.request"):
         assert event in logs, f"{event} was not logged: the capture saw nothing"
     scanner = secret_scan.SecretScanner(secret_scan.configured_secrets())
@@ -240,6 +238,26 @@ async def test_the_flows_that_handle_tokens_log_none_of_them(
         scanner.token_issued(what, value)
         assert value not in logs, f"an emulator {what} is in the logs"
     assert [name for name, _ in scanner.find(logs)] == []
+
+
+async def logs_until(
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    seen: Callable[[str], bool],
+    timeout_s: float = 10,
+) -> str:
+    """Everything logged so far (structlog's output and stdlib records), once a line satisfies
+    `seen`: the last thing to be scanned has been written."""
+    written: list[str] = []
+    deadline = time.monotonic() + timeout_s
+    while True:
+        captured = capsys.readouterr()
+        written += [captured.out, captured.err]
+        logs = "\n".join([*written, caplog.text])
+        if any(seen(line) for line in logs.splitlines()):
+            return logs
+        assert time.monotonic() < deadline, "the last request was never logged"
+        await asyncio.sleep(0.05)
 
 
 # Links.
