@@ -36,7 +36,7 @@ from app.logging import get_logger
 from app.services.container import Runtime
 from app.services.intake_batch import IntakeBatcher
 from app.state import AppState
-from app.wiring import build_connect_flow, build_services
+from app.wiring import build_connect_flow, build_handlers, build_services
 
 log = get_logger(__name__)
 
@@ -120,7 +120,10 @@ async def _running(
             supervisor = None
             if run_worker:
                 runtime = Runtime(
-                    settings=settings, session_factory=session_factory, services=services
+                    settings=settings,
+                    session_factory=session_factory,
+                    services=services,
+                    handlers=build_handlers(),
                 )
                 supervisor = WorkerSupervisor(
                     job_app, worker_options(runtime), settings.worker, libpq_url(db.url)

@@ -1,4 +1,5 @@
-"""Build what every process shares (declared in app/services/container.py) and the connect flow."""
+"""Build what every process shares (declared in app/services/container.py): the services, the
+handlers the job runner hands its work to, and the connect flow."""
 
 from __future__ import annotations
 
@@ -16,13 +17,16 @@ from app.integrations.quickbooks.auth import IntuitOAuth, endpoints_for
 from app.integrations.quickbooks.client import QboClient
 from app.models import Connection
 from app.security.tokens import StateSigner, TokenCipher
-from app.services.container import Services, qbo_base_url
+from app.services.container import Handlers, Services, qbo_base_url
 from app.services.qbo_limiter import PostgresRealmLimiter
 from app.services.tokens import TokenService
 from app.sync.connections import resume
 from app.sync.connections import status as connection_status
 from app.sync.connections.connect import ConnectFlow
+from app.sync.crm_to_qbo.handlers import handle_crm_event
 from app.sync.mapping.company import CompanyFacts, company_facts
+from app.sync.qbo_to_crm.changes import handle_change
+from app.sync.qbo_to_crm.imports import run_initial_import
 
 
 def _oauth(settings: Settings) -> IntuitOAuth:
@@ -32,6 +36,15 @@ def _oauth(settings: Settings) -> IntuitOAuth:
         client_secret=secret.get_secret_value() if secret else "",
         redirect_uri=settings.qbo.redirect_uri or "",
         endpoints=endpoints_for(settings.qbo.oauth_base_url),
+    )
+
+
+def build_handlers() -> Handlers:
+    """The flows of app/sync, as the values the job runner is given (tests may build others)."""
+    return Handlers(
+        crm_event=handle_crm_event,
+        qbo_change=handle_change,
+        initial_import=run_initial_import,
     )
 
 

@@ -59,7 +59,6 @@ from qbo_calls import (  # noqa: E402
 from app.db.provision import Database  # noqa: E402
 from app.logging import configure_logging  # noqa: E402
 from app.main import create_app  # noqa: E402
-from app.sync.qbo_to_crm import imports  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 PAGE = 1000
@@ -219,7 +218,6 @@ async def run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
     emu_port, svc_port = free_port(), free_port()
     settings = settings_for(url, f"http://127.0.0.1:{emu_port}", svc_port, tmp)
     settings.worker.poll_interval_s = 0.1
-    imports.register()  # until the job wiring calls it
     receiver = Receiver()
     with receiver_server(receiver) as callback_url:
         settings.crm.callback_url = callback_url

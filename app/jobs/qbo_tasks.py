@@ -7,7 +7,7 @@ import uuid
 from procrastinate import JobContext
 
 from app.db.session import session_scope
-from app.jobs.context import runtime_of
+from app.jobs.context import final_attempt, runtime_of
 from app.logging import get_logger
 from app.services import callback_delivery
 from app.services.job_queue import defer_qbo_batch
@@ -33,9 +33,13 @@ async def process_change_task(context: JobContext, change_row_id: int) -> None:
     """Task body for `qbo.change.process`: process, then wake the callback deliverer."""
     runtime = runtime_of(context)
     # As for CRM events: the last attempt records any failure as the change's final outcome.
-    attempts = context.job.attempts if context.job is not None else 0
-    dispatch.FINAL_ATTEMPT.set(attempts >= runtime.settings.worker.retry_max_attempts)
-    await dispatch.process_qbo_change(runtime.session_factory, runtime.services, change_row_id)
+    await dispatch.process_qbo_change(
+        runtime.session_factory,
+        runtime.services,
+        runtime.handlers.qbo_change,
+        change_row_id,
+        final_attempt=final_attempt(context, runtime),
+    )
     # Sent by the deliverer job, never from here: a slow CRM must not hold this job open.
     await callback_delivery.wake_deliverer(context.app)
 
@@ -45,10 +49,14 @@ async def process_batch_task(
 ) -> None:
     """Task body for `qbo.changes.batch`: one turn, then the continuation if changes remain."""
     runtime = runtime_of(context)
-    attempts = context.job.attempts if context.job is not None else 0
-    dispatch.FINAL_ATTEMPT.set(attempts >= runtime.settings.worker.retry_max_attempts)
     turn = await batches.take_turn(
-        runtime.session_factory, runtime.services, realm_id, entity, after_id=after_id
+        runtime.session_factory,
+        runtime.services,
+        runtime.handlers.qbo_change,
+        realm_id,
+        entity,
+        after_id=after_id,
+        final_attempt=final_attempt(context, runtime),
     )
     if turn.more:
         async with session_scope(runtime.session_factory) as session:

@@ -12,7 +12,7 @@ from app.jobs.app import build_job_app, worker_options
 from app.jobs.supervisor import WorkerGaveUpError, WorkerSupervisor
 from app.logging import get_logger
 from app.services.container import Runtime
-from app.wiring import build_services
+from app.wiring import build_handlers, build_services
 
 log = get_logger(__name__)
 
@@ -27,7 +27,12 @@ async def run_worker(settings: Settings) -> int:
         job_app = build_job_app(database.url, settings.worker)
         factory = create_session_factory(engine)
         async with job_app.open_async(), build_services(settings, factory) as services:
-            runtime = Runtime(settings=settings, session_factory=factory, services=services)
+            runtime = Runtime(
+                settings=settings,
+                session_factory=factory,
+                services=services,
+                handlers=build_handlers(),
+            )
             supervisor = WorkerSupervisor(
                 job_app, worker_options(runtime), settings.worker, libpq_url(database.url)
             )

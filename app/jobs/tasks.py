@@ -8,7 +8,7 @@ from procrastinate import App, JobContext
 
 from app.errors import AppError
 from app.jobs import qbo_tasks
-from app.jobs.context import runtime_of
+from app.jobs.context import final_attempt, runtime_of
 from app.jobs.retry import CappedJitterBackoff
 from app.jobs.supervisor import requeue_orphan
 from app.logging import get_logger
@@ -16,9 +16,6 @@ from app.services import callback_delivery
 from app.services import job_names as names
 from app.sync import dispatch
 from app.sync.connections import resume
-from app.sync.crm_to_qbo import handlers as crm_handlers
-from app.sync.qbo_to_crm import changes as qbo_changes
-from app.sync.qbo_to_crm import imports
 from app.sync.retention import purge as purge_past_retention
 
 log = get_logger(__name__)
@@ -26,10 +23,13 @@ log = get_logger(__name__)
 
 async def process_crm_event(context: JobContext, event_row_id: int) -> None:
     runtime = runtime_of(context)
-    # procrastinate counts earlier attempts; the retry strategy stops at retry_max_attempts.
-    attempts = context.job.attempts if context.job is not None else 0
-    dispatch.FINAL_ATTEMPT.set(attempts >= runtime.settings.worker.retry_max_attempts)
-    await dispatch.process_crm_event(runtime.session_factory, runtime.services, event_row_id)
+    await dispatch.process_crm_event(
+        runtime.session_factory,
+        runtime.services,
+        runtime.handlers.crm_event,
+        event_row_id,
+        final_attempt=final_attempt(context, runtime),
+    )
     # The sync.result just committed goes out with the deliverer now, not at its next 5 s tick;
     # never sent from here, so a slow CRM cannot hold this job (or its object's lock) open.
     await callback_delivery.wake_deliverer(context.app)
@@ -63,12 +63,8 @@ async def sweep_stalled(context: JobContext, timestamp: int) -> None:
 
 
 async def initial_import(context: JobContext, connection_id: str) -> None:
-    importer = dispatch.INITIAL_IMPORTER
-    if importer is None:
-        # The connection keeps import_state "queued", visible in GET /v1/connections/{id}.
-        log.info("qbo.import.no_handler", connection_id=connection_id)
-        return
-    await importer(runtime_of(context), connection_id)
+    runtime = runtime_of(context)
+    await runtime.handlers.initial_import(runtime, connection_id)
 
 
 async def deliver_callbacks(context: JobContext, timestamp: int) -> None:
@@ -92,9 +88,6 @@ async def keep_tokens_alive(context: JobContext, timestamp: int) -> None:
 
 
 def register_tasks(app: App, retry: CappedJitterBackoff) -> None:
-    crm_handlers.register()
-    imports.register()
-    qbo_changes.register()
     app.task(name=names.CRM_EVENT_TASK, pass_context=True, retry=retry)(process_crm_event)
     app.task(name=names.QBO_CHANGE_TASK, pass_context=True, retry=retry)(
         qbo_tasks.process_change_task

@@ -6,7 +6,11 @@ jobs, routes) can name them without importing the code that builds them.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db.session import SessionFactory
@@ -14,6 +18,8 @@ from app.integrations.crm.callbacks import CallbackClient
 from app.integrations.http import AsyncClient
 from app.integrations.quickbooks.auth import IntuitOAuth
 from app.integrations.quickbooks.client import QboClient, base_url_for
+from app.models import CrmEvent, QboChange
+from app.models.states import InboundState
 from app.security.tokens import StateSigner, TokenCipher
 from app.services.qbo_limiter import PostgresRealmLimiter
 from app.services.tax_codes import TaxCodeCache
@@ -62,6 +68,50 @@ def qbo_base_url(settings: Settings) -> str:
     return base_url_for(settings.qbo.environment.value, settings.qbo.api_base_url)
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of an inbound record (a CRM event or a QBO change), as its row records it."""
+
+    state: InboundState
+    reason: str | None = None
+
+
+class CrmEventHandler(Protocol):
+    """Runs a stored CRM event's flow. On the final attempt (no retry follows) a failure must
+    become the event's outcome instead of raising."""
+
+    def __call__(
+        self, session: AsyncSession, services: Services, row: CrmEvent, /, *, final_attempt: bool
+    ) -> Awaitable[Outcome]: ...
+
+
+class QboChangeHandler(Protocol):
+    """Applies a stored QBO change of an entity that has a flow (and its pending siblings)."""
+
+    def __call__(
+        self, session: AsyncSession, services: Services, row: QboChange, /
+    ) -> Awaitable[Outcome]: ...
+
+
+class InitialImporter(Protocol):
+    """Imports a newly connected company's customers (and invoices) into the CRM."""
+
+    def __call__(self, runtime: Runtime, connection_id: str, /) -> Awaitable[None]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Handlers:
+    """The flows the job runner hands its work to: values, built from app/sync by
+    app/wiring.py `build_handlers` (this layer must not import app/sync); tests build their own.
+    Which event type or entity goes to which flow is the handlers' business: they read the
+    tables beside the schemas (app/integrations/crm/event_table.py,
+    app/integrations/quickbooks/change_entities.py)."""
+
+    crm_event: CrmEventHandler
+    qbo_change: QboChangeHandler
+    initial_import: InitialImporter
+
+
 @dataclass(frozen=True)
 class Runtime:
     """What a job needs at run time (handed to procrastinate as the worker's additional context)."""
@@ -69,3 +119,4 @@ class Runtime:
     settings: Settings
     session_factory: SessionFactory
     services: Services
+    handlers: Handlers

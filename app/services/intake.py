@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.direct import DirectPool
 from app.db.session import raw_connection
 from app.errors import AppError
-from app.integrations.crm.schemas import ContactEvent, CrmEvent, InvoiceEvent, PaymentEvent
+from app.integrations.crm.event_table import lock_key
+from app.integrations.crm.schemas import CrmEventModel
 from app.integrations.quickbooks.webhooks import EntityChange
 from app.repositories import crm_intake, qbo_changes
 from app.repositories.crm_intake import NewCrmEvent
@@ -45,23 +46,12 @@ class IntakeResult:
     status: IntakeStatus
 
 
-def crm_object(event: CrmEvent) -> tuple[str, str]:
-    """The CRM object whose jobs must run in order: a payment of an invoice queues with it."""
-    if isinstance(event, InvoiceEvent):
-        return "invoice", event.data.id
-    if isinstance(event, PaymentEvent):
-        if event.data.invoice_id:
-            return "invoice", event.data.invoice_id
-        return "payment", event.data.id
-    assert isinstance(event, ContactEvent)
-    return "contact", event.data.id
-
-
 async def accept_crm_event(
-    batcher: IntakeBatcher, pool: DirectPool, job_app: App, event: CrmEvent, body_hash: str
+    batcher: IntakeBatcher, pool: DirectPool, job_app: App, event: CrmEventModel, body_hash: str
 ) -> IntakeResult:
     """Store the event once and queue its job in the same transaction (see intake_batch)."""
-    object_kind, object_id = crm_object(event)
+    # The object whose jobs run in order with this one's (the event table's lock key).
+    object_kind, object_id = lock_key(event)
     new = NewCrmEvent(
         location_id=event.location_id,
         event_id=event.id,

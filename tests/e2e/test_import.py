@@ -19,10 +19,9 @@ from app.db.session import SessionFactory
 from app.models import Connection, CrmCallback, EntityLink
 from app.models.states import LinkOrigin
 from app.services.container import Runtime
-from app.sync import dispatch
 from app.sync.mapping.crm_payloads import record_hash
 from app.sync.qbo_to_crm import imports
-from app.wiring import build_services
+from app.wiring import build_handlers, build_services
 from qbo_emulator.config import EmulatorConfig
 from tests.fixtures.connect import browse, describe, start_connect
 from tests.fixtures.crm_receiver import CrmReceiver
@@ -48,12 +47,6 @@ def run_worker() -> bool:
 @pytest.fixture
 def callback_url(crm_receiver: CrmReceiver) -> str:
     return crm_receiver.url
-
-
-@pytest.fixture(autouse=True)
-def importer(monkeypatch: pytest.MonkeyPatch) -> None:
-    """What the lead's `imports.register()` does, undone after each test."""
-    monkeypatch.setattr(dispatch, "INITIAL_IMPORTER", imports.run_initial_import)
 
 
 async def seeded_company(emulator: str, customers: int, invoices: int) -> str:
@@ -186,7 +179,12 @@ async def runtime_for(
 ) -> AsyncIterator[Runtime]:
     """A second Runtime next to the live service's, to run the importer directly."""
     async with build_services(settings, factory) as services:
-        yield Runtime(settings=settings, session_factory=factory, services=services)
+        yield Runtime(
+            settings=settings,
+            session_factory=factory,
+            services=services,
+            handlers=build_handlers(),
+        )
 
 
 async def test_import_with_invoices_pages_customers_and_invoices_each_once(

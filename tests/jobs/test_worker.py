@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import select, text
@@ -14,20 +14,25 @@ from app.errors import PermanentError, TransientError
 from app.jobs.app import worker_options
 from app.models import CrmEvent
 from app.models.states import InboundState
-from app.services.container import Runtime
+from app.services.container import CrmEventHandler, Outcome, Runtime
 from app.state import AppState
 from app.sync import dispatch
-from app.sync.dispatch import Outcome
+from app.wiring import build_handlers
 from tests.fixtures.events import PostEvent, invoice_event
 
 pytestmark = pytest.mark.usefixtures("location")
 
 
-async def run_jobs(state: AppState) -> None:
+async def run_jobs(state: AppState, crm_event: CrmEventHandler | None = None) -> None:
     """Run workers until no job is due (wait=False stops a worker when nothing is fetchable,
-    which includes jobs queued behind a lock another job still holds)."""
+    which includes jobs queued behind a lock another job still holds), with the service's
+    handlers, or with `crm_event` as the CRM event handler."""
+    handlers = build_handlers()
     runtime = Runtime(
-        settings=state.settings, session_factory=state.session_factory, services=state.services
+        settings=state.settings,
+        session_factory=state.session_factory,
+        services=state.services,
+        handlers=handlers if crm_event is None else replace(handlers, crm_event=crm_event),
     )
     options = {**worker_options(runtime), "wait": False, "concurrency": 4}
     for _ in range(50):
@@ -62,48 +67,22 @@ async def job_statuses(factory: SessionFactory) -> list[str]:
         return [str(status) for (status,) in rows]
 
 
-@pytest.fixture
-def handlers() -> Iterator[dict[str, dispatch.CrmEventHandler]]:
-    saved = dict(dispatch.CRM_EVENT_HANDLERS)
-    yield dispatch.CRM_EVENT_HANDLERS
-    dispatch.CRM_EVENT_HANDLERS.clear()
-    dispatch.CRM_EVENT_HANDLERS.update(saved)
-
-
-async def test_event_without_handler_stays_visibly_pending(
-    post_event: PostEvent,
-    state: AppState,
-    db: SessionFactory,
-    handlers: dict[str, dispatch.CrmEventHandler],
-) -> None:
-    handlers.pop("invoice.sent", None)
-    await post_event(invoice_event())
-    await run_jobs(state)
-    [event] = await events(db)
-    assert event.state is InboundState.PENDING
-    assert event.state_reason == "waiting: this service has no handler for invoice.sent yet"
-    assert event.processed_at is None
-
-
 async def test_events_of_one_object_run_in_order_once_each(
     post_event: PostEvent,
     state: AppState,
     db: SessionFactory,
-    handlers: dict[str, dispatch.CrmEventHandler],
 ) -> None:
     seen: list[str] = []
 
-    async def record(_: AsyncSession, __: object, event: CrmEvent) -> Outcome:
+    async def record(_: AsyncSession, __: object, event: CrmEvent, **___: object) -> Outcome:
         seen.append(event.event_id)
         await asyncio.sleep(0.01)
         return Outcome(InboundState.DONE)
 
-    handlers["invoice.sent"] = record
-    handlers["invoice.updated"] = record
     await post_event(invoice_event("e1"))
     for n in range(2, 6):
         await post_event(invoice_event(f"e{n}", type_="invoice.updated"))
-    await run_jobs(state)
+    await run_jobs(state, record)
     assert seen == ["e1", "e2", "e3", "e4", "e5"]
     assert {event.state for event in await events(db)} == {InboundState.DONE}
     assert await job_statuses(db) == ["succeeded"] * 5
@@ -113,16 +92,14 @@ async def test_permanent_error_fails_the_event_with_its_reason_and_no_retry(
     post_event: PostEvent,
     state: AppState,
     db: SessionFactory,
-    handlers: dict[str, dispatch.CrmEventHandler],
 ) -> None:
-    async def reject(session: AsyncSession, _: object, event: CrmEvent) -> Outcome:
+    async def reject(session: AsyncSession, _: object, event: CrmEvent, **__: object) -> Outcome:
         event.state_reason = "partial write that must not survive"
         await session.flush()
         raise PermanentError("QBO 6000: closed accounting period; reopen it and retry")
 
-    handlers["invoice.sent"] = reject
     await post_event(invoice_event())
-    await run_jobs(state)
+    await run_jobs(state, reject)
     [event] = await events(db)
     assert event.state is InboundState.FAILED
     assert event.state_reason == "QBO 6000: closed accounting period; reopen it and retry"
@@ -133,14 +110,12 @@ async def test_transient_error_is_retried_later_and_says_why(
     post_event: PostEvent,
     state: AppState,
     db: SessionFactory,
-    handlers: dict[str, dispatch.CrmEventHandler],
 ) -> None:
-    async def flaky(_: AsyncSession, __: object, ___: CrmEvent) -> Outcome:
+    async def flaky(_: AsyncSession, __: object, ___: CrmEvent, **____: object) -> Outcome:
         raise TransientError("QBO answered 503", retry_after_s=60)
 
-    handlers["invoice.sent"] = flaky
     await post_event(invoice_event())
-    await run_jobs(state)
+    await run_jobs(state, flaky)
     [event] = await events(db)
     assert event.state is InboundState.PENDING
     assert event.state_reason == "retrying after: QBO answered 503"
@@ -161,20 +136,21 @@ async def test_replayed_job_of_a_finished_event_changes_nothing(
     post_event: PostEvent,
     state: AppState,
     db: SessionFactory,
-    handlers: dict[str, dispatch.CrmEventHandler],
 ) -> None:
     calls = 0
 
-    async def once(_: AsyncSession, __: object, ___: CrmEvent) -> Outcome:
+    async def once(_: AsyncSession, __: object, ___: CrmEvent, **____: object) -> Outcome:
         nonlocal calls
         calls += 1
         return Outcome(InboundState.DONE)
 
-    handlers["invoice.sent"] = once
     await post_event(invoice_event())
-    await run_jobs(state)
+    await run_jobs(state, once)
     [event] = await events(db)
-    assert await dispatch.process_crm_event(db, state.services, event.id) is InboundState.DONE
+    replayed = await dispatch.process_crm_event(
+        db, state.services, once, event.id, final_attempt=False
+    )
+    assert replayed is InboundState.DONE
     assert calls == 1
 
 
@@ -202,7 +178,10 @@ async def test_sweeper_requeues_a_job_whose_worker_died(
             {"w": worker_id},
         )
     runtime = Runtime(
-        settings=state.settings, session_factory=state.session_factory, services=state.services
+        settings=state.settings,
+        session_factory=state.session_factory,
+        services=state.services,
+        handlers=build_handlers(),
     )
     context = SimpleNamespace(app=state.job_app, additional_context={RUNTIME_KEY: runtime})
     await sweep_stalled(context, timestamp=0)  # type: ignore[arg-type]

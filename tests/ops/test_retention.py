@@ -427,6 +427,7 @@ async def test_the_daily_task_purges_through_a_worker(state: AppState, db: Sessi
     from app.jobs.app import worker_options
     from app.services import job_names as names
     from app.services.container import Runtime
+    from app.wiring import build_handlers
 
     registry = state.job_app.periodic_registry.periodic_tasks
     daily = registry[(names.PURGE_TASK, names.PURGE_TASK)]
@@ -438,7 +439,10 @@ async def test_the_daily_task_purges_through_a_worker(state: AppState, db: Sessi
     before = await counts(db)
     await daily.task.defer_async(timestamp=int(NOW.timestamp()))
     runtime = Runtime(
-        settings=state.settings, session_factory=state.session_factory, services=state.services
+        settings=state.settings,
+        session_factory=state.session_factory,
+        services=state.services,
+        handlers=build_handlers(),
     )
     options = {**worker_options(runtime), "wait": False, "concurrency": 1}
     await asyncio.wait_for(state.job_app.run_worker_async(**options), timeout=60)

@@ -206,23 +206,32 @@ class InvoiceEvent(_EventBase):
     data: InvoiceData
 
 
+PaymentEventType = Literal["payment.succeeded"]
+ContactEventType = Literal["contact.updated"]
+
+
 class PaymentEvent(_EventBase):
-    type: Literal["payment.succeeded"]
+    type: PaymentEventType
     data: PaymentData
 
 
 class ContactEvent(_EventBase):
-    type: Literal["contact.updated"]
+    type: ContactEventType
     data: Contact
 
 
-CrmEvent = Annotated[InvoiceEvent | PaymentEvent | ContactEvent, Field(discriminator="type")]
-EVENT_TYPES: tuple[str, ...] = (
-    *get_args(InvoiceEventType),
-    "payment.succeeded",
-    "contact.updated",
+# Every event model, spelled once; what each type means to the service (its lock, its sync-log
+# subject, its flow) is the table in app/integrations/crm/event_table.py.
+CrmEventModel = InvoiceEvent | PaymentEvent | ContactEvent
+CrmEvent = Annotated[CrmEventModel, Field(discriminator="type")]
+CrmEventType = InvoiceEventType | PaymentEventType | ContactEventType
+# The types in the order of the union, read from the models' `type` literals.
+EVENT_TYPES: tuple[str, ...] = tuple(
+    name
+    for model in get_args(CrmEventModel)
+    for name in get_args(model.model_fields["type"].annotation)
 )
-_EVENT_ADAPTER: TypeAdapter[InvoiceEvent | PaymentEvent | ContactEvent] = TypeAdapter(CrmEvent)
+_EVENT_ADAPTER: TypeAdapter[CrmEventModel] = TypeAdapter(CrmEvent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,7 +288,7 @@ def _field_error(error: ErrorDetails) -> FieldError:
     return FieldError(".".join(str(part) for part in loc), error["msg"])
 
 
-def parse_event(body: bytes) -> InvoiceEvent | PaymentEvent | ContactEvent:
+def parse_event(body: bytes) -> CrmEventModel:
     """Validate a raw request body into a typed event or raise :class:`EventValidationError`."""
     document = _load_json(body)
     if not isinstance(document, dict):
@@ -292,6 +301,12 @@ def parse_event(body: bytes) -> InvoiceEvent | PaymentEvent | ContactEvent:
         return _EVENT_ADAPTER.validate_python(document)
     except ValidationError as exc:
         raise EventValidationError(field_errors(exc)) from None
+
+
+def validate_event(document: Any) -> CrmEventModel:
+    """An already-parsed JSON document (a stored event's payload) as its typed event; raises
+    pydantic's ValidationError (see :func:`field_errors`)."""
+    return _EVENT_ADAPTER.validate_python(document)
 
 
 def field_errors(exc: ValidationError) -> list[FieldError]:

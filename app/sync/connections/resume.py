@@ -12,6 +12,7 @@ from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.session import SessionFactory, session_scope
+from app.integrations.quickbooks.change_entities import SYNCED_ENTITIES
 from app.logging import get_logger
 from app.models import Connection
 from app.models.states import ConnectionStatus
@@ -23,7 +24,6 @@ from app.services.job_queue import (
     defer_in_transaction,
     defer_qbo_batch,
 )
-from app.sync import dispatch
 
 log = get_logger(__name__)
 
@@ -51,7 +51,7 @@ async def requeue_pending(session: AsyncSession, job_app: App, connection: Conne
         count += 1
     if connection.realm_id:
         waiting = await qbo_changes.pending_for_realm(
-            session, connection.realm_id, entities=sorted(dispatch.QBO_CHANGE_HANDLERS)
+            session, connection.realm_id, entities=sorted(SYNCED_ENTITIES)
         )
         # One batch job per entity takes them in turns (app/sync/qbo_batches.py): a job per
         # change would put thousands of them ahead of every other location's work.

@@ -19,7 +19,7 @@ A turn's cursor (`after_id`) moves past every change it started, so a change tha
 (its company paused) is not retried in a loop; a new delivery's job starts from the beginning and
 the reconnect's resume job re-queues it. A transient failure raises: procrastinate retries the
 turn with backoff (the realm's entity waits, other realms do not); on the final attempt the
-failure is recorded as the change's outcome (dispatch.FINAL_ATTEMPT) and the stream carries on.
+failure is recorded as the change's outcome (`final_attempt`) and the stream carries on.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from app.db.session import SessionFactory, session_scope
 from app.logging import get_logger
 from app.repositories import qbo_change_batches
-from app.services.container import Services
+from app.services.container import QboChangeHandler, Services
 from app.sync import dispatch
 
 log = get_logger(__name__)
@@ -53,10 +53,12 @@ class Turn:
 async def take_turn(
     factory: SessionFactory,
     services: Services,
+    handler: QboChangeHandler,
     realm_id: str,
     entity: str,
     *,
     after_id: int,
+    final_attempt: bool,
     budget_s: float = TURN_BUDGET_S,
 ) -> Turn:
     """Process the realm's pending changes of `entity` after `after_id`, oldest first."""
@@ -71,5 +73,7 @@ async def take_turn(
             return Turn(started, cursor, more=False)
         if started >= TURN_MAX_CHANGES or (started and time.monotonic() >= deadline):
             return Turn(started, cursor, more=True)
-        await dispatch.process_qbo_change(factory, services, row_id)
+        await dispatch.process_qbo_change(
+            factory, services, handler, row_id, final_attempt=final_attempt
+        )
         cursor, started = row_id, started + 1

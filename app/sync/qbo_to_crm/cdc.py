@@ -1,7 +1,8 @@
 """The CDC backstop (Q1): changes missed by webhooks reach the same path within one interval.
 
 Per active connection, at most every `interval` (5 minutes by default; at once after a reconnect
-through `poll_now`): ask `/cdc` for Customer, Invoice and Payment changes since the stored
+through `poll_now`): ask `/cdc` for the changes of every entity the service syncs (Customer,
+Invoice and Payment: app/integrations/quickbooks/change_entities.py) since the stored
 watermark minus an overlap, and store each changed object as a `qbo_changes` row through the
 webhook intake, so processing, batching and ordering are the same. The dedupe key holds the
 object's LastUpdatedTime, so overlapping polls store nothing twice; a version whose SyncToken
@@ -23,10 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.session import session_scope
 from app.errors import AppError
+from app.integrations.quickbooks.change_entities import CHANGE_ENTITIES
 from app.integrations.quickbooks.client import CDC_MAX_OBJECTS
-from app.integrations.quickbooks.entities import Customer, QboEntity
+from app.integrations.quickbooks.entities import QboEntity
 from app.integrations.quickbooks.query import Select
-from app.integrations.quickbooks.transactions import Invoice, Payment
 from app.integrations.quickbooks.webhooks import EntityChange, SourceFormat, parse_qbo_time
 from app.logging import get_logger
 from app.models import Connection
@@ -38,12 +39,14 @@ from app.sync.flow import FlowContext, flow_context
 
 log = get_logger(__name__)
 
+# What CDC asks for, and the link kinds whose SyncTokens mark versions already seen (our own
+# writes among them): both read from the entity table.
 ENTITIES: dict[str, type[QboEntity]] = {
-    "Customer": Customer,
-    "Invoice": Invoice,
-    "Payment": Payment,
+    name: entity.model for name, entity in CHANGE_ENTITIES.items() if entity.model is not None
 }
-LINK_KINDS = {"Customer": "customer", "Invoice": "invoice"}
+LINK_KINDS: dict[str, str] = {
+    name: entity.link_kind for name, entity in CHANGE_ENTITIES.items() if entity.link_kind
+}
 OVERLAP = timedelta(minutes=2)
 # QBO's limit is 30 days; an hour less leaves room for clock skew.
 CDC_MAX_AGE = timedelta(days=30) - timedelta(hours=1)
@@ -172,7 +175,7 @@ async def _reread(ctx: FlowContext, since: datetime) -> list[Changed]:
     found: list[Changed] = []
     for name, entity in ENTITIES.items():
         select = Select(entity).where("MetaData.LastUpdatedTime", ">=", since)
-        if name == "Customer":
+        if CHANGE_ENTITIES[name].read_inactive:
             select = select.include_inactive()
         async for page in ctx.qbo.query_all(select, entity):
             found.extend(

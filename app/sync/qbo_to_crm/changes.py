@@ -7,23 +7,25 @@ other pending changes of the same entity (SKIP LOCKED), reads them all with one 
 is a no-op. Handlers always reconcile to the object as QBO has it now, so duplicate and reordered
 notifications change nothing.
 
-Wiring (app/jobs/tasks.py): `register()` in `register_tasks`. `process_change_task` stays the body
-of the `qbo.change.process` task only so that jobs queued by an earlier version still run; nothing
+`handle_change` is the change handler app/wiring.py hands the job runner; which entities reach it
+is the table app/integrations/quickbooks/change_entities.py, and `FLOWS` has one flow for each
+entity the table syncs (checked below at import). `process_change_task` stays the body of the
+`qbo.change.process` task only so that jobs queued by an earlier version still run; nothing
 queues that task any more.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.integrations.quickbooks.change_entities import SYNCED_ENTITIES
 from app.models import Connection, QboChange
 from app.models.states import ConnectionStatus, InboundState
 from app.repositories import connections, qbo_change_batches, qbo_changes
-from app.services.container import Services
-from app.sync import dispatch
+from app.services.container import Outcome, Services
 from app.sync.flow import FlowContext, flow_context
 from app.sync.qbo_to_crm import customers as qbo_customers
 from app.sync.qbo_to_crm.invoices import process_invoices, process_payments
@@ -33,11 +35,24 @@ _FINISHED = {InboundState.DONE, InboundState.SKIPPED, InboundState.FAILED}
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 EntityFlow = Callable[[FlowContext, Sequence[QboChange]], Awaitable[dict[int, str]]]
-FLOWS: dict[str, EntityFlow] = {
+FLOWS: Mapping[str, EntityFlow] = {
     "Customer": qbo_customers.process,
     "Invoice": process_invoices,
     "Payment": process_payments,
 }
+
+
+def flow_problems() -> list[str]:
+    """Where FLOWS and the entity table disagree (empty when they agree)."""
+    missing = [f"{name}: synced, but no flow" for name in SYNCED_ENTITIES if name not in FLOWS]
+    return missing + [
+        f"{name}: a flow the table does not sync" for name in FLOWS if name not in SYNCED_ENTITIES
+    ]
+
+
+_PROBLEMS = flow_problems()
+if _PROBLEMS:  # pragma: no cover - a missing flow stops the service at import
+    raise RuntimeError(f"QBO change flows disagree with the entity table: {'; '.join(_PROBLEMS)}")
 
 
 def _inactive_reason(connection: Connection | None) -> str | None:
@@ -55,20 +70,19 @@ def _order(change: QboChange) -> tuple[datetime, int]:
     return (change.occurred_at or _EARLIEST, change.id)
 
 
-async def handle_change(
-    session: AsyncSession, services: Services, change: QboChange
-) -> dispatch.Outcome:
+async def handle_change(session: AsyncSession, services: Services, change: QboChange) -> Outcome:
+    """The QBO change handler (app/services/container.py `QboChangeHandler`)."""
     await qbo_change_batches.lock_batch(session, change.realm_id, change.entity)
     row = await qbo_change_batches.lock_change(session, change.id)
     if row is None:
-        return dispatch.Outcome(InboundState.SKIPPED, "the change row is gone")
+        return Outcome(InboundState.SKIPPED, "the change row is gone")
     if row.state in _FINISHED:
         # Processed by a sibling job's batch while this job waited for the row.
-        return dispatch.Outcome(row.state, row.state_reason)
+        return Outcome(row.state, row.state_reason)
     connection = await connections.get_by_realm(session, row.realm_id)
     reason = _inactive_reason(connection)
     if reason is not None or connection is None:
-        return dispatch.Outcome(InboundState.SKIPPED, reason)
+        return Outcome(InboundState.SKIPPED, reason)
     siblings = await qbo_change_batches.claim_pending(
         session, row.realm_id, row.entity, exclude_id=row.id, limit=BATCH_LIMIT
     )
@@ -79,9 +93,4 @@ async def handle_change(
         await qbo_changes.mark(
             session, sibling.id, InboundState.DONE, results.get(sibling.id, "processed in a batch")
         )
-    return dispatch.Outcome(InboundState.DONE, results.get(row.id))
-
-
-def register() -> None:
-    for entity in FLOWS:
-        dispatch.QBO_CHANGE_HANDLERS[entity] = handle_change
+    return Outcome(InboundState.DONE, results.get(row.id))

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.errors import TransientError
+from app.integrations.quickbooks.change_entities import link_kind
 from app.integrations.quickbooks.entities import Customer
 from app.models import EntityLink, QboChange, SyncLogEntry
 from app.models.states import Direction, SyncState
@@ -22,7 +23,7 @@ from app.sync.flow import FlowContext
 from app.sync.mapping.crm_payloads import contact_record, record_hash
 from app.sync.qbo_to_crm.reads import read_many
 
-KIND = "customer"
+KIND = link_kind("Customer")  # the entity table's: CDC reads the same links
 CALLBACK = "contact.upsert"
 # A customer without a link may be one our CRM -> QBO flow is creating right now (its link is
 # not committed yet): wait while a CRM event that recent is still in flight.

@@ -38,7 +38,6 @@ from app.repositories.import_links import ImportedLink
 from app.services import callback_delivery
 from app.services.container import Runtime, Services
 from app.services.tokens import ConnectionPausedError
-from app.sync import dispatch
 from app.sync.flow import CountingLimiter
 from app.sync.mapping.crm_payloads import contact_record, invoice_record, record_hash
 
@@ -101,11 +100,8 @@ class _Plan:
     progress: Progress
 
 
-def register() -> None:
-    dispatch.INITIAL_IMPORTER = run_initial_import
-
-
 async def run_initial_import(runtime: Runtime, connection_id: str) -> None:
+    """The initial importer (app/services/container.py `InitialImporter`)."""
     factory = runtime.session_factory
     plan = await _begin(factory, uuid.UUID(connection_id))
     if plan is None:

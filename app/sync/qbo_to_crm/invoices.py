@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from app.integrations.quickbooks.change_entities import link_kind
 from app.integrations.quickbooks.transactions import Invoice, Payment
 from app.models import EntityLink, QboChange, SyncLogEntry
 from app.models.states import Direction, LinkOrigin, SyncState
@@ -20,7 +21,7 @@ from app.sync.mapping.crm_payloads import invoice_record, record_hash
 from app.sync.qbo_to_crm import review_requests
 from app.sync.qbo_to_crm.reads import read_many
 
-KIND = "invoice"
+KIND = link_kind("Invoice")  # the entity table's: CDC reads the same links
 CALLBACK = "invoice.import"
 
 
