@@ -143,7 +143,9 @@ async def test_every_app_error_answers_with_its_declared_status_and_code(error_b
 async def test_what_clients_see_is_unchanged() -> None:
     errors = [_instance(cls) for cls in PUBLIC]
     answers = await _answers(errors)
-    seen = {type(e): (r.status_code, r.json()["error"]) for e, r in zip(errors, answers, strict=True)}
+    seen = {
+        type(e): (r.status_code, r.json()["error"]) for e, r in zip(errors, answers, strict=True)
+    }
     assert seen == PUBLIC
     by_class = dict(zip(PUBLIC, answers, strict=True))
     assert by_class[AuthError].headers["WWW-Authenticate"] == "Bearer"
@@ -156,29 +158,29 @@ async def test_what_clients_see_is_unchanged() -> None:
     )
 
 
-class _Forgotten(AppError):
+class _ForgottenError(AppError):
     """An error someone added without saying how HTTP sees it."""
 
 
-class _ForgottenPermanent(PermanentError):
+class _ForgottenPermanentError(PermanentError):
     pass
 
 
-class _ForgottenTransient(TransientError):
+class _ForgottenTransientError(TransientError):
     pass
 
 
-class _NarrowerUnknownLocation(UnknownLocationError):
+class _NarrowerUnknownLocationError(UnknownLocationError):
     pass
 
 
 async def test_an_undeclared_error_gets_its_base_s_answer() -> None:
     errors: list[AppError] = [
-        _Forgotten("secret detail"),
-        _ForgottenPermanent("secret detail"),
-        _ForgottenTransient("secret detail", retry_after_s=61.5),
-        _ForgottenTransient("secret detail"),
-        _NarrowerUnknownLocation("loc_y"),
+        _ForgottenError("secret detail"),
+        _ForgottenPermanentError("secret detail"),
+        _ForgottenTransientError("secret detail", retry_after_s=61.5),
+        _ForgottenTransientError("secret detail"),
+        _NarrowerUnknownLocationError("loc_y"),
     ]
     forgotten, permanent, slow, quick, narrower = await _answers(errors)
     for unexpected in (forgotten, permanent):

@@ -1,4 +1,4 @@
-""""Retry all failed" is one action: the API, the card and the CLI queue the same work.
+"""Retry all failed is one action: the API, the card and the CLI queue the same work.
 
 On the same sync log, each of them re-queues every CRM object whose newest entry failed, once,
 with the newest event of the object; a failure since followed by a newer entry is left alone,
@@ -94,7 +94,9 @@ async def queued_work(db: SessionFactory) -> dict[str, Any]:
     """What a worker will do: the jobs queued, and which events are open again."""
     async with db() as session:
         jobs = (await session.execute(text("SELECT task_name, args FROM procrastinate_jobs"))).all()
-        events = (await session.execute(select(CrmEvent.id, CrmEvent.event_id, CrmEvent.state))).all()
+        events = (
+            await session.execute(select(CrmEvent.id, CrmEvent.event_id, CrmEvent.state))
+        ).all()
     return {
         "jobs": sorted((task, args["event_row_id"]) for task, args in jobs),
         "reopened": sorted(
