@@ -12,13 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.session import SessionFactory
 from app.errors import PermanentError, TransientError
 from app.jobs.app import worker_options
-from app.models import CrmEvent
-from app.models.states import InboundState
+from app.models import CrmEvent, SyncLogEntry
+from app.models.states import InboundState, SyncState
 from app.services.container import CrmEventHandler, Outcome, Runtime
 from app.state import AppState
 from app.sync import dispatch
 from app.wiring import build_handlers
-from tests.fixtures.events import PostEvent, invoice_event
+from tests.fixtures.events import PostEvent, invoice_event, payment_event
 
 pytestmark = pytest.mark.usefixtures("location")
 
@@ -152,6 +152,68 @@ async def test_replayed_job_of_a_finished_event_changes_nothing(
     )
     assert replayed is InboundState.DONE
     assert calls == 1
+
+
+async def activate(db: SessionFactory) -> None:
+    """The registered location connected (no QuickBooks call happens before the checks)."""
+    async with db() as session, session.begin():
+        await session.execute(
+            text(
+                "UPDATE connections SET status = 'active', realm_id = '9130000000000042' "
+                "WHERE location_id = 'loc_1'"
+            )
+        )
+
+
+async def stored_as(db: SessionFactory, update: str) -> None:
+    """Rewrite the stored event as another version might have stored it."""
+    async with db() as session, session.begin():
+        await session.execute(text(update))
+
+
+@pytest.mark.parametrize(
+    ("update", "reason", "subject"),
+    [
+        # A type this version has no row for (stored by a newer one): failed, naming the type.
+        (
+            "UPDATE crm_events SET type = 'invoice.refunded', "
+            """payload = jsonb_set(payload, '{type}', '"invoice.refunded"')""",
+            "type: unknown event type",
+            ("invoice", "inv_1"),
+        ),
+        # An invoice payment that fails today's checks is recorded under its sales receipt,
+        # as it is when it syncs (its job still queues behind its invoice).
+        (
+            """UPDATE crm_events SET payload = jsonb_set(payload, '{data,payment_method}', '""')""",
+            "data.payment_method",
+            ("sales_receipt", "pay_1"),
+        ),
+    ],
+)
+async def test_stored_event_this_version_cannot_read_fails_at_once_under_its_subject(
+    post_event: PostEvent,
+    state: AppState,
+    db: SessionFactory,
+    update: str,
+    reason: str,
+    subject: tuple[str, str],
+) -> None:
+    await activate(db)
+    event = (
+        invoice_event()
+        if subject[0] == "invoice"
+        else payment_event(source="invoice", invoice_id="inv_1")
+    )
+    await post_event(event)
+    await stored_as(db, update)
+    await run_jobs(state)
+    [row] = await events(db)
+    assert row.state is InboundState.FAILED
+    assert reason in (row.state_reason or "")
+    async with db() as session:
+        [entry] = (await session.execute(select(SyncLogEntry))).scalars()
+    assert (entry.kind, entry.crm_id, entry.state) == (*subject, SyncState.FAILED)
+    assert await job_statuses(db) == ["succeeded"], "failed on its first run: no retry"
 
 
 async def test_sweeper_requeues_a_job_whose_worker_died(
