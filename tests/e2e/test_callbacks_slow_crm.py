@@ -18,7 +18,6 @@ from sqlalchemy import text
 from app.config import Settings
 from app.db.session import SessionFactory
 from app.integrations.crm.callbacks import DEFAULT_TIMEOUT_S
-from qbo_emulator.config import EmulatorConfig
 from tests.e2e.sync_helpers import post
 from tests.fixtures.crm_receiver import CrmReceiver
 from tests.fixtures.events import payment_event
@@ -27,16 +26,6 @@ pytestmark = pytest.mark.slow
 
 LINES = [{"name": "Consultation", "quantity": 1, "unit_price": "10.00", "taxes": []}]
 TOTALS = {"subtotal": "10.00", "discount": "0.00", "tax": "0.00", "total": "10.00"}
-
-
-@pytest.fixture
-def emulator_config(auto_consent_config: EmulatorConfig) -> EmulatorConfig:
-    return auto_consent_config
-
-
-@pytest.fixture
-def run_worker() -> bool:
-    return True
 
 
 @pytest.fixture

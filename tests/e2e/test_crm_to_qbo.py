@@ -13,7 +13,6 @@ import pytest
 from app.config import Settings
 from app.db.session import SessionFactory
 from app.models.states import SyncState
-from qbo_emulator.config import EmulatorConfig
 from tests.e2e.sync_helpers import Qbo, callbacks, entries, post, settle
 from tests.fixtures.connect import AUTH
 from tests.fixtures.crm_receiver import CrmReceiver
@@ -23,23 +22,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def emulator_config(auto_consent_config: EmulatorConfig) -> EmulatorConfig:
-    return auto_consent_config
-
-
-@pytest.fixture
-def run_worker() -> bool:
-    return True
-
-
-@pytest.fixture
 def callback_url(crm_receiver: CrmReceiver) -> str:
     return crm_receiver.url
-
-
-@pytest.fixture
-def qbo(emulator: str, connected_realm: str) -> Qbo:
-    return Qbo(emulator, connected_realm)
 
 
 def later(

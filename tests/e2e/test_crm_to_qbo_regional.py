@@ -32,11 +32,6 @@ def emulator_config(emulator_config: EmulatorConfig) -> EmulatorConfig:
 
 
 @pytest.fixture
-def run_worker() -> bool:
-    return True
-
-
-@pytest.fixture
 async def qbo(live_service: tuple[str, Settings], emulator: str) -> Qbo:
     async with httpx.AsyncClient(base_url=emulator) as http:
         response = await http.post(

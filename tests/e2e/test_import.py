@@ -22,7 +22,6 @@ from app.services.container import Runtime
 from app.sync.mapping.crm_payloads import record_hash
 from app.sync.qbo_to_crm import imports
 from app.wiring import build_handlers, build_services
-from qbo_emulator.config import EmulatorConfig
 from tests.fixtures.connect import browse, describe, start_connect
 from tests.fixtures.crm_receiver import CrmReceiver
 
@@ -32,16 +31,6 @@ NO_EMAIL = 3
 INACTIVE = 2
 # What connecting costs in QBO requests: the company facts (CompanyInfo and Preferences).
 CONNECT_READS = 2
-
-
-@pytest.fixture
-def emulator_config(auto_consent_config: EmulatorConfig) -> EmulatorConfig:
-    return auto_consent_config
-
-
-@pytest.fixture
-def run_worker() -> bool:
-    return True
 
 
 @pytest.fixture

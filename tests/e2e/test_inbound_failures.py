@@ -27,7 +27,6 @@ from app.main import create_app
 from app.models import CrmEvent, QboChange, SyncLogEntry
 from app.models.states import InboundState, SyncState
 from app.services import job_names as names
-from qbo_emulator.config import EmulatorConfig
 from tests.e2e.sync_helpers import Qbo, callbacks, post
 from tests.fixtures.connect import AUTH, describe, start_connect
 from tests.fixtures.crm_receiver import CrmReceiver
@@ -38,11 +37,6 @@ pytestmark = pytest.mark.slow
 
 # Three runs in all: attempts 0 and 1 are retried, attempt 2 is the last.
 MAX_ATTEMPTS = 2
-
-
-@pytest.fixture
-def emulator_config(auto_consent_config: EmulatorConfig) -> EmulatorConfig:
-    return auto_consent_config
 
 
 @pytest.fixture

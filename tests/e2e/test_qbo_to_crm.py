@@ -12,17 +12,17 @@ from typing import Any
 import httpx
 import pytest
 from procrastinate import App
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from app.config import Settings
 from app.db.session import SessionFactory
 from app.jobs import app as job_app_module
+from app.jobs import qbo_tasks
 from app.jobs.retry import CappedJitterBackoff
-from app.models import Connection, QboChange, ReviewRequest, SyncLogEntry
-from app.models.states import Direction, InboundState
-from app.sync.qbo_to_crm import cdc
+from app.jobs.tasks import register_tasks
+from app.models import Connection, CrmCallback, QboChange, ReviewRequest, SyncLogEntry
+from app.models.states import CallbackState, Direction, InboundState
 from app.sync.qbo_to_crm import changes as qbo_changes
-from qbo_emulator.config import EmulatorConfig
 from tests.e2e.sync_helpers import Qbo, post, settle
 from tests.fixtures.connect import browse, start_connect
 from tests.fixtures.crm_receiver import CrmReceiver
@@ -37,26 +37,15 @@ TEST_POLL_TASK = "test.qbo.cdc.poll_all"
 def poll_every_second(monkeypatch: pytest.MonkeyPatch) -> None:
     """A test-only periodic poll firing every second (the real one fires every 10 s); the
     connection's interval (`settings.worker.cdc_interval_s`) still decides when it is due."""
-    original = job_app_module.register_tasks
 
     def register(app: App, retry: CappedJitterBackoff) -> None:
-        original(app, retry)
+        register_tasks(app, retry)
         poll = app.task(name=TEST_POLL_TASK, pass_context=True, queueing_lock=TEST_POLL_TASK)(
-            cdc.poll_all_task
+            qbo_tasks.poll_all_task
         )
         app.periodic(cron="* * * * * *", periodic_id=TEST_POLL_TASK)(poll)
 
     monkeypatch.setattr(job_app_module, "register_tasks", register)
-
-
-@pytest.fixture
-def emulator_config(auto_consent_config: EmulatorConfig) -> EmulatorConfig:
-    return auto_consent_config
-
-
-@pytest.fixture
-def run_worker() -> bool:
-    return True
 
 
 @pytest.fixture
@@ -97,6 +86,10 @@ async def wait_for(check: Callable[[], bool], what: str, timeout_s: float = 20) 
     return time.monotonic() - started
 
 
+def one_contact_for(receiver: CrmReceiver, qbo_id: str) -> Callable[[], bool]:
+    return lambda: len(contacts(receiver, qbo_id)) == 1
+
+
 def callbacks_of(receiver: CrmReceiver, type_: str) -> list[dict[str, Any]]:
     return [c["data"] for c in receiver.received if c["type"] == type_]
 
@@ -133,9 +126,27 @@ async def settle_changes(db: SessionFactory, timeout_s: float = 20) -> list[QboC
 
 async def flush_and_settle(emulator: str, db: SessionFactory) -> list[QboChange]:
     async with httpx.AsyncClient(base_url=emulator) as http:
+        # Answers once every queued webhook was delivered, so the changes are stored by now.
         await http.post("/_emulator/webhooks/flush")
-    await asyncio.sleep(0.3)
     return await settle_changes(db)
+
+
+async def callbacks_sent(db: SessionFactory, timeout_s: float = 20) -> None:
+    """Wait until no callback waits in the outbox. The settled changes queued theirs in the same
+    transaction, so a callback the CRM receiver has not got by now will never come."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        async with db() as session:
+            waiting = await session.scalar(
+                select(func.count())
+                .select_from(CrmCallback)
+                .where(CrmCallback.state == CallbackState.PENDING)
+            )
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{waiting} callbacks still waiting to be sent")
+        await asyncio.sleep(0.05)
 
 
 async def qbo_call(emulator: str, method: str, path: str, body: Any = None) -> dict[str, Any]:
@@ -230,7 +241,7 @@ async def test_duplicate_and_reordered_webhooks_change_nothing(
         assert response.status_code == 200
     rows = await settle_changes(db)
     assert all(r.state is InboundState.DONE for r in rows), [r.state_reason for r in rows]
-    await asyncio.sleep(0.5)
+    await callbacks_sent(db)
     assert len(contacts(crm_receiver, ann["Id"])) == 2
 
 
@@ -252,7 +263,7 @@ async def test_many_changes_of_a_realm_are_read_with_one_query(
         await http.delete(f"/_emulator/companies/{realm}/requests")
     created = [await qbo.create("Customer", {"DisplayName": f"Person {n}"}) for n in range(6)]
     for customer in created:
-        await wait_for(lambda c=customer: len(contacts(crm_receiver, c["Id"])) == 1, "contacts")
+        await wait_for(one_contact_for(crm_receiver, customer["Id"]), "contacts")
     log = await qbo.requests()
     assert log["by_method_path"] == {"POST /query": 1}, log["by_method_path"]
 
@@ -405,7 +416,7 @@ async def test_review_request_once_for_the_first_paid_invoice_only(
 
     await paid_invoice(qbo, ann["Id"], amount=50)
     await flush_and_settle(emulator, db)
-    await asyncio.sleep(0.5)
+    await callbacks_sent(db)
     assert len(review_requests(crm_receiver)) == 1
     assert await decisions(db) == {ann["Id"]: "sent"}
     [entry] = await review_log(db)
@@ -426,7 +437,7 @@ async def test_no_review_request_with_the_toggle_off(
     await paid_invoice(qbo, ann["Id"])
     await flush_and_settle(emulator, db)
     await wait_for(lambda: bool(contacts(crm_receiver, ann["Id"])), "contact")
-    await asyncio.sleep(0.5)
+    await callbacks_sent(db)
     assert review_requests(crm_receiver) == []
     assert await decisions(db) == {ann["Id"]: "toggle_off"}
     [entry] = await review_log(db)
@@ -471,7 +482,7 @@ async def test_no_review_request_for_invoices_paid_before_connecting(
         {"PrivateNote": "edited after connecting"},
     )
     await flush_and_settle(emulator, db)
-    await asyncio.sleep(0.5)
+    await callbacks_sent(db)
     assert review_requests(crm_receiver) == []
     assert await decisions(db) == {
         bob["Id"]: "had_paid_invoice_before",

@@ -10,7 +10,6 @@ from app.config import RetentionSettings, Settings
 from app.db.session import SessionFactory
 from app.models.states import SyncState
 from app.sync import retention
-from qbo_emulator.config import EmulatorConfig
 from tests.e2e.sync_helpers import Qbo, count_events, entries, post, settle
 from tests.fixtures.events import payment_event
 
@@ -18,21 +17,6 @@ pytestmark = pytest.mark.slow
 
 LINES = [{"name": "Consultation", "quantity": 3, "unit_price": "9.99", "taxes": []}]
 TOTALS = {"subtotal": "29.97", "discount": "0.00", "tax": "0.00", "total": "29.97"}
-
-
-@pytest.fixture
-def emulator_config(auto_consent_config: EmulatorConfig) -> EmulatorConfig:
-    return auto_consent_config
-
-
-@pytest.fixture
-def run_worker() -> bool:
-    return True
-
-
-@pytest.fixture
-def qbo(emulator: str, connected_realm: str) -> Qbo:
-    return Qbo(emulator, connected_realm)
 
 
 async def test_an_event_redelivered_after_its_purge_creates_nothing_twice(

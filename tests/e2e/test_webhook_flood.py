@@ -21,7 +21,6 @@ from app.config import Settings
 from app.db.session import SessionFactory
 from app.models import CrmEvent, QboChange
 from app.models.states import InboundState
-from qbo_emulator.config import EmulatorConfig
 from tests.e2e.sync_helpers import Qbo, post
 from tests.fixtures.connect import browse, describe, start_connect
 from tests.fixtures.crm_receiver import CrmReceiver
@@ -35,16 +34,6 @@ pytestmark = pytest.mark.slow
 FLOOD = int(os.environ.get("QBS_TEST_FLOOD_CHANGES", "1000"))
 OTHER_TENANT_DEADLINE_S = 20.0  # generous: the measured wait is printed
 DRAIN_DEADLINE_S = 600.0
-
-
-@pytest.fixture
-def emulator_config(auto_consent_config: EmulatorConfig) -> EmulatorConfig:
-    return auto_consent_config
-
-
-@pytest.fixture
-def run_worker() -> bool:
-    return True
 
 
 @pytest.fixture
