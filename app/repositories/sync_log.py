@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -81,26 +81,17 @@ async def failed_count(
 def _superseded() -> ColumnElement[bool]:
     """SQL: a newer entry of the same object exists (a retry, or any later event of it).
 
-    CRM -> QBO entries name their object by CRM id, QBO -> CRM ones by QBO id; an entry with
-    neither is never superseded. The same rule as retention's (app/repositories/retention.py)."""
+    The object is (direction, kind, CRM id), so ix_sync_log_object finds the newer entries; an
+    entry without a CRM id is never superseded (it stays until a person looks at it)."""
     later = aliased(SyncLogEntry)
     return (
         select(later.id)
         .where(
             later.connection_id == SyncLogEntry.connection_id,
-            later.direction == SyncLogEntry.direction,
             later.kind == SyncLogEntry.kind,
+            later.crm_id == SyncLogEntry.crm_id,
+            later.direction == SyncLogEntry.direction,
             later.id > SyncLogEntry.id,
-            or_(
-                and_(
-                    SyncLogEntry.direction == Direction.CRM_TO_QBO,
-                    later.crm_id == SyncLogEntry.crm_id,
-                ),
-                and_(
-                    SyncLogEntry.direction == Direction.QBO_TO_CRM,
-                    later.qbo_id == SyncLogEntry.qbo_id,
-                ),
-            ),
         )
         .exists()
     )
