@@ -15,9 +15,9 @@ pytest_plugins = [
 ]
 
 # Directories left out of the fast loop (`pytest -m "not slow"`) as a whole: their tests start
-# processes, a browser, a whole service with its worker, or send hundreds of generated requests.
-# CI runs everything. Elsewhere a slow test says so itself with @pytest.mark.slow.
-SLOW_DIRECTORIES = frozenset({"resilience", "browser", "e2e"})
+# processes (the CLI in ops), a browser, a whole service with its worker, or send hundreds of
+# generated requests. CI runs everything. Elsewhere a slow test says so with @pytest.mark.slow.
+SLOW_DIRECTORIES = frozenset({"resilience", "browser", "e2e", "ops"})
 TESTS = Path(__file__).parent
 
 
