@@ -4,6 +4,8 @@ The two intake routes read their raw body (the signature covers those exact byte
 sees no body; the API key and the two signatures are checked in code, not declared as security;
 every error is answered by app/api/errors.py as `{error, detail, errors?, reason?}`, never as
 FastAPI's HTTPValidationError; the card forms answer 303s and the card and OAuth pages HTML.
+The callbacks the service sends the CRM are its `webhooks`, one per callback type, generated
+from app/integrations/crm/callback_payloads.py.
 """
 
 from __future__ import annotations
@@ -15,10 +17,16 @@ from typing import Any, get_args
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import AfterValidator, BeforeValidator
-from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic.json_schema import (
+    GenerateJsonSchema,
+    JsonSchemaMode,
+    JsonSchemaValue,
+    models_json_schema,
+)
 from pydantic_core import core_schema
 
 from app.integrations.crm import event_fields as fields
+from app.integrations.crm.callback_payloads import CALLBACK_PAYLOADS, CallbackPayload
 from app.integrations.crm.schemas import _EVENT_ADAPTER
 from app.integrations.crm.signatures import SIGNATURE_HEADER, SignatureFailure
 from app.integrations.quickbooks import webhooks
@@ -77,6 +85,7 @@ def build_document(app: FastAPI) -> Schema:
         mode="validation", ref_template=REF + "{model}", schema_generator=_EventSchemaGenerator
     )
     _add_schemas(schemas, events.pop("$defs"))
+    document["webhooks"] = _callback_webhooks(schemas)
     notifications = [_ref("QboLegacyWebhook"), {"type": "array", "items": _ref("QboCloudEvent")}]
     paths = document["paths"]
     paths[CRM_EVENTS]["post"]["requestBody"] = _body(events, _EVENT_RULES, JSON)
@@ -195,6 +204,68 @@ def _webhook_schemas() -> dict[str, Schema]:
             data={"type": "object", "description": 'Merge: {"deletedid": "<id>"}.'},
             **{name: text for name in ("source", "datacontenttype")},
         ),
+    }
+
+
+_CALLBACK_RULES = (
+    "POSTed to CRM_CALLBACK_URL after the transaction that decided it commits, signed like CRM "
+    "events (X-Signature over the exact body, with the first CRM_SIGNING_SECRET). The CRM "
+    "deduplicates on `id`: a callback may arrive more than once, and callbacks of one location "
+    "arrive in the order they were created."
+)
+_CALLBACK_ANSWERS: Schema = {
+    "2XX": {"description": "Delivered."},
+    **{
+        status: {"description": "Refused for good: failed, until an operator resends it."}
+        for status in ("400", "410", "413", "422")
+    },
+    "default": {"description": "Any other answer, or none in time: retried with backoff."},
+}
+
+
+def _callback_webhooks(schemas: Schema) -> Schema:
+    """One webhook per callback type: the signed envelope, with the type's model as `data`."""
+    mode: JsonSchemaMode = "serialization"  # what the CRM receives
+    models = [(model, mode) for model in CALLBACK_PAYLOADS]
+    _, generated = models_json_schema(models, by_alias=True, ref_template=REF + "{model}")
+    definitions = generated["$defs"]
+    for definition in definitions.values():
+        _never_null_when_left_out(definition)
+    _add_schemas(schemas, definitions)
+    return {
+        model.callback_type: {"post": _callback_operation(model)} for model in CALLBACK_PAYLOADS
+    }
+
+
+def _never_null_when_left_out(definition: Schema) -> None:
+    """A key a callback leaves out when it has no value is never sent as null: say so."""
+    required = definition.get("required", [])
+    for name, prop in definition.get("properties", {}).items():
+        branches = prop.get("anyOf", [])
+        if name in required or prop.get("default", ...) is not None or len(branches) != 2:
+            continue
+        prop.update(next(branch for branch in branches if branch != {"type": "null"}))
+        del prop["anyOf"], prop["default"]
+
+
+def _callback_operation(model: type[CallbackPayload]) -> Schema:
+    text = {"type": "string"}
+    envelope = _object(
+        ["id", "type", "occurred_at", "location_id", "data"],
+        id={**text, "format": "uuid", "description": "The callback's id; the CRM's dedup key."},
+        type={"const": model.callback_type},
+        occurred_at={**text, "format": "date-time", "description": "When it was decided (UTC)."},
+        location_id=text,
+        data=_ref(model.__name__),
+    )
+    signature = {"name": SIGNATURE_HEADER, "in": "header", "required": True, "schema": text}
+    return {
+        "operationId": "callback_" + model.callback_type.replace(".", "_"),
+        "summary": model.callback_type,
+        "description": f"Sent when: {model.sent_when}. {_CALLBACK_RULES}",
+        "parameters": [signature],
+        "requestBody": {"required": True, "content": {JSON: {"schema": envelope}}},
+        "responses": _CALLBACK_ANSWERS,
     }
 
 

@@ -9,7 +9,10 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, TimestampMixin, enum_column
-from app.models.states import ConnectionStatus
+from app.models.states import ConnectionStatus, ImportState
+
+# connections.import_state is VARCHAR(32); the full reason goes to the log and the callback.
+IMPORT_STATE_CHARS = 32
 
 
 class Connection(TimestampMixin, Base):
@@ -48,7 +51,9 @@ class Connection(TimestampMixin, Base):
     income_account_id: Mapped[str | None] = mapped_column(sa.String(64))
 
     # Initial import of QBO customers (and invoices): queued at connect, run by the importer.
-    import_state: Mapped[str | None] = mapped_column(sa.String(32))
+    # An `ImportState`, then ": <reason>" when retrying, paused or failed, as GET and the
+    # `connection.status` callback show it. Decide on `import_phase`; write `set_import_state`.
+    import_state: Mapped[str | None] = mapped_column(sa.String(IMPORT_STATE_CHARS))
     # Per kind: {"customers": {"done": n, "total": n, "next_position": k}, "invoices": {...}}.
     import_progress: Mapped[dict[str, Any]] = mapped_column(
         JSONB, default=dict, server_default="{}"
@@ -57,3 +62,19 @@ class Connection(TimestampMixin, Base):
     cdc_watermark: Mapped[datetime | None]
     connected_at: Mapped[datetime | None]
     status_reason: Mapped[str | None] = mapped_column(sa.Text)
+
+    @property
+    def import_phase(self) -> ImportState | None:
+        """The initial import's state, without its reason; None when there is no import."""
+        if self.import_state is None:
+            return None
+        return ImportState(self.import_state.split(":", 1)[0])
+
+    def set_import_state(self, state: ImportState | None, reason: str | None = None) -> None:
+        """Record the import's state (and why, for retrying, paused, failed), cut to fit."""
+        if state is None:
+            self.import_state = None
+            return
+        text = f"{state.value}: {reason}" if reason else state.value
+        limit = IMPORT_STATE_CHARS
+        self.import_state = text if len(text) <= limit else text[: limit - 1] + "…"

@@ -38,6 +38,17 @@ class CallbackState(StrEnum):
     FAILED = "failed"
 
 
+class ImportState(StrEnum):
+    """Where a connection's initial import is (stored as text, see `Connection.import_state`)."""
+
+    QUEUED = "queued"  # at connect, until the importer starts
+    RUNNING = "running"
+    DONE = "done"
+    RETRYING = "retrying"  # the job raised and is retried with backoff
+    PAUSED = "paused"  # the connection is not active; a reconnect queues the import again
+    FAILED = "failed"  # a permanent QBO error; not retried
+
+
 class LinkOrigin(StrEnum):
     CRM = "crm"
     QBO = "qbo"

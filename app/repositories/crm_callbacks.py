@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,10 +16,17 @@ from app.models.states import CallbackState
 MAX_ERROR_CHARS = 2000
 
 
-async def enqueue(
-    session: AsyncSession, location_id: str, type_: str, payload: dict[str, Any]
-) -> uuid.UUID:
-    callback = CrmCallback(location_id=location_id, type=type_, payload=payload)
+class CallbackBody(Protocol):
+    """A callback's `data` (the models of app/integrations/crm/callback_payloads.py)."""
+
+    callback_type: ClassVar[str]
+
+    def as_json(self) -> dict[str, Any]: ...
+
+
+async def enqueue(session: AsyncSession, location_id: str, body: CallbackBody) -> uuid.UUID:
+    """Owe the CRM this callback; stored as the JSON it will receive, sent after the commit."""
+    callback = CrmCallback(location_id=location_id, type=body.callback_type, payload=body.as_json())
     session.add(callback)
     await session.flush()
     return callback.id

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import EntityLink
+from app.models.entity_link import LinkState
 from app.models.states import LinkOrigin
 
 
@@ -85,7 +86,7 @@ async def upsert(
     origin: LinkOrigin,
     sync_token: str | None,
     content_hash: str | None = None,
-    state: dict[str, Any] | None = None,
+    state: LinkState | None = None,
 ) -> EntityLink:
     """Create or update the link of a CRM object; the QBO id of an existing link may change."""
     values: dict[str, Any] = {
@@ -94,7 +95,7 @@ async def upsert(
         "content_hash": content_hash,
     }
     if state is not None:
-        values["state"] = state
+        values["state"] = state.stored()
     statement = (
         insert(EntityLink)
         .values(connection_id=connection_id, kind=kind, crm_id=crm_id, origin=origin, **values)

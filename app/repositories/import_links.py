@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Connection, EntityLink
+from app.models.entity_link import LinkState
 from app.models.states import LinkOrigin
 
 
@@ -56,7 +57,7 @@ async def upsert_imported(
             "qbo_id": link.qbo_id,
             "origin": LinkOrigin.QBO,
             "sync_token": link.sync_token,
-            "state": {"crm_hash": link.crm_hash},
+            "state": LinkState(crm_hash=link.crm_hash).stored(),
         }
         for link in links
     ]

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import EntityLink
+from app.models.entity_link import LinkState
 from app.models.states import LinkOrigin
 
 
@@ -44,7 +44,7 @@ async def record_seen(
     kind: str,
     qbo_id: str,
     sync_token: str | None,
-    state: dict[str, Any],
+    state: LinkState,
 ) -> None:
     """Remember the SyncToken last seen and merge `state` into the link, creating it if absent."""
     statement = insert(EntityLink).values(
@@ -54,7 +54,7 @@ async def record_seen(
         qbo_id=qbo_id,
         origin=LinkOrigin.QBO,
         sync_token=sync_token,
-        state=state,
+        state=state.stored(),
     )
     await session.execute(
         statement.on_conflict_do_update(

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.integrations.crm.callback_payloads import SyncedObject, SyncResultCallback
 from app.integrations.quickbooks.errors import action_for
 from app.models import SyncLogEntry
 from app.models.states import Direction, SyncState
@@ -15,8 +16,6 @@ from app.repositories import crm_callbacks, sync_log
 from app.services.locations import require_connection
 from app.sync.flow import FlowContext
 from app.sync.results import SyncResult
-
-SYNC_RESULT = "sync.result"
 
 
 def _details(ctx: FlowContext, result: SyncResult) -> dict[str, Any]:
@@ -53,21 +52,23 @@ async def record(
     )
     # Skips are the CRM's business too: it may show "not synced: created before connecting".
     await crm_callbacks.enqueue(
-        ctx.session,
-        ctx.connection.location_id,
-        SYNC_RESULT,
-        {
-            "event_id": event_id,
-            "object": {"kind": result.kind, "crm_id": result.crm_id},
-            "state": result.state.value,
-            "qbo_id": result.qbo_id,
-            "message": result.message,
-            "action": entry.action,
-            "error_code": entry.qbo_error_code,
-            "sync_log_id": entry.id,
-        },
+        ctx.session, ctx.connection.location_id, _callback(result, entry, event_id)
     )
     return entry
+
+
+def _callback(result: SyncResult, entry: SyncLogEntry, event_id: str) -> SyncResultCallback:
+    """The one place a `sync.result` callback is built: the entry as the CRM sees it."""
+    return SyncResultCallback(
+        event_id=event_id,
+        object_=SyncedObject(kind=result.kind, crm_id=result.crm_id),
+        state=result.state,
+        qbo_id=result.qbo_id,
+        message=result.message,
+        action=entry.action,
+        error_code=entry.qbo_error_code,
+        sync_log_id=entry.id,
+    )
 
 
 def outcome_reason(result: SyncResult) -> str | None:

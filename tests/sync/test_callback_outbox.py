@@ -17,9 +17,10 @@ import pytest
 from sqlalchemy import text, update
 
 from app.db.session import SessionFactory, session_scope
+from app.integrations.crm.callback_payloads import SyncedObject, SyncResultCallback
 from app.integrations.crm.callbacks import CallbackClient
 from app.models import Connection, CrmCallback
-from app.models.states import CallbackState, ConnectionStatus
+from app.models.states import CallbackState, ConnectionStatus, SyncState
 from app.repositories import crm_callbacks
 from app.services.callback_delivery import DeliveryPolicy, deliver_due
 from tests.fixtures.app import API_KEY, SIGNING_SECRET
@@ -51,9 +52,22 @@ def callbacks_client(http: httpx.AsyncClient, crm_receiver: CrmReceiver) -> Call
     return CallbackClient(http, url=crm_receiver.url, secret=SIGNING_SECRET)
 
 
+def result(n: int) -> SyncResultCallback:
+    return SyncResultCallback(
+        event_id=f"evt-{n}",
+        object_=SyncedObject(kind="invoice", crm_id=f"inv-{n}"),
+        state=SyncState.SYNCED,
+        qbo_id=None,
+        message=None,
+        action=None,
+        error_code=None,
+        sync_log_id=n,
+    )
+
+
 async def enqueue(db: SessionFactory, n: int = 0) -> uuid.UUID:
     async with session_scope(db) as session:
-        return await crm_callbacks.enqueue(session, LOCATION, "sync.result", {"n": n})
+        return await crm_callbacks.enqueue(session, LOCATION, result(n))
 
 
 async def load(db: SessionFactory, callback_id: uuid.UUID) -> CrmCallback:
@@ -143,7 +157,7 @@ class TestOutage:
         # Everything else is due now: the next run (the task drains at once) sends it all.
         rest = await deliver_due(db, callbacks_client, now=clock)
         assert rest.delivered == 4 - report.delivered
-        assert {body["data"]["n"] for body in crm_receiver.received} == {0, 1, 2, 3}
+        assert {body["data"]["sync_log_id"] for body in crm_receiver.received} == {0, 1, 2, 3}
 
 
 class TestLease:
@@ -217,7 +231,7 @@ class TestLease:
             assert (callback.attempts, callback.claim_token) == (0, None)
             assert callback.next_attempt_at <= clock.now
         assert (await deliver_due(db, callbacks_client, now=clock, policy=policy)).delivered == 2
-        assert [body["data"]["n"] for body in crm_receiver.received] == [0, 1, 2]
+        assert [body["data"]["sync_log_id"] for body in crm_receiver.received] == [0, 1, 2]
 
 
 @dataclass

@@ -14,13 +14,13 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import httpx
 import pytest
 from structlog.testing import capture_logs
 
 from app.db.session import SessionFactory, session_scope
+from app.integrations.crm.callback_payloads import SyncedObject, SyncResultCallback
 from app.integrations.crm.callbacks import (
     CallbackClient,
     CallbackRejectedError,
@@ -30,7 +30,7 @@ from app.integrations.crm.callbacks import (
     rfc3339,
 )
 from app.models import CrmCallback
-from app.models.states import CallbackState
+from app.models.states import CallbackState, SyncState
 from app.repositories import crm_callbacks
 from app.services import callback_delivery
 from app.services.callback_delivery import (
@@ -44,12 +44,19 @@ from tests.fixtures.crm_receiver import CrmReceiver, crm_receiver  # noqa: F401
 from tests.fixtures.live import free_port
 
 LOCATION = "loc-callbacks"
-PAYLOAD: dict[str, Any] = {
-    "crm_object": {"kind": "invoice", "id": "inv-1"},
-    "state": "synced",
-    "qbo_id": "130",
-    "total": "19.99",
-}
+
+
+def result(n: int = 1) -> SyncResultCallback:
+    return SyncResultCallback(
+        event_id=f"evt-{n}",
+        object_=SyncedObject(kind="invoice", crm_id=f"inv-{n}"),
+        state=SyncState.SYNCED,
+        qbo_id="130",
+        message=None,
+        action=None,
+        error_code=None,
+        sync_log_id=n,
+    )
 
 
 class Clock:
@@ -77,10 +84,10 @@ def callbacks_client(http: httpx.AsyncClient, crm_receiver: CrmReceiver) -> Call
 
 
 async def enqueue(
-    db: SessionFactory, location_id: str = LOCATION, payload: dict[str, Any] | None = None
+    db: SessionFactory, location_id: str = LOCATION, payload: SyncResultCallback | None = None
 ) -> uuid.UUID:
     async with session_scope(db) as session:
-        return await crm_callbacks.enqueue(session, location_id, "sync.result", payload or PAYLOAD)
+        return await crm_callbacks.enqueue(session, location_id, payload or result())
 
 
 async def load(db: SessionFactory, callback_id: uuid.UUID) -> CrmCallback:
@@ -419,7 +426,7 @@ class TestDelivery:
         callbacks_client: CallbackClient,
         crm_receiver: CrmReceiver,  # noqa: F811
     ) -> None:
-        ids = [await enqueue(db, payload={"n": n}) for n in range(6)]
+        ids = [await enqueue(db, payload=result(n)) for n in range(6)]
         assert (await deliver_due(db, callbacks_client, now=Clock())).delivered == 6
         assert [body["id"] for body in crm_receiver.received] == [str(i) for i in ids]
 

@@ -2,16 +2,17 @@
 
 Only the fields the sync reads or writes are modelled; every other field QBO sends is kept as a
 pydantic extra (`extra="allow"`, also on nested objects), so reading an object and writing it
-back never drops data. Money, quantities and rates are `Decimal`: parse QBO JSON with
-`json.loads(text, parse_float=Decimal)`, never through float. Transactions (Invoice,
-SalesReceipt, Payment and their lines) live in `transactions.py`.
+back never drops data. A body this service builds is the opposite case: it passes `for_write`,
+which refuses any field (nested ones too) the models do not declare. Money, quantities and
+rates are `Decimal`: parse QBO JSON with `json.loads(text, parse_float=Decimal)`, never through
+float. Transactions (Invoice, SalesReceipt, Payment and their lines) live in `transactions.py`.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
@@ -251,6 +252,38 @@ class Preferences(QboEntity):
     CurrencyPrefs: _CurrencyPrefs | None = None
     SalesFormsPrefs: _SalesFormsPrefs | None = None
     AccountingInfoPrefs: _AccountingInfoPrefs | None = None
+
+
+M = TypeVar("M", bound=QboModel)
+
+
+class UnknownFieldError(ValueError):
+    """A body we built carries a field no QBO model here declares (a typo, most likely)."""
+
+
+def _undeclared(model: BaseModel, path: str) -> list[str]:
+    found = [f"{path}.{name}" for name in model.model_extra or {}]
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, BaseModel):
+                found.extend(_undeclared(item, f"{path}.{name}"))
+    return found
+
+
+def for_write(model: M) -> M:
+    """`model`, checked as a body this service built to send: only declared fields, at any depth.
+
+    Reading stays tolerant: QBO adds fields at will, and an object read and written back keeps
+    them as extras. A body we build has no such excuse: a misspelt field would be sent as is
+    and QBO would ignore or refuse it, so it fails here, before any request.
+    """
+    undeclared = _undeclared(model, type(model).__name__)
+    if undeclared:
+        raise UnknownFieldError(
+            f"refusing to send fields the QBO models do not declare: {', '.join(undeclared)}"
+        )
+    return model
 
 
 def to_qbo_json(model: QboModel, *, sparse: bool) -> dict[str, Any]:

@@ -6,25 +6,14 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.integrations.crm.callbacks import CONNECTION_STATUS
 from app.models import Connection
 from app.models.states import ConnectionStatus
 from app.repositories import crm_callbacks
+from app.sync.mapping.crm_payloads import connection_status
 
 
 async def _announce(session: AsyncSession, connection: Connection) -> None:
-    await crm_callbacks.enqueue(
-        session,
-        connection.location_id,
-        CONNECTION_STATUS,
-        {
-            "location_id": connection.location_id,
-            "realm_id": connection.realm_id,
-            "status": connection.status.value,
-            "reason": connection.status_reason,
-            "at": datetime.now(UTC).isoformat(),
-        },
-    )
+    await crm_callbacks.enqueue(session, connection.location_id, connection_status(connection))
 
 
 async def needs_reconnect(session: AsyncSession, connection: Connection, reason: str) -> None:

@@ -12,7 +12,12 @@ from app.logging import get_logger
 from app.models.states import LinkOrigin
 from app.repositories import entity_links
 from app.sync.flow import FlowContext
-from app.sync.mapping.customer import content_hash, display_name_candidates, owned_fields
+from app.sync.mapping.customer import (
+    content_hash,
+    customer_body,
+    display_name_candidates,
+    owned_fields,
+)
 
 log = get_logger(__name__)
 
@@ -90,21 +95,19 @@ async def _update(
     ctx: FlowContext,
     customer_id: str,
     sync_token: str | None,
-    fields: dict[str, object],
+    fields: Customer,
     *,
     reactivate: bool = False,
 ) -> Customer:
-    extra = {"Active": True} if reactivate else {}
     for attempt in range(2):
         if sync_token is None or attempt:
             current = await ctx.qbo.read(Customer, customer_id)
             sync_token = current.SyncToken
+        body = customer_body(
+            fields, customer_id=customer_id, sync_token=sync_token, reactivate=reactivate
+        )
         try:
-            return await ctx.qbo.sparse_update(
-                Customer.model_validate(
-                    {"Id": customer_id, "SyncToken": sync_token, **fields, **extra}
-                )
-            )
+            return await ctx.qbo.sparse_update(body)
         except QboStaleObjectError:
             # Someone edited it in QBO meanwhile: re-read the SyncToken and apply ours again.
             if attempt:
@@ -112,12 +115,12 @@ async def _update(
     raise AssertionError("unreachable")
 
 
-async def _create(ctx: FlowContext, contact: Contact, fields: dict[str, object]) -> Customer:
+async def _create(ctx: FlowContext, contact: Contact, fields: Customer) -> Customer:
     last_error: QboDuplicateNameError | None = None
     for name in display_name_candidates(contact):
         try:
             return await ctx.qbo.create(
-                Customer.model_validate({"DisplayName": name, **fields}),
+                customer_body(fields, display_name=name),
                 request_id=ctx.request_id("customer", contact.id, name),
             )
         except QboDuplicateNameError as exc:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
+
 from app.integrations.crm.schemas import InvoiceData, InvoiceEvent, InvoiceStatus
-from app.integrations.quickbooks.entities import EmailAddress, Ref
+from app.integrations.quickbooks.entities import EmailAddress, Ref, for_write
 from app.integrations.quickbooks.errors import QboDuplicateDocNumberError, QboStaleObjectError
 from app.integrations.quickbooks.transactions import Invoice
 from app.models import EntityLink
+from app.models.entity_link import LinkState
 from app.models.states import LinkOrigin
 from app.repositories import entity_links
 from app.services.tax_codes import TaxCodeCache
@@ -31,13 +33,13 @@ VOIDED_BEFORE_SENT = "voided before it was ever sent to QuickBooks"
 def _skip_reason(ctx: FlowContext, data: InvoiceData, link: EntityLink | None) -> str | None:
     if data.qbo_invoice_id is not None or (link is not None and link.origin is LinkOrigin.QBO):
         return "imported from QuickBooks: edits in the CRM are not pushed back (Q3)"
-    state = link.state if link is not None else {}
-    if state.get("voided"):
+    state = link.link_state if link is not None else LinkState()
+    if state.voided:
         if link is not None and link.qbo_id is None:
             return "voided in the CRM before it ever reached QuickBooks"
         return "already voided in QuickBooks"
-    applied = state.get("updated_at")
-    if applied and data.updated_at < datetime.fromisoformat(applied):
+    applied = state.updated_at
+    if applied is not None and data.updated_at < applied:
         return f"older snapshot (updated {data.updated_at.isoformat()}) than the one applied"
     if link is not None:
         return None
@@ -51,27 +53,32 @@ def _skip_reason(ctx: FlowContext, data: InvoiceData, link: EntityLink | None) -
     return None
 
 
-def _fields(data: InvoiceData, customer_id: str, mapped: MappedDocument) -> dict[str, Any]:
-    return {
-        "DocNumber": data.number[:21],
-        "TxnDate": data.issue_date,
-        "DueDate": data.due_date,
-        "CustomerRef": Ref(value=customer_id),
-        "BillEmail": EmailAddress(Address=data.billing_email) if data.billing_email else None,
-        "Line": mapped.lines,
-        "GlobalTaxCalculation": mapped.global_tax_calculation,
-        "TxnTaxDetail": mapped.txn_tax_detail,
-        "PrivateNote": marker("invoice", data.id),
-    }
+def _fields(data: InvoiceData, customer_id: str, mapped: MappedDocument) -> Invoice:
+    """The invoice fields this service owns; a create adds the currency, an update the ids."""
+    return for_write(
+        Invoice(
+            DocNumber=data.number[:21],
+            TxnDate=data.issue_date,
+            DueDate=data.due_date,
+            CustomerRef=Ref(value=customer_id),
+            BillEmail=EmailAddress(Address=data.billing_email) if data.billing_email else None,
+            Line=mapped.lines,
+            GlobalTaxCalculation=mapped.global_tax_calculation,
+            TxnTaxDetail=mapped.txn_tax_detail,
+            PrivateNote=marker("invoice", data.id),
+        )
+    )
 
 
-def _digest(fields: dict[str, Any]) -> str:
+def _digest(fields: Invoice) -> str:
+    """Hash of the owned fields as stored in `content_hash` (a None field hashes as "None")."""
+
     def plain(value: Any) -> Any:
-        return value.model_dump(mode="json") if hasattr(value, "model_dump") else str(value)
+        return value.model_dump(mode="json") if isinstance(value, BaseModel) else str(value)
 
     body = {
         key: plain(v) if not isinstance(v, list) else [plain(x) for x in v]
-        for key, v in fields.items()
+        for key, v in ((key, getattr(fields, key)) for key in sorted(fields.model_fields_set))
     }
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -86,7 +93,7 @@ async def _remember_void(ctx: FlowContext, data: InvoiceData) -> None:
         qbo_id=None,
         origin=LinkOrigin.CRM,
         sync_token=None,
-        state={"voided": True, "updated_at": data.updated_at.isoformat()},
+        state=LinkState(voided=True, updated_at=data.updated_at),
     )
 
 
@@ -115,13 +122,13 @@ async def sync_invoice(ctx: FlowContext, event: InvoiceEvent, cache: TaxCodeCach
     assert invoice_id is not None
     ctx.qbo_ids["invoice"] = invoice_id
     ctx.notes.extend(mapped.notes)
-    state = dict(link.state) if link is not None else {}
-    await record_amount_paid(ctx, data, invoice_id, customer_id, state)
+    state = link.link_state if link is not None else LinkState()
+    state = await record_amount_paid(ctx, data, invoice_id, customer_id, state)
     if data.status is InvoiceStatus.VOIDED:
         await void_payments(ctx, state)
         await _void(ctx, invoice_id, data.id)
-        state["voided"] = True
-    state["updated_at"] = data.updated_at.isoformat()
+        state = state.model_copy(update={"voided": True})
+    state = state.model_copy(update={"updated_at": data.updated_at})
     await entity_links.upsert(
         ctx.session,
         connection_id=ctx.connection.id,
@@ -137,7 +144,7 @@ async def sync_invoice(ctx: FlowContext, event: InvoiceEvent, cache: TaxCodeCach
     )
     if (
         written is not None
-        and not state.get("voided")
+        and not state.voided
         and (written.TotalAmt is None or not totals_match(mapped.expected_total, written.TotalAmt))
     ):
         return failed(
@@ -151,10 +158,8 @@ async def sync_invoice(ctx: FlowContext, event: InvoiceEvent, cache: TaxCodeCach
     return synced(KIND, data.id, invoice_id)
 
 
-async def _create(
-    ctx: FlowContext, data: InvoiceData, fields: dict[str, Any]
-) -> Invoice | SyncResult:
-    body = Invoice.model_validate(fields | {"CurrencyRef": currency_ref(ctx, data.currency)})
+async def _create(ctx: FlowContext, data: InvoiceData, fields: Invoice) -> Invoice | SyncResult:
+    body = fields.model_copy(update={"CurrencyRef": currency_ref(ctx, data.currency)})
     try:
         return await ctx.qbo.create(body, request_id=ctx.request_id("invoice"))
     except QboDuplicateDocNumberError as exc:
@@ -176,12 +181,12 @@ async def _create(
 
 
 async def _update(
-    ctx: FlowContext, invoice_id: str, sync_token: str | None, fields: dict[str, Any]
+    ctx: FlowContext, invoice_id: str, sync_token: str | None, fields: Invoice
 ) -> Invoice:
     for attempt in range(2):
         if sync_token is None or attempt:
             sync_token = (await ctx.qbo.read(Invoice, invoice_id)).SyncToken
-        body = Invoice.model_validate({"Id": invoice_id, "SyncToken": sync_token, **fields})
+        body = fields.model_copy(update={"Id": invoice_id, "SyncToken": sync_token})
         try:
             return await ctx.qbo.sparse_update(body)
         except QboStaleObjectError:

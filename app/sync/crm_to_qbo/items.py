@@ -9,7 +9,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.db.locking import LockNamespace, advisory_xact_lock
 from app.db.session import factory_beside, side_transaction
 from app.errors import PermanentError
-from app.integrations.quickbooks.entities import Account, Item, Ref
+from app.integrations.quickbooks.entities import Account, Item, Ref, for_write
 from app.integrations.quickbooks.errors import QboDuplicateNameError
 from app.integrations.quickbooks.query import Select
 from app.models.states import LinkOrigin
@@ -47,10 +47,12 @@ async def _resolve(ctx: FlowContext, name: str) -> str:
     if item is None:
         try:
             item = await ctx.qbo.create(
-                Item(
-                    Name=name,
-                    Type="Service",
-                    IncomeAccountRef=Ref(value=await _income_account(ctx)),
+                for_write(
+                    Item(
+                        Name=name,
+                        Type="Service",
+                        IncomeAccountRef=Ref(value=await _income_account(ctx)),
+                    )
                 ),
                 request_id=ctx.request_id("item", name),
             )

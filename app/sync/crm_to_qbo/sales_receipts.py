@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.integrations.crm.schemas import PaymentEvent
-from app.integrations.quickbooks.entities import Ref
+from app.integrations.quickbooks.entities import Ref, for_write
 from app.integrations.quickbooks.transactions import SalesReceipt
 from app.models.states import LinkOrigin
 from app.repositories import entity_links
@@ -32,15 +32,17 @@ async def sync_payment(ctx: FlowContext, event: PaymentEvent, cache: TaxCodeCach
     customer_id = await ensure_customer(ctx, data.contact)
     mapped = await map_document(ctx, data, cache)
     note = " ".join(p for p in (marker("payment", data.id), data.reference or "") if p)
-    receipt = SalesReceipt(
-        CustomerRef=Ref(value=customer_id),
-        Line=mapped.lines,
-        TxnDate=data.paid_at.date(),
-        PaymentRefNum=(data.reference or data.id)[:21],
-        PrivateNote=note[:4000],
-        GlobalTaxCalculation=mapped.global_tax_calculation,
-        TxnTaxDetail=mapped.txn_tax_detail,
-        CurrencyRef=currency_ref(ctx, data.currency),
+    receipt = for_write(
+        SalesReceipt(
+            CustomerRef=Ref(value=customer_id),
+            Line=mapped.lines,
+            TxnDate=data.paid_at.date(),
+            PaymentRefNum=(data.reference or data.id)[:21],
+            PrivateNote=note[:4000],
+            GlobalTaxCalculation=mapped.global_tax_calculation,
+            TxnTaxDetail=mapped.txn_tax_detail,
+            CurrencyRef=currency_ref(ctx, data.currency),
+        )
     )
     created = await ctx.qbo.create(receipt, request_id=ctx.request_id("salesreceipt"))
     assert created.Id is not None

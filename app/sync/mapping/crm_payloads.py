@@ -1,60 +1,108 @@
-"""QBO objects -> the records the CRM receives in callbacks (Q1, Q3). Pure, no I/O.
+"""QBO objects -> the records the CRM receives, and each callback built in one place (Q1-Q3).
 
-Money goes out as decimal strings (callbacks are JSON for the CRM, and JSONB rows hold them).
+Pure, no I/O. The callback models live with the CRM contract (app/integrations/crm/
+callback_payloads.py); here is how this service fills them. `record_hash` is over a record's
+JSON as the CRM sees it: a change the CRM cannot see produces no callback.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from app.integrations.crm.callback_payloads import (
+    ConnectionStatusCallback,
+    ContactAddress,
+    ContactChange,
+    ContactRecord,
+    ContactUpsertCallback,
+    DeletedContactChange,
+    DeletedContactRecord,
+    DeletedInvoiceRecord,
+    ImportKindProgress,
+    ImportReport,
+    InvoiceImportCallback,
+    InvoiceLineRecord,
+    InvoiceRecord,
+    InvoiceRecordTotals,
+    InvoiceStatusText,
+    ReviewRequestCallback,
+)
+from app.integrations.quickbooks.entities import Customer, PhysicalAddress
+from app.integrations.quickbooks.transactions import SALES_ITEM, Invoice, Line
+from app.models import Connection
 
-def _get(document: dict[str, Any], *path: str) -> Any:
-    value: Any = document
-    for key in path:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return value
+ZERO = Decimal(0)
+Record = ContactRecord | DeletedContactRecord | InvoiceRecord | DeletedInvoiceRecord
 
 
-def _money(value: Any) -> str | None:
-    if value is None:
+def _address(address: PhysicalAddress | None) -> ContactAddress | None:
+    # An address QBO sends with nothing in it is no address.
+    if address is None or not address.model_dump(exclude_none=True):
         return None
-    return str(Decimal(str(value)))
+    return ContactAddress(
+        line1=address.Line1,
+        line2=address.Line2,
+        city=address.City,
+        state=address.CountrySubDivisionCode,
+        postal_code=address.PostalCode,
+        country=address.Country,
+    )
 
 
-def contact_record(customer: dict[str, Any]) -> dict[str, Any]:
+def contact_record(customer: Customer) -> ContactRecord:
     """The CRM's view of a QBO Customer: what `contact.upsert` carries."""
-    address = customer.get("BillAddr") or {}
-    return {
-        "qbo_customer_id": customer.get("Id"),
-        "display_name": customer.get("DisplayName"),
-        "first_name": customer.get("GivenName"),
-        "last_name": customer.get("FamilyName"),
-        "company_name": customer.get("CompanyName"),
-        "email": _get(customer, "PrimaryEmailAddr", "Address"),
-        "phone": _get(customer, "PrimaryPhone", "FreeFormNumber"),
-        "address": {
-            "line1": address.get("Line1"),
-            "line2": address.get("Line2"),
-            "city": address.get("City"),
-            "state": address.get("CountrySubDivisionCode"),
-            "postal_code": address.get("PostalCode"),
-            "country": address.get("Country"),
-        }
-        if address
-        else None,
-        "active": customer.get("Active", True) is not False,
-    }
+    return ContactRecord(
+        qbo_customer_id=customer.Id,
+        display_name=customer.DisplayName,
+        first_name=customer.GivenName,
+        last_name=customer.FamilyName,
+        company_name=customer.CompanyName,
+        email=customer.PrimaryEmailAddr.Address if customer.PrimaryEmailAddr else None,
+        phone=customer.PrimaryPhone.FreeFormNumber if customer.PrimaryPhone else None,
+        address=_address(customer.BillAddr),
+        active=customer.Active is not False,
+    )
 
 
-def _invoice_status(invoice: dict[str, Any]) -> str:
-    total = Decimal(str(invoice.get("TotalAmt", "0")))
-    balance = Decimal(str(invoice.get("Balance", "0")))
-    if "Voided" in (invoice.get("PrivateNote") or "") and total == 0:
+def deleted_contact_record(customer_id: str) -> DeletedContactRecord:
+    return DeletedContactRecord(qbo_customer_id=customer_id)
+
+
+def contacts_imported(records: Sequence[ContactRecord]) -> ContactUpsertCallback:
+    """A page of the initial import; `import: true` holds back the CRM's new-contact automations."""
+    return ContactUpsertCallback(import_=True, contacts=list(records))
+
+
+def contact_changed(
+    record: ContactRecord | DeletedContactRecord, crm_contact_id: str | None, merged_from: list[str]
+) -> ContactUpsertCallback:
+    """One QBO customer changed (or merged, or deleted) after the import."""
+    contact: ContactChange | DeletedContactChange
+    if isinstance(record, DeletedContactRecord):
+        contact = DeletedContactChange(
+            qbo_customer_id=record.qbo_customer_id,
+            crm_contact_id=crm_contact_id,
+            merged_from=merged_from,
+        )
+    else:
+        contact = ContactChange(
+            **dict(record), crm_contact_id=crm_contact_id, merged_from=merged_from
+        )
+    return ContactUpsertCallback(import_=False, contacts=[contact])
+
+
+def _or_zero(value: Decimal | None) -> Decimal:
+    return ZERO if value is None else value
+
+
+def _invoice_status(invoice: Invoice) -> InvoiceStatusText:
+    total, balance = _or_zero(invoice.TotalAmt), _or_zero(invoice.Balance)
+    if "Voided" in (invoice.PrivateNote or "") and total == 0:
         return "voided"
     if total > 0 and balance == 0:
         return "paid"
@@ -63,41 +111,102 @@ def _invoice_status(invoice: dict[str, Any]) -> str:
     return "sent"
 
 
-def invoice_record(invoice: dict[str, Any]) -> dict[str, Any]:
+def _line_record(line: Line) -> InvoiceLineRecord:
+    detail = line.SalesItemLineDetail
+    item_name = detail.ItemRef.name if detail is not None and detail.ItemRef else None
+    return InvoiceLineRecord(
+        name=item_name or line.Description,
+        description=line.Description,
+        quantity=detail.Qty if detail is not None else None,
+        unit_price=detail.UnitPrice if detail is not None else None,
+        amount=line.Amount,
+    )
+
+
+def invoice_record(invoice: Invoice) -> InvoiceRecord:
     """The CRM's view of a QBO Invoice: what `invoice.import` carries (read-only in the CRM)."""
-    lines = [
-        {
-            "name": _get(line, "SalesItemLineDetail", "ItemRef", "name") or line.get("Description"),
-            "description": line.get("Description"),
-            "quantity": _money(_get(line, "SalesItemLineDetail", "Qty")),
-            "unit_price": _money(_get(line, "SalesItemLineDetail", "UnitPrice")),
-            "amount": _money(line.get("Amount")),
-        }
-        for line in invoice.get("Line") or []
-        if line.get("DetailType") == "SalesItemLineDetail"
-    ]
-    total = _money(invoice.get("TotalAmt")) or "0"
-    balance = _money(invoice.get("Balance")) or "0"
-    return {
-        "qbo_invoice_id": invoice.get("Id"),
-        "number": invoice.get("DocNumber"),
-        "issue_date": invoice.get("TxnDate"),
-        "due_date": invoice.get("DueDate"),
-        "status": _invoice_status(invoice),
-        "currency": _get(invoice, "CurrencyRef", "value"),
-        "qbo_customer_id": _get(invoice, "CustomerRef", "value"),
-        "customer_name": _get(invoice, "CustomerRef", "name"),
-        "billing_email": _get(invoice, "BillEmail", "Address"),
-        "line_items": lines,
-        "totals": {
-            "tax": _money(_get(invoice, "TxnTaxDetail", "TotalTax")) or "0",
-            "total": total,
-            "balance": balance,
-            "amount_paid": str(Decimal(total) - Decimal(balance)),
-        },
-    }
+    total, balance = _or_zero(invoice.TotalAmt), _or_zero(invoice.Balance)
+    tax = invoice.TxnTaxDetail.TotalTax if invoice.TxnTaxDetail is not None else None
+    return InvoiceRecord(
+        qbo_invoice_id=invoice.Id,
+        number=invoice.DocNumber,
+        issue_date=invoice.TxnDate,
+        due_date=invoice.DueDate,
+        status=_invoice_status(invoice),
+        currency=invoice.CurrencyRef.value if invoice.CurrencyRef else None,
+        qbo_customer_id=invoice.CustomerRef.value if invoice.CustomerRef else None,
+        customer_name=invoice.CustomerRef.name if invoice.CustomerRef else None,
+        billing_email=invoice.BillEmail.Address if invoice.BillEmail else None,
+        line_items=[
+            _line_record(line) for line in invoice.Line or [] if line.DetailType == SALES_ITEM
+        ],
+        totals=InvoiceRecordTotals(
+            tax=_or_zero(tax),
+            total=total,
+            balance=balance,
+            amount_paid=total - balance,
+        ),
+    )
 
 
-def record_hash(record: dict[str, Any]) -> str:
-    """Hash of what the CRM sees: a change the CRM cannot see produces no callback."""
-    return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
+def deleted_invoice_record(invoice_id: str) -> DeletedInvoiceRecord:
+    return DeletedInvoiceRecord(qbo_invoice_id=invoice_id)
+
+
+def invoices_imported(records: Sequence[InvoiceRecord]) -> InvoiceImportCallback:
+    """A page of the initial import (no `import` key: the CRM has always received it so)."""
+    return InvoiceImportCallback(invoices=list(records))
+
+
+def invoice_changed(record: InvoiceRecord | DeletedInvoiceRecord) -> InvoiceImportCallback:
+    """A later change of an invoice that came from the import."""
+    return InvoiceImportCallback(import_=False, invoices=[record])
+
+
+def review_request(
+    *,
+    customer_id: str,
+    customer: Customer,
+    invoice_id: str,
+    crm_contact_id: str | None,
+    paid_date: date,
+) -> ReviewRequestCallback:
+    """Ask the CRM to send the customer a review request for its first fully paid invoice."""
+    return ReviewRequestCallback(
+        qbo_customer_id=customer_id,
+        qbo_invoice_id=invoice_id,
+        crm_contact_id=crm_contact_id,
+        email=customer.PrimaryEmailAddr.Address if customer.PrimaryEmailAddr else None,
+        name=customer.DisplayName,
+        paid_date=paid_date,
+    )
+
+
+def connection_status(
+    connection: Connection, *, with_import: bool = False, error: str | None = None
+) -> ConnectionStatusCallback:
+    """The connection's status as GET shows it; the initial import's state and progress too."""
+    report = None
+    if with_import:
+        report = ImportReport(
+            state=connection.import_state,
+            progress={
+                kind: ImportKindProgress.model_validate(entry)
+                for kind, entry in connection.import_progress.items()
+            },
+            error=error,
+        )
+    return ConnectionStatusCallback(
+        location_id=connection.location_id,
+        realm_id=connection.realm_id,
+        status=connection.status,
+        reason=connection.status_reason,
+        import_=report,
+        at=datetime.now(UTC),
+    )
+
+
+def record_hash(record: Record | Mapping[str, Any]) -> str:
+    """Hash of what the CRM sees of a record (its JSON, keys sorted); stored as `crm_hash`."""
+    plain = record if isinstance(record, Mapping) else record.model_dump(mode="json")
+    return hashlib.sha256(json.dumps(plain, sort_keys=True, default=str).encode()).hexdigest()

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
 
 from app.integrations.crm.schemas import Contact
+from app.integrations.quickbooks.entities import (
+    Customer,
+    EmailAddress,
+    PhysicalAddress,
+    TelephoneNumber,
+    for_write,
+)
 
 # QBO rejects these in names (qbo-api.md §6.1).
 _FORBIDDEN = str.maketrans({":": "-", "\t": " ", "\n": " ", "\r": " "})
@@ -40,31 +46,63 @@ def display_name_candidates(contact: Contact) -> list[str]:
     return seen
 
 
-def owned_fields(contact: Contact) -> dict[str, Any]:
-    """The fields we write: name parts, company, phone, billing address, email."""
-    fields: dict[str, Any] = {
+def _bill_address(contact: Contact) -> PhysicalAddress | None:
+    address = contact.address
+    if address is None:
+        return None
+    # Blank parts are left out, so that they do not erase what QBO has.
+    parts = {
+        "Line1": address.line1,
+        "Line2": address.line2,
+        "City": address.city,
+        "CountrySubDivisionCode": address.state,
+        "PostalCode": address.postal_code,
+        "Country": address.country,
+    }
+    present = {key: value for key, value in parts.items() if value}
+    return PhysicalAddress.model_validate(present) if present else None
+
+
+def owned_fields(contact: Contact) -> Customer:
+    """The fields we write (name parts, company, phone, billing address, email), and only those.
+
+    Only what the contact has is set: a sparse update sends the set fields, so an empty CRM field
+    leaves QBO's value alone.
+    """
+    fields = {
         "GivenName": _clean(contact.first_name, _NAME_PART),
         "FamilyName": _clean(contact.last_name, _NAME_PART),
         "CompanyName": _clean(contact.company_name, _NAME_PART),
-        "PrimaryEmailAddr": {"Address": contact.email} if contact.email else None,
-        "PrimaryPhone": {"FreeFormNumber": contact.phone[:30]} if contact.phone else None,
+        "PrimaryEmailAddr": EmailAddress(Address=contact.email) if contact.email else None,
+        "PrimaryPhone": TelephoneNumber(FreeFormNumber=contact.phone[:30])
+        if contact.phone
+        else None,
+        "BillAddr": _bill_address(contact),
     }
-    address = contact.address
-    if address is not None:
-        fields["BillAddr"] = {
-            key: value
-            for key, value in {
-                "Line1": address.line1,
-                "Line2": address.line2,
-                "City": address.city,
-                "CountrySubDivisionCode": address.state,
-                "PostalCode": address.postal_code,
-                "Country": address.country,
-            }.items()
-            if value
-        } or None
-    return {key: value for key, value in fields.items() if value is not None}
+    present = {key: value for key, value in fields.items() if value is not None}
+    return for_write(Customer.model_validate(present))
 
 
-def content_hash(fields: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+def customer_body(
+    fields: Customer,
+    *,
+    display_name: str | None = None,
+    customer_id: str | None = None,
+    sync_token: str | None = None,
+    reactivate: bool = False,
+) -> Customer:
+    """A create (with `display_name`) or a sparse update (with id and SyncToken) of our fields."""
+    extra: dict[str, object] = {}
+    if display_name is not None:
+        extra["DisplayName"] = display_name
+    if customer_id is not None:
+        extra |= {"Id": customer_id, "SyncToken": sync_token}
+    if reactivate:
+        extra["Active"] = True
+    return for_write(fields.model_copy(update=extra))
+
+
+def content_hash(fields: Customer) -> str:
+    """Hash of the fields we own, as sent; a link whose hash matches needs no update."""
+    plain = fields.model_dump(by_alias=True, exclude_none=True)
+    return hashlib.sha256(json.dumps(plain, sort_keys=True, default=str).encode()).hexdigest()

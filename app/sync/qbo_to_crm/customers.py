@@ -11,20 +11,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from app.errors import TransientError
+from app.integrations.crm.callback_payloads import ContactRecord, DeletedContactRecord
 from app.integrations.quickbooks.change_entities import link_kind
 from app.integrations.quickbooks.entities import Customer
 from app.models import EntityLink, QboChange, SyncLogEntry
+from app.models.entity_link import LinkState
 from app.models.states import Direction, SyncState
 from app.repositories import crm_callbacks, qbo_change_batches, qbo_links, review_requests, sync_log
 from app.sync.flow import FlowContext
-from app.sync.mapping.crm_payloads import contact_record, record_hash
+from app.sync.mapping.crm_payloads import (
+    contact_changed,
+    contact_record,
+    deleted_contact_record,
+    record_hash,
+)
 from app.sync.qbo_to_crm.reads import read_many
 
 KIND = link_kind("Customer")  # the entity table's: CDC reads the same links
-CALLBACK = "contact.upsert"
 # A customer without a link may be one our CRM -> QBO flow is creating right now (its link is
 # not committed yet): wait while a CRM event that recent is still in flight.
 IN_FLIGHT_WINDOW = timedelta(seconds=60)
@@ -76,10 +81,10 @@ async def _sync_one(
     if customer is None:
         if link is None:
             return "not in QuickBooks and never linked: nothing to tell the CRM"
-        record: dict[str, Any] = {"qbo_customer_id": customer_id, "active": False, "deleted": True}
+        record: ContactRecord | DeletedContactRecord = deleted_contact_record(customer_id)
         token = None
     else:
-        record = contact_record(customer.model_dump(mode="json", exclude_none=True))
+        record = contact_record(customer)
         token = customer.SyncToken
     digest = record_hash(record)
     if link is not None and not merged_from:
@@ -87,7 +92,7 @@ async def _sync_one(
             await _remember(ctx, customer_id, token, digest)
             # Our own write (Q4), or a version already processed: the CRM has it.
             return "echo of our own write or a version already seen: no callback"
-        if link.state.get("crm_hash") == digest:
+        if link.link_state.crm_hash == digest:
             await _remember(ctx, customer_id, token, digest)
             return "no change the CRM can see: no callback"
     if link is None:
@@ -114,26 +119,20 @@ async def _remember(ctx: FlowContext, customer_id: str, token: str | None, diges
         kind=KIND,
         qbo_id=customer_id,
         sync_token=token,
-        state={"crm_hash": digest},
+        state=LinkState(crm_hash=digest),
     )
 
 
 async def _send(
     ctx: FlowContext,
-    record: dict[str, Any],
+    record: ContactRecord | DeletedContactRecord,
     link: EntityLink | None,
     merged_from: list[str],
     change_id: int,
 ) -> None:
     crm_id = link.crm_id if link is not None else None
-    contact = {**record, "crm_contact_id": crm_id}
-    if merged_from:
-        contact["merged_from"] = merged_from
     await crm_callbacks.enqueue(
-        ctx.session,
-        ctx.connection.location_id,
-        CALLBACK,
-        {"import": False, "contacts": [contact]},
+        ctx.session, ctx.connection.location_id, contact_changed(record, crm_id, merged_from)
     )
     await sync_log.add(
         ctx.session,
@@ -142,7 +141,7 @@ async def _send(
             direction=Direction.QBO_TO_CRM,
             kind=KIND,
             crm_id=crm_id,
-            qbo_id=record.get("qbo_customer_id"),
+            qbo_id=record.qbo_customer_id,
             state=SyncState.SYNCED,
             message="QuickBooks customer sent to the CRM"
             + (f" (merged from {', '.join(merged_from)})" if merged_from else ""),

@@ -18,55 +18,55 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.session import SessionFactory, session_scope
 from app.errors import PermanentError
-from app.integrations.crm.callbacks import CONNECTION_STATUS
+from app.integrations.crm.callback_payloads import CallbackPayload
 from app.integrations.quickbooks.client import QboClient, RealmClient
 from app.integrations.quickbooks.entities import Customer, QboEntity
 from app.integrations.quickbooks.query import MAX_RESULTS_CAP, Select
 from app.integrations.quickbooks.transactions import Invoice
 from app.logging import get_logger
 from app.models import Connection
-from app.models.states import ConnectionStatus
+from app.models.states import ConnectionStatus, ImportState
 from app.repositories import crm_callbacks, import_links
 from app.repositories.import_links import ImportedLink
 from app.services import callback_delivery
 from app.services.container import Runtime, Services
 from app.services.tokens import ConnectionPausedError
 from app.sync.flow import CountingLimiter
-from app.sync.mapping.crm_payloads import contact_record, invoice_record, record_hash
+from app.sync.mapping.crm_payloads import (
+    Record,
+    connection_status,
+    contact_record,
+    contacts_imported,
+    invoice_record,
+    invoices_imported,
+    record_hash,
+)
 
 log = get_logger(__name__)
 
 PAGE_SIZE = MAX_RESULTS_CAP
-RUNNING = "running"
-DONE = "done"
-# connections.import_state is VARCHAR(32); the full reason goes to the log and the callback.
-STATE_CHARS = 32
 
 Progress = dict[str, Any]
+E = TypeVar("E", bound=QboEntity)
+R = TypeVar("R", bound=Record)
 
 
 @dataclass(frozen=True)
-class ImportKind:
+class ImportKind(Generic[E, R]):
     """One kind of QBO object the import copies to the CRM, and how."""
 
     name: str  # key in import_progress
     link_kind: str  # entity_links.kind, shared with the CRM -> QBO flows
-    entity: type[QboEntity]
+    entity: type[E]
     select: Select
-    callback_type: str
-    record: Callable[[dict[str, Any]], dict[str, Any]]
-    batch_key: str
-    batch_extra: tuple[tuple[str, Any], ...] = ()
-
-    def payload(self, records: list[dict[str, Any]]) -> dict[str, Any]:
-        return {**dict(self.batch_extra), self.batch_key: records}
+    record: Callable[[E], R]
+    page: Callable[[list[R]], CallbackPayload]  # the callback carrying one page of records
 
 
 CUSTOMERS = ImportKind(
@@ -75,28 +75,25 @@ CUSTOMERS = ImportKind(
     entity=Customer,
     # Name-list queries skip inactive customers unless asked; the CRM gets them marked inactive.
     select=Select(Customer).include_inactive().order_by("Id"),
-    callback_type="contact.upsert",
     record=contact_record,
-    batch_key="contacts",
-    # `import: true` lets the CRM hold back the automations a new contact would trigger.
-    batch_extra=(("import", True),),
+    page=contacts_imported,
 )
 INVOICES = ImportKind(
     name="invoices",
     link_kind="invoice",
     entity=Invoice,
     select=Select(Invoice).order_by("Id"),
-    callback_type="invoice.import",
     record=invoice_record,
-    batch_key="invoices",
+    page=invoices_imported,
 )
+AnyKind = ImportKind[Any, Any]
 
 
 @dataclass(frozen=True)
 class _Plan:
     connection_id: uuid.UUID
     realm_id: str
-    kinds: tuple[ImportKind, ...]
+    kinds: tuple[AnyKind, ...]
     progress: Progress
 
 
@@ -111,15 +108,16 @@ async def run_initial_import(runtime: Runtime, connection_id: str) -> None:
         progress = await _totals(factory, qbo, plan)
         for kind in plan.kinds:
             await _import_kind(runtime, qbo, plan, kind, progress[kind.name])
-        await _set_state(factory, plan.connection_id, DONE)
+        await _set_state(factory, plan.connection_id, ImportState.DONE)
     except ConnectionPausedError as exc:
         # Retrying cannot help before a reconnect; the committed pages stay, the rest waits.
-        await _set_state(factory, plan.connection_id, "paused", str(exc))
+        await _set_state(factory, plan.connection_id, ImportState.PAUSED, str(exc))
     except PermanentError as exc:
-        await _set_state(factory, plan.connection_id, "failed", str(exc))
+        await _set_state(factory, plan.connection_id, ImportState.FAILED, str(exc))
     except Exception as exc:
         # Recorded so GET /v1/connections shows why it is not done; the job is retried.
-        await _set_state(factory, plan.connection_id, "retrying", f"{type(exc).__name__}: {exc}")
+        reason = f"{type(exc).__name__}: {exc}"
+        await _set_state(factory, plan.connection_id, ImportState.RETRYING, reason)
         raise
     else:
         # Outside the handlers: the import is done even if this last delivery fails.
@@ -144,14 +142,14 @@ async def _begin(factory: SessionFactory, connection_id: uuid.UUID) -> _Plan | N
         if connection is None:
             log.warning("qbo.import.no_connection", connection_id=str(connection_id))
             return None
-        if connection.import_state == DONE:
+        if connection.import_phase is ImportState.DONE:
             # A replayed job: re-running a finished import must change nothing.
             log.info("qbo.import.already_done", connection_id=str(connection_id))
             return None
         if connection.status is not ConnectionStatus.ACTIVE or connection.realm_id is None:
-            connection.import_state = _clip(f"paused: {connection.status.value}")
+            connection.set_import_state(ImportState.PAUSED, connection.status.value)
             return None
-        connection.import_state = RUNNING
+        connection.set_import_state(ImportState.RUNNING)
         # "Import invoices" is decided at connect and never changes for this connection.
         kinds = (CUSTOMERS, INVOICES) if connection.import_invoices else (CUSTOMERS,)
         return _Plan(connection.id, connection.realm_id, kinds, dict(connection.import_progress))
@@ -174,7 +172,7 @@ async def _totals(factory: SessionFactory, qbo: RealmClient, plan: _Plan) -> Pro
 
 
 async def _import_kind(
-    runtime: Runtime, qbo: RealmClient, plan: _Plan, kind: ImportKind, entry: dict[str, Any]
+    runtime: Runtime, qbo: RealmClient, plan: _Plan, kind: AnyKind, entry: dict[str, Any]
 ) -> None:
     position: int = entry["next_position"]
     # Stop at the counted total: one more query only to learn a full last page was the last
@@ -193,7 +191,7 @@ async def _import_kind(
 async def _write_page(
     factory: SessionFactory,
     plan: _Plan,
-    kind: ImportKind,
+    kind: AnyKind,
     position: int,
     items: Sequence[QboEntity],
 ) -> dict[str, Any]:
@@ -210,9 +208,7 @@ async def _write_page(
         await import_links.upsert_imported(
             session, connection_id=connection.id, kind=kind.link_kind, links=links
         )
-        await crm_callbacks.enqueue(
-            session, connection.location_id, kind.callback_type, kind.payload(records)
-        )
+        await crm_callbacks.enqueue(session, connection.location_id, kind.page(records))
         done = entry["done"] + len(records)
         entry = {
             "done": done,
@@ -226,14 +222,11 @@ async def _write_page(
         return entry
 
 
-def _records(
-    kind: ImportKind, items: Sequence[QboEntity]
-) -> tuple[list[dict[str, Any]], list[ImportedLink]]:
-    records: list[dict[str, Any]] = []
+def _records(kind: ImportKind[E, R], items: Sequence[E]) -> tuple[list[R], list[ImportedLink]]:
+    records: list[R] = []
     links: list[ImportedLink] = []
     for item in items:
-        # JSON mode: dates as ISO strings and money as decimal strings, ready for JSONB.
-        record = kind.record(item.model_dump(mode="json", exclude_none=True))
+        record = kind.record(item)
         records.append(record)
         assert item.Id is not None  # QBO always returns the Id of a stored object
         links.append(ImportedLink(item.Id, item.SyncToken, record_hash(record)))
@@ -246,11 +239,11 @@ async def _deliver(runtime: Runtime) -> None:
 
 
 async def _set_state(
-    factory: SessionFactory, connection_id: uuid.UUID, state: str, reason: str | None = None
+    factory: SessionFactory, connection_id: uuid.UUID, state: ImportState, reason: str | None = None
 ) -> None:
     async with session_scope(factory) as session:
         connection = await _locked(session, connection_id)
-        connection.import_state = _clip(f"{state}: {reason}" if reason else state)
+        connection.set_import_state(state, reason)
         await _announce(session, connection, error=reason)
     log.info("qbo.import.state", connection_id=str(connection_id), state=state, reason=reason)
 
@@ -266,18 +259,5 @@ async def _announce(
     session: AsyncSession, connection: Connection, error: str | None = None
 ) -> None:
     """A `connection.status` callback with the import's state and progress, as GET shows them."""
-    data: dict[str, Any] = {
-        "location_id": connection.location_id,
-        "realm_id": connection.realm_id,
-        "status": connection.status.value,
-        "reason": connection.status_reason,
-        "import": {"state": connection.import_state, "progress": connection.import_progress},
-        "at": datetime.now(UTC).isoformat(),
-    }
-    if error is not None:
-        data["import"]["error"] = error
-    await crm_callbacks.enqueue(session, connection.location_id, CONNECTION_STATUS, data)
-
-
-def _clip(state: str) -> str:
-    return state if len(state) <= STATE_CHARS else state[: STATE_CHARS - 1] + "…"
+    callback = connection_status(connection, with_import=True, error=error)
+    await crm_callbacks.enqueue(session, connection.location_id, callback)

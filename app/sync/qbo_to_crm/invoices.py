@@ -9,20 +9,25 @@ whoever made it, feeds the review rule. A Payment change is followed to the invo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
+from app.integrations.crm.callback_payloads import DeletedInvoiceRecord, InvoiceRecord
 from app.integrations.quickbooks.change_entities import link_kind
 from app.integrations.quickbooks.transactions import Invoice, Payment
 from app.models import EntityLink, QboChange, SyncLogEntry
+from app.models.entity_link import LinkState
 from app.models.states import Direction, LinkOrigin, SyncState
 from app.repositories import crm_callbacks, qbo_links, sync_log
 from app.sync.flow import FlowContext
-from app.sync.mapping.crm_payloads import invoice_record, record_hash
+from app.sync.mapping.crm_payloads import (
+    deleted_invoice_record,
+    invoice_changed,
+    invoice_record,
+    record_hash,
+)
 from app.sync.qbo_to_crm import review_requests
 from app.sync.qbo_to_crm.reads import read_many
 
 KIND = link_kind("Invoice")  # the entity table's: CDC reads the same links
-CALLBACK = "invoice.import"
 
 
 async def process_invoices(ctx: FlowContext, changes: Sequence[QboChange]) -> dict[int, str]:
@@ -96,19 +101,15 @@ async def _update_import(
     link: EntityLink,
     change_id: int,
 ) -> str:
-    record: dict[str, Any]
-    if invoice is None:
-        record = {"qbo_invoice_id": invoice_id, "status": "deleted"}
-    else:
-        record = invoice_record(invoice.model_dump(mode="json", exclude_none=True))
+    record: InvoiceRecord | DeletedInvoiceRecord = (
+        deleted_invoice_record(invoice_id) if invoice is None else invoice_record(invoice)
+    )
     digest = record_hash(record)
     token = invoice.SyncToken if invoice is not None else None
-    if link.state.get("crm_hash") != digest:
+    seen = link.link_state.crm_hash
+    if seen != digest:
         await crm_callbacks.enqueue(
-            ctx.session,
-            ctx.connection.location_id,
-            CALLBACK,
-            {"import": False, "invoices": [record]},
+            ctx.session, ctx.connection.location_id, invoice_changed(record)
         )
         await sync_log.add(
             ctx.session,
@@ -129,8 +130,8 @@ async def _update_import(
         kind=KIND,
         qbo_id=invoice_id,
         sync_token=token,
-        state={"crm_hash": digest},
+        state=LinkState(crm_hash=digest),
     )
-    if link.state.get("crm_hash") == digest:
+    if seen == digest:
         return "imported invoice: no change the CRM can see"
     return "invoice.import update sent"

@@ -24,8 +24,8 @@ from app.models import SyncLogEntry
 from app.models.states import Direction, SyncState
 from app.repositories import crm_callbacks, qbo_links, review_requests, sync_log
 from app.sync.flow import FlowContext
+from app.sync.mapping.crm_payloads import review_request
 
-CALLBACK = "review_request.send"
 KIND = "review_request"
 SENT = "sent"
 TOGGLE_OFF = "toggle_off"
@@ -145,20 +145,14 @@ async def _record(
     crm_id = link.crm_id if link is not None else None
     if decision == SENT:
         customer = await ctx.qbo.read(Customer, customer_id)
-        email = customer.PrimaryEmailAddr.Address if customer.PrimaryEmailAddr else None
-        await crm_callbacks.enqueue(
-            ctx.session,
-            ctx.connection.location_id,
-            CALLBACK,
-            {
-                "qbo_customer_id": customer_id,
-                "qbo_invoice_id": invoice_id,
-                "crm_contact_id": crm_id,
-                "email": email,
-                "name": customer.DisplayName,
-                "paid_date": paid_at.date().isoformat(),
-            },
+        callback = review_request(
+            customer_id=customer_id,
+            customer=customer,
+            invoice_id=invoice_id,
+            crm_contact_id=crm_id,
+            paid_date=paid_at.date(),
         )
+        await crm_callbacks.enqueue(ctx.session, ctx.connection.location_id, callback)
     await sync_log.add(
         ctx.session,
         SyncLogEntry(
