@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Connection, SyncLogEntry
-from app.models.states import ConnectionStatus, Direction, InboundState, SyncState
+from app.models.states import ConnectionStatus, Direction, ImportState, InboundState, SyncState
 from app.repositories import connections, crm_events, sync_log
 from app.sync import sync_log as sync_log_service
 
@@ -168,7 +168,7 @@ def _int(value: Any) -> int | None:
 
 def import_progress(connection: Connection) -> tuple[bool, str | None, list[Progress]]:
     """Whether the first import still runs, a sentence about it, and a bar per kind."""
-    state = connection.import_state
+    state = connection.import_phase
     if state is None:
         return False, None, []
     bars = [
@@ -176,15 +176,15 @@ def import_progress(connection: Connection) -> tuple[bool, str | None, list[Prog
         for kind, entry in sorted(connection.import_progress.items())
         if isinstance(entry, dict)
     ]
-    if state == "done":
+    if state is ImportState.DONE:
         done = ", ".join(f"{bar.done} {bar.label.lower()}" for bar in bars)
         return False, f"Import from QuickBooks finished{': ' + done if done else ''}.", bars
-    if state == "queued" or (state == "running" and not bars):
+    if state is ImportState.QUEUED or (state is ImportState.RUNNING and not bars):
         return True, "Importing existing records from QuickBooks starts in a moment.", bars
-    if state == "running":
+    if state is ImportState.RUNNING:
         return True, "Importing existing records from QuickBooks.", bars
     # "paused: needs_reconnect", "failed: ..." and the like: say it as it is.
-    return True, f"Import from QuickBooks: {state}.", bars
+    return True, f"Import from QuickBooks: {connection.import_state}.", bars
 
 
 def counts_by_direction(totals: dict[str, dict[str, int]]) -> list[DirectionCounts]:

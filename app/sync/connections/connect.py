@@ -21,6 +21,7 @@ from app.errors import AppError, PermanentError, TransientError
 from app.integrations.quickbooks.auth import IntuitOAuth, TokenSet, new_code_verifier
 from app.logging import get_logger
 from app.models import Connection, OAuthState
+from app.models.states import ImportState
 from app.repositories import connections, oauth_states
 from app.security.tokens import StateSigner, TokenCipher
 from app.services.tokens import store_tokens
@@ -247,7 +248,7 @@ class ConnectFlow:
             # "Import invoices" only applies at connect; a reconnect keeps history and links.
             connection.import_invoices = attempt.import_invoices
             connection.connected_at = datetime.now(UTC)
-            connection.import_state = "queued"
+            connection.set_import_state(ImportState.QUEUED)
 
     async def _finish(self, attempt: OAuthState, reason: str) -> Redirect:
         async with session_scope(self._factory) as session:

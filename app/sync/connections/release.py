@@ -64,7 +64,7 @@ def _forget_company(connection: Connection) -> None:
     connection.sales_tax_mode = None
     connection.custom_txn_numbers = None
     connection.income_account_id = None
-    connection.import_state = None
+    connection.set_import_state(None)
     connection.import_progress = {}
     connection.cdc_watermark = None
     connection.connected_at = None

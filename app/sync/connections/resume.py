@@ -15,7 +15,7 @@ from app.db.session import SessionFactory, session_scope
 from app.integrations.quickbooks.change_entities import SYNCED_ENTITIES
 from app.logging import get_logger
 from app.models import Connection
-from app.models.states import ConnectionStatus
+from app.models.states import ConnectionStatus, ImportState
 from app.repositories import connections, crm_events, qbo_changes
 from app.services import job_names as names
 from app.services.job_queue import (
@@ -93,7 +93,7 @@ async def after_connect(
     session: AsyncSession, job_app: App, connection: Connection, first_time: bool
 ) -> None:
     # An import cut short (paused by a disconnect, out of retries) resumes from its last page.
-    if connection.realm_id and (first_time or connection.import_state != "done"):
+    if connection.realm_id and (first_time or connection.import_phase is not ImportState.DONE):
         await defer_in_transaction(
             session,
             job_app,

@@ -31,7 +31,7 @@ from app.integrations.quickbooks.query import Select
 from app.integrations.quickbooks.webhooks import EntityChange, SourceFormat, parse_qbo_time
 from app.logging import get_logger
 from app.models import Connection
-from app.models.states import ConnectionStatus
+from app.models.states import ConnectionStatus, ImportState
 from app.repositories import qbo_change_batches, qbo_links
 from app.services.container import Runtime
 from app.services.intake import accept_qbo_changes
@@ -91,7 +91,7 @@ async def poll_connection(
         if connection is None or connection.status is not ConnectionStatus.ACTIVE:
             return PollReport(connection_id, "inactive")
         now = datetime.now(UTC)
-        if connection.import_state != "done":
+        if connection.import_phase is not ImportState.DONE:
             # The initial import is reading everything; polling now would read it all again.
             return PollReport(connection_id, "importing")
         watermark = connection.cdc_watermark
