@@ -1,7 +1,8 @@
 """Signed delivery of one callback to the CRM (docs/design.md §2.4).
 
 `POST {CRM_CALLBACK_URL}` with the envelope
-``{"id", "type", "occurred_at", "location_id", "data"}``, signed like CRM events (§2.1) over the
+``{"id", "type", "occurred_at", "location_id", "data"}`` (each type's `data`:
+callback_payloads.py), signed like CRM events (§2.1) over the
 exact bytes sent. The CRM deduplicates on ``id``, so a
 callback may be sent again safely. Outcomes are typed for the outbox: 2xx returns, a verdict on
 the callback itself raises `CallbackRejectedError`, anything worth retrying raises
@@ -40,9 +41,6 @@ from app.integrations.crm.signatures import SIGNATURE_HEADER, sign
 from app.logging import get_logger
 
 log = get_logger(__name__)
-
-# Callback types (docs/design.md §2.4).
-CONNECTION_STATUS = "connection.status"
 
 DEFAULT_TIMEOUT_S = 10.0
 BODY_EXCERPT_BYTES = 300
