@@ -69,6 +69,9 @@ def create_company(emu: Emulator, spec: dict[str, Any]) -> Company:
         custom_txn_numbers=bool(spec.get("custom_txn_numbers", False)),
         created=emu.clock.now(),
     )
+    for key in ("honor_requestid", "warn_duplicate_doc_number"):
+        if key in spec:
+            setattr(company, key, bool(spec[key]))
     _bootstrap(emu, company, spec.get("tax_codes"))
     emu.companies[company.realm_id] = company
     emu.latest_realm = company.realm_id

@@ -16,7 +16,7 @@ from qbo_emulator.names import merge_customers
 from qbo_emulator.reads import entity_name
 from qbo_emulator.seed import seed
 from qbo_emulator.state import Emulator
-from qbo_emulator.store import NAME_LIST, Company, FaultRule
+from qbo_emulator.store import COMPANY_SETTINGS, NAME_LIST, Company, FaultRule
 
 router = APIRouter(prefix="/_emulator")
 
@@ -69,7 +69,7 @@ def _summary(company: Company) -> dict[str, Any]:
         "currency": company.currency,
         "multicurrency": company.multicurrency,
         "sales_tax_rate": str(company.sales_tax_rate),
-        "custom_txn_numbers": company.custom_txn_numbers,
+        **{key: getattr(company, key) for key in COMPANY_SETTINGS},
         "counts": {name: sum(1 for _ in company.live(name)) for name in sorted(company.entities)},
     }
 
@@ -99,6 +99,22 @@ async def companies(request: Request) -> Response:
 async def company_detail(realm_id: str, request: Request) -> Response:
     """One company's settings and object counts."""
     return _json(_summary(_company(emulator(request), realm_id)))
+
+
+@router.patch("/companies/{realm_id}")
+async def change_company(realm_id: str, request: Request) -> Response:
+    """Change company settings (COMPANY_SETTINGS); unknown keys or wrong types are a 400."""
+    company = _company(emulator(request), realm_id)
+    body = await _body(request)
+    unknown = sorted(set(body) - set(COMPANY_SETTINGS))
+    if unknown:
+        raise ControlError(400, f"unknown settings: {', '.join(unknown)}")
+    for key, value in body.items():
+        if not isinstance(value, COMPANY_SETTINGS[key]):
+            raise ControlError(400, f"{key} must be a {COMPANY_SETTINGS[key].__name__}")
+    for key, value in body.items():
+        setattr(company, key, value)
+    return _json(_summary(company))
 
 
 @router.post("/companies/{realm_id}/seed")

@@ -7,7 +7,7 @@ import time
 from qbo_emulator.state import Emulator
 from qbo_emulator.store import Company, FaultRule
 
-FAULT_KINDS = ("429", "500", "503", "slow", "drop", "401")
+FAULT_KINDS = ("429", "500", "503", "slow", "drop", "401", "drop_after_write", "500_after_write")
 WINDOW_S = 60.0
 
 

@@ -21,6 +21,17 @@ ALL_ENTITIES = NAME_LIST | TRANSACTIONS | SINGLETONS
 BY_LOWER = {name.lower(): name for name in ALL_ENTITIES}
 
 
+# Settings given when creating a company and changed by PATCH /_emulator/companies/{realm}:
+# name -> type. Each one is an attribute of Company.
+COMPANY_SETTINGS: dict[str, type] = {
+    "name": str,
+    "multicurrency": bool,
+    "custom_txn_numbers": bool,
+    "honor_requestid": bool,
+    "warn_duplicate_doc_number": bool,
+}
+
+
 @dataclass
 class Record:
     data: JSON
@@ -77,6 +88,9 @@ class Company:
     applied: dict[str, dict[str, Decimal]] = field(default_factory=dict)
     ast_tax_code_id: str = ""
     ast_tax_rate_id: str = ""
+    # Company settings a test changes with PATCH /_emulator/companies/{realm} (COMPANY_SETTINGS).
+    honor_requestid: bool = True
+    warn_duplicate_doc_number: bool = True
 
     @property
     def is_us(self) -> bool:
