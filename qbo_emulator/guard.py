@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qbo_emulator import faults
 from qbo_emulator.jsonutil import dumps
-from qbo_emulator.limits import next_fault, over_limit
+from qbo_emulator.limits import AFTER_WRITE, next_fault, over_limit
 from qbo_emulator.state import Emulator
 from qbo_emulator.store import Company, FaultRule
 
@@ -61,20 +61,30 @@ class AccountingGuard:
         company = self.emu.company(realm)
         status: list[int] = [0]
         try:
-            await self._guarded(scope, receive, _with_tid(send, tid, status), realm, company)
+            await self._guarded(scope, receive, _with_tid(send, tid, status), realm, company, rest)
         finally:
             if company is not None:
                 self._log(company, scope, "/" + rest, status[0])
 
     async def _guarded(
-        self, scope: Scope, receive: Receive, send: Send, realm: str, company: Company | None
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        realm: str,
+        company: Company | None,
+        rest: str,
     ) -> None:
         delay_ms = self.emu.config.latency_ms
+        write = is_write(scope["method"], rest)
+        after: str | None = None
         try:
             company = self._authenticate(scope, realm, company)
-            rule = next_fault(self.emu, company)
+            rule = next_fault(self.emu, company, write=write)
             if rule is not None and rule.kind == "slow":
                 delay_ms += rule.delay_ms
+            elif rule is not None and rule.kind in AFTER_WRITE:
+                after = rule.kind
             elif rule is not None:
                 await self._inject(rule, company, send)
                 return
@@ -83,13 +93,50 @@ class AccountingGuard:
         except Reply as reply:
             await _send(send, reply)
             return
+        run = self._admitted(scope, receive, send, company, delay_ms, after, write)
+        if not write:
+            await run
+            return
+        # QBO finishes a write whether or not the caller is still there (a client timeout during
+        # a slow answer, a dropped socket): the write runs in a task of its own that a cancelled
+        # request cannot stop.
+        task = asyncio.ensure_future(run)
+        task.add_done_callback(_retrieve)
+        await asyncio.shield(task)
+
+    async def _admitted(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        company: Company,
+        delay_ms: int,
+        after: str | None,
+        write: bool,
+    ) -> None:
         company.in_flight += 1
         try:
+            if write:
+                # Read the body now, so a caller that gives up during the delay cannot keep the
+                # write from running (the route would otherwise see http.disconnect).
+                receive = await _buffered(receive)
             if delay_ms > 0:
                 await asyncio.sleep(delay_ms / 1000)
-            await self._call(scope, receive, send, company)
+            if after is None:
+                await self._call(scope, receive, send, company)
+                return
+            await self._call(scope, receive, _discard, company)
+            await self._lose_answer(after, send)
         finally:
             company.in_flight -= 1
+
+    async def _lose_answer(self, kind: str, send: Send) -> None:
+        """The write is committed (and its requestid answer kept); the caller gets no answer."""
+        if kind == "500_after_write":
+            body = dumps(faults.system_error().body(self.emu.clock.response_time()))
+            await _send(send, Reply(500, body))
+            return
+        await _drop(send)
 
     def _authenticate(self, scope: Scope, realm: str, company: Company | None) -> Company:
         token_value = ""
@@ -133,14 +180,14 @@ class AccountingGuard:
             self.emu.tokens.expire_realm(company.realm_id)
             await _send(send, self._unauthorized("Token expired: injected fault"))
         elif rule.kind == "drop":
-            headers = [(b"content-type", JSON_TYPE), (b"content-length", b"1024")]
-            await send({"type": "http.response.start", "status": 200, "headers": headers})
-            raise DroppedConnection("connection dropped by injected fault")
+            await _drop(send)
 
     async def _call(self, scope: Scope, receive: Receive, send: Send, company: Company) -> None:
         query = scope["query_string"].decode("latin-1")
         request_id = _query_param(query, "requestid") if scope["method"] == "POST" else None
-        if not request_id:
+        # honor_requestid=False models the reports that QBO did not de-duplicate by requestid
+        # (QuickBooks-V3-DotNET-SDK #352, node-quickbooks #38): every request runs again.
+        if not request_id or not company.honor_requestid:
             await self.app(scope, receive, send)
             return
         running = company.requestids_running.get(request_id)
@@ -190,6 +237,44 @@ class AccountingGuard:
             "at": self.emu.clock.now(),
         }
         company.record_request(entry, f"{method} {rest}", self.emu.config.request_log_size)
+
+
+def is_write(method: str, rest: str) -> bool:
+    """POSTs change data (create/update/delete/void/send/batch); POST /query only reads."""
+    return method == "POST" and rest.strip("/").rsplit("/", 1)[-1].lower() != "query"
+
+
+async def _drop(send: Send) -> None:
+    # Headers promise a body that never comes: over a socket the client reads "peer closed
+    # connection without sending complete message body"; in process it gets the exception.
+    headers = [(b"content-type", JSON_TYPE), (b"content-length", b"1024")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    raise DroppedConnection("connection dropped by injected fault")
+
+
+async def _discard(message: Message) -> None:
+    """The send of a write whose answer is lost."""
+
+
+async def _buffered(receive: Receive) -> Receive:
+    """Read the whole request body now; replay it, then hand over to the real channel."""
+    messages: list[Message] = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request" or not message.get("more_body"):
+            break
+
+    async def replay() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    return replay
+
+
+def _retrieve(task: asyncio.Future[None]) -> None:
+    # A shielded write whose caller was cancelled still ends; its outcome was meant for nobody.
+    if not task.cancelled():
+        task.exception()
 
 
 def _with_tid(send: Send, tid: bytes, status: list[int] | None) -> Send:

@@ -8,6 +8,8 @@ from qbo_emulator.state import Emulator
 from qbo_emulator.store import Company, FaultRule
 
 FAULT_KINDS = ("429", "500", "503", "slow", "drop", "401", "drop_after_write", "500_after_write")
+# Faults that let a write run and commit, then lose its answer; they wait for a write request.
+AFTER_WRITE = frozenset({"drop_after_write", "500_after_write"})
 WINDOW_S = 60.0
 
 
@@ -25,9 +27,15 @@ def over_limit(emu: Emulator, company: Company) -> bool:
     return False
 
 
-def next_fault(emu: Emulator, company: Company) -> FaultRule | None:
-    """The injected fault this request triggers, consuming one use of a counted rule."""
+def next_fault(emu: Emulator, company: Company, *, write: bool) -> FaultRule | None:
+    """The injected fault this request triggers, consuming one use of a counted rule.
+
+    An after-write rule is skipped (and not used up) by reads: only a write can be committed
+    and then have its answer lost.
+    """
     for rule in list(company.faults):
+        if rule.kind in AFTER_WRITE and not write:
+            continue
         if rule.count is not None:
             if rule.count <= 0:
                 company.faults.remove(rule)
