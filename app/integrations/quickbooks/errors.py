@@ -61,6 +61,21 @@ class QboError(AppError):
         self.retry_after_s = retry_after_s
         self.errors = errors
 
+    def in_context(self, context: str) -> QboError:
+        """The same error (type, code, element, tid) with `context` before its message, so a
+        sync-log entry says which step failed and the action stays the one for this fault."""
+        return type(self)(
+            f"{context}: {self.message}",
+            status=self.status,
+            code=self.code,
+            detail=self.detail,
+            element=self.element,
+            intuit_tid=self.intuit_tid,
+            fault_type=self.fault_type,
+            retry_after_s=self.retry_after_s,
+            errors=self.errors,
+        )
+
 
 class QboTransientError(QboError, TransientError):
     """5xx, timeouts, connection failures, unreadable 2xx bodies, QBO codes 500/10000."""
@@ -84,6 +99,14 @@ class QboStaleObjectError(QboError, PermanentError):
 
 class QboDuplicateNameError(QboError, PermanentError):
     """6240: the DisplayName is used by another customer, vendor or employee."""
+
+    @property
+    def holder_id(self) -> str | None:
+        """The holder's Id when QBO names it: current details read "The name supplied already
+        exists. : Id=123". Companies in other languages translate the words but keep `Id=`, so
+        only that is read; an older text without it gives None (look the name up instead)."""
+        match = re.search(r"\bId\s*=\s*(\d+)", self.detail or "")
+        return match.group(1) if match else None
 
 
 class QboDuplicateDocNumberError(QboError, PermanentError):

@@ -1,38 +1,58 @@
-"""S1: the QBO customer of a CRM contact: link, else email match, else create; never duplicated."""
+"""S1: the QBO customer of a CRM contact: link, else email match, else create; never duplicated.
+
+The create has a second guard besides its requestid (QBO does not always replay one): when the
+name is taken (6240), the holder is read, and if it is the customer this service created for
+the same contact (our marker in its Notes) it is adopted instead of making a twin. That lookup
+costs a request only after a 6240, never in the steady state.
+"""
 
 from __future__ import annotations
 
 from app.db.locking import LockNamespace, advisory_xact_lock
 from app.db.session import factory_beside, side_transaction
+from app.errors import PermanentError
 from app.integrations.crm.schemas import Contact
 from app.integrations.quickbooks.entities import Customer
-from app.integrations.quickbooks.errors import QboDuplicateNameError, QboStaleObjectError
+from app.integrations.quickbooks.errors import (
+    QboDuplicateNameError,
+    QboError,
+    QboNotFoundError,
+    QboStaleObjectError,
+)
 from app.integrations.quickbooks.query import Select
 from app.logging import get_logger
 from app.models.states import LinkOrigin
 from app.repositories import entity_links
-from app.sync.flow import FlowContext
+from app.sync.flow import FlowContext, marker
 from app.sync.mapping.customer import (
+    MappedContact,
     content_hash,
     customer_body,
     display_name_candidates,
-    owned_fields,
+    map_contact,
 )
+from app.sync.mapping.customer_text import DELETED_SUFFIX, same_name, without_deleted_suffix
 
 log = get_logger(__name__)
 
 KIND = "customer"
 
 
-async def ensure_customer(ctx: FlowContext, contact: Contact) -> str:
-    """The QBO customer id for the contact, creating or updating the customer as needed."""
-    fields = owned_fields(contact)
+async def ensure_customer(ctx: FlowContext, contact: Contact, *, for_document: bool = True) -> str:
+    """The QBO customer id for the contact, creating or updating the customer as needed.
+
+    For a document (`for_document`), a linked customer QBO refuses to update does not stop the
+    document: it is written against the customer as QBO has it, with a note.
+    """
+    mapped = map_contact(contact)
+    fields = mapped.fields
     digest = content_hash(fields)
     link = await entity_links.by_crm_id(ctx.session, ctx.connection.id, KIND, contact.id)
     if link is not None and link.qbo_id is not None and link.content_hash == digest:
         # Steady state: no lock, so documents of one customer sync in parallel.
         ctx.qbo_ids["customer"] = link.qbo_id
         return link.qbo_id
+    ctx.notes.extend(mapped.notes)
     # Two documents of one new (or changed) contact must not both create or update it; the
     # lock lasts until our commit, so the second sees the first's link.
     await advisory_xact_lock(
@@ -41,16 +61,27 @@ async def ensure_customer(ctx: FlowContext, contact: Contact) -> str:
     link = await entity_links.by_crm_id(ctx.session, ctx.connection.id, KIND, contact.id)
     if link is not None and link.qbo_id is not None:
         if link.content_hash != digest:
-            customer = await _update(ctx, link.qbo_id, link.sync_token, fields)
-            await _link(ctx, contact.id, customer, link.origin, digest)
+            try:
+                customer = await _update(ctx, link.qbo_id, link.sync_token, fields)
+            except QboError as exc:
+                # Transient faults are the job runner's to retry; only a refusal is passed over.
+                if not for_document or not isinstance(exc, PermanentError):
+                    raise exc.in_context(f"Updating QuickBooks customer {link.qbo_id}") from exc
+                # The old hash stays, so the next event tries the update again.
+                ctx.notes.append(
+                    f"QuickBooks refused the update of customer {link.qbo_id} "
+                    f"({exc.message}); the document uses the customer as QuickBooks has it"
+                )
+            else:
+                await _link(ctx, contact.id, customer, link.origin, digest)
         ctx.qbo_ids["customer"] = link.qbo_id
         return link.qbo_id
-    match = await _find_by_email(ctx, contact)
+    match = await _find_by_email(ctx, mapped)
     if match is not None:
         customer = await _update(ctx, match.Id or "", match.SyncToken, fields, reactivate=True)
         await _link(ctx, contact.id, customer, LinkOrigin.QBO, digest)
         return customer.Id or ""
-    customer = await _create(ctx, contact, fields)
+    customer = await _create(ctx, contact, mapped)
     await _link(ctx, contact.id, customer, LinkOrigin.CRM, digest)
     return customer.Id or ""
 
@@ -60,24 +91,23 @@ async def update_linked(ctx: FlowContext, contact: Contact) -> str | None:
     link = await entity_links.by_crm_id(ctx.session, ctx.connection.id, KIND, contact.id)
     if link is None:
         return None
-    return await ensure_customer(ctx, contact)
+    return await ensure_customer(ctx, contact, for_document=False)
 
 
-async def _find_by_email(ctx: FlowContext, contact: Contact) -> Customer | None:
-    if not contact.email:
+async def _find_by_email(ctx: FlowContext, mapped: MappedContact) -> Customer | None:
+    # The email as QBO would hold it (QBO's form of several addresses, invalid ones left out).
+    email = mapped.fields.PrimaryEmailAddr.Address if mapped.fields.PrimaryEmailAddr else None
+    if not email:
         return None
     select = (
-        Select("Customer")
-        .where("PrimaryEmailAddr", "=", contact.email)
-        .include_inactive()
-        .order_by("Id")
+        Select("Customer").where("PrimaryEmailAddr", "=", email).include_inactive().order_by("Id")
     )
     matches = [
         customer
         for customer in (await ctx.qbo.query(select, Customer)).items
         # QBO compares case-insensitively already; checked again so a LIKE-ish match never wins.
         if customer.PrimaryEmailAddr
-        and (customer.PrimaryEmailAddr.Address or "").lower() == contact.email.lower()
+        and (customer.PrimaryEmailAddr.Address or "").lower() == email.lower()
     ]
     if not matches:
         return None
@@ -85,7 +115,7 @@ async def _find_by_email(ctx: FlowContext, contact: Contact) -> Customer | None:
     matches.sort(key=lambda c: (c.Active is False, int(c.Id or 0)))
     if len(matches) > 1:
         ctx.notes.append(
-            f"{len(matches)} QuickBooks customers have the email {contact.email}; "
+            f"{len(matches)} QuickBooks customers have the email {email}; "
             f"linked to customer {matches[0].Id} (active first, then oldest)"
         )
     return matches[0]
@@ -115,20 +145,78 @@ async def _update(
     raise AssertionError("unreachable")
 
 
-async def _create(ctx: FlowContext, contact: Contact, fields: Customer) -> Customer:
+async def _create(ctx: FlowContext, contact: Contact, mapped: MappedContact) -> Customer:
+    ours = marker(KIND, contact.id)
     last_error: QboDuplicateNameError | None = None
     for name in display_name_candidates(contact):
         try:
             return await ctx.qbo.create(
-                customer_body(fields, display_name=name),
+                customer_body(mapped.fields, display_name=name, notes=ours),
                 request_id=ctx.request_id("customer", contact.id, name),
             )
         except QboDuplicateNameError as exc:
-            # The name is held by another customer, a vendor or an employee (6240).
+            # The name is held by another customer, a vendor or an employee (6240), or by the
+            # customer our own earlier create made when its answer was lost.
             last_error = exc
+            holder = await _name_holder(ctx, exc, name)
+            if holder is not None and _is_ours(holder, contact, mapped):
+                return await _adopt(ctx, holder, mapped, name)
             log.info("qbo.customer.name_taken", name=name, contact_id=contact.id)
+        except QboError as exc:
+            raise exc.in_context(
+                f"QuickBooks refused to create the customer for CRM contact {contact.id}"
+            ) from exc
     assert last_error is not None
-    raise last_error
+    raise last_error.in_context(
+        f"Every QuickBooks name tried for CRM contact {contact.id} is taken "
+        f"({', '.join(display_name_candidates(contact))})"
+    )
+
+
+async def _name_holder(ctx: FlowContext, exc: QboDuplicateNameError, name: str) -> Customer | None:
+    """The customer holding `name`, or None (a vendor or employee holds it, or none found)."""
+    if exc.holder_id is not None:
+        try:
+            holder = await ctx.qbo.read(Customer, exc.holder_id)
+        except QboNotFoundError:
+            return None
+        # The Id may be a vendor's or an employee's; a customer of that Id is then unrelated.
+        return holder if _holds(holder, name) else None
+    # No `Id=` in the detail (an older or localised text): look the name up, inactive included,
+    # in both the form it was given and the one QBO reads back for an inactive customer.
+    select = (
+        Select("Customer")
+        .where("DisplayName", "IN", (name, f"{name}{DELETED_SUFFIX}"))
+        .include_inactive()
+        .order_by("Id")
+    )
+    found = (await ctx.qbo.query(select, Customer)).items
+    return next((customer for customer in found if _holds(customer, name)), None)
+
+
+def _holds(customer: Customer, name: str) -> bool:
+    return same_name(without_deleted_suffix(customer.DisplayName, customer.Active), name)
+
+
+def _is_ours(holder: Customer, contact: Contact, mapped: MappedContact) -> bool:
+    """Our create for this contact: our marker in Notes, or (Notes edited since) the same email."""
+    if marker(KIND, contact.id) in (holder.Notes or ""):
+        return True
+    ours = mapped.fields.PrimaryEmailAddr.Address if mapped.fields.PrimaryEmailAddr else None
+    theirs = holder.PrimaryEmailAddr.Address if holder.PrimaryEmailAddr else None
+    return bool(ours and theirs and ours.lower() == theirs.lower())
+
+
+async def _adopt(ctx: FlowContext, holder: Customer, mapped: MappedContact, name: str) -> Customer:
+    assert holder.Id is not None
+    log.info("qbo.customer.adopted_own_create", customer_id=holder.Id, name=name)
+    ctx.notes.append(
+        f"QuickBooks customer {holder.Id} ({name}) is the one made for this contact by an "
+        "earlier attempt whose answer was lost: linked to it instead of creating another"
+    )
+    return await _update(
+        ctx, holder.Id, holder.SyncToken, mapped.fields, reactivate=holder.Active is False
+    )
 
 
 async def _link(

@@ -21,6 +21,7 @@ from app.sync.crm_to_qbo.customers import ensure_customer
 from app.sync.crm_to_qbo.document_lines import currency_ref, map_document
 from app.sync.crm_to_qbo.invoice_payments import record_amount_paid, void_payments
 from app.sync.flow import FlowContext, marker
+from app.sync.mapping.customer_text import email_addresses
 from app.sync.mapping.documents import MappedDocument, totals_match
 from app.sync.results import SyncResult, failed, skipped, synced
 
@@ -55,13 +56,16 @@ def _skip_reason(ctx: FlowContext, data: InvoiceData, link: EntityLink | None) -
 
 def _fields(data: InvoiceData, customer_id: str, mapped: MappedDocument) -> Invoice:
     """The invoice fields this service owns; a create adds the currency, an update the ids."""
+    # Several addresses go in QBO's comma-separated form; invalid ones are left out, with notes.
+    bill_email, email_notes = email_addresses(data.billing_email or "")
+    mapped.notes.extend(f"BillEmail: {note}" for note in email_notes)
     return for_write(
         Invoice(
             DocNumber=data.number[:21],
             TxnDate=data.issue_date,
             DueDate=data.due_date,
             CustomerRef=Ref(value=customer_id),
-            BillEmail=EmailAddress(Address=data.billing_email) if data.billing_email else None,
+            BillEmail=EmailAddress(Address=bill_email) if bill_email else None,
             Line=mapped.lines,
             GlobalTaxCalculation=mapped.global_tax_calculation,
             TxnTaxDetail=mapped.txn_tax_detail,
