@@ -31,8 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--redirect-uri", action="append", help="allowed redirect URI (repeatable)")
     p.add_argument("--access-token-ttl", type=int, default=3600, help="seconds")
     p.add_argument("--no-refresh-rotation", action="store_true")
-    p.add_argument("--rate-limit-per-minute", type=int, default=500)
-    p.add_argument("--max-in-flight", type=int, default=10)
+    # Intuit's throttles (qbo_emulator/limits.py names the page); raise them to load-test.
+    p.add_argument("--rate-limit-per-minute", type=int, default=500, help="per realm")
+    p.add_argument("--rate-limit-per-second", type=int, default=10, help="per realm and app")
+    p.add_argument("--max-in-flight", type=int, default=10, help="per realm and app")
+    p.add_argument("--batch-per-minute-per-app", type=int, default=40, help="per realm and app")
+    p.add_argument("--batch-per-minute-per-realm", type=int, default=120)
     p.add_argument("--throttle-format", choices=["json", "xml"], default="json")
     p.add_argument("--seed", type=int, help="random seed for realm ids, seeding and drop rate")
     p.add_argument("--log-level", default="info")
@@ -55,7 +59,10 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         access_token_ttl_s=args.access_token_ttl,
         refresh_rotation=not args.no_refresh_rotation,
         rate_limit_per_minute=args.rate_limit_per_minute,
+        rate_limit_per_second=args.rate_limit_per_second,
         max_in_flight=args.max_in_flight,
+        batch_per_minute_per_app=args.batch_per_minute_per_app,
+        batch_per_minute_per_realm=args.batch_per_minute_per_realm,
         throttle_format=args.throttle_format,
         seed=args.seed,
     )

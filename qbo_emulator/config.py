@@ -33,8 +33,13 @@ class EmulatorConfig:
     access_token_ttl_s: int = 3600
     refresh_token_ttl_s: int = 8726400
     refresh_rotation: bool = True
+    # Intuit "API call limits and throttles" (see qbo_emulator/limits.py for the page and the
+    # unknowns): per realm a minute; per realm and app a second, in flight, batch a minute.
     rate_limit_per_minute: int = 500
+    rate_limit_per_second: int = 10
     max_in_flight: int = 10
+    batch_per_minute_per_app: int = 40
+    batch_per_minute_per_realm: int = 120
     throttle_format: ThrottleFormat = "json"
     request_log_size: int = 10_000
     requestid_cache_size: int = 50_000

@@ -177,6 +177,8 @@ async def requests_log(realm_id: str, request: Request) -> Response:
         {
             "total": company.request_total,
             "by_method_path": dict(company.request_counts),
+            # 429s the throttles gave, by kind (qbo_emulator/limits.py); injected ones are not here.
+            "throttled": dict(company.throttled),
             "requests": [
                 {**entry, "at": emu.clock.response_time(entry["at"])}
                 for entry in company.request_log
@@ -192,18 +194,24 @@ async def clear_requests(realm_id: str, request: Request) -> Response:
     company.request_log.clear()
     company.request_counts.clear()
     company.request_total = 0
-    return _json({"total": 0, "by_method_path": {}, "requests": []})
+    company.throttled.clear()
+    return _json({"total": 0, "by_method_path": {}, "throttled": {}, "requests": []})
 
 
 @router.post("/companies/{realm_id}/tokens")
 async def mint_tokens(realm_id: str, request: Request) -> Response:
-    """Connect without the browser dance: returns tokens as the token endpoint would."""
+    """Connect without the browser dance: returns tokens as the token endpoint would.
+
+    An optional body `{"client_id": "..."}` connects another app: Intuit's per-second, in-flight
+    and batch throttles are per realm *and app*.
+    """
     emu = emulator(request)
     _company(emu, realm_id)
+    client_id = str((await _body(request)).get("client_id") or emu.config.client_id)
     now = emu.clock.now()
     grant = emu.tokens.new_grant(
         realm_id,
-        emu.config.client_id,
+        client_id,
         "com.intuit.quickbooks.accounting",
         now + emu.config.refresh_token_ttl_s,
     )

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qbo_emulator import faults
 from qbo_emulator.jsonutil import dumps
-from qbo_emulator.limits import AFTER_WRITE, next_fault, over_limit
+from qbo_emulator.limits import AFTER_WRITE, admit, next_fault, release
 from qbo_emulator.state import Emulator
 from qbo_emulator.store import Company, FaultRule
 
@@ -79,7 +79,7 @@ class AccountingGuard:
         write = is_write(scope["method"], rest)
         after: str | None = None
         try:
-            company = self._authenticate(scope, realm, company)
+            company, app = self._authenticate(scope, realm, company)
             rule = next_fault(self.emu, company, write=write)
             if rule is not None and rule.kind == "slow":
                 delay_ms += rule.delay_ms
@@ -88,12 +88,12 @@ class AccountingGuard:
             elif rule is not None:
                 await self._inject(rule, company, send)
                 return
-            if over_limit(self.emu, company):
+            if admit(self.emu, company, app, batch=write and _is_batch(rest)) is not None:
                 raise self._throttle(None)
         except Reply as reply:
             await _send(send, reply)
             return
-        run = self._admitted(scope, receive, send, company, delay_ms, after, write)
+        run = self._admitted(scope, receive, send, company, app, delay_ms, after, write)
         if not write:
             await run
             return
@@ -110,11 +110,11 @@ class AccountingGuard:
         receive: Receive,
         send: Send,
         company: Company,
+        app: str,
         delay_ms: int,
         after: str | None,
         write: bool,
     ) -> None:
-        company.in_flight += 1
         try:
             if write:
                 # Read the body now, so a caller that gives up during the delay cannot keep the
@@ -128,7 +128,7 @@ class AccountingGuard:
             await self._call(scope, receive, _discard, company)
             await self._lose_answer(after, send)
         finally:
-            company.in_flight -= 1
+            release(company, app)
 
     async def _lose_answer(self, kind: str, send: Send) -> None:
         """The write is committed (and its requestid answer kept); the caller gets no answer."""
@@ -138,7 +138,10 @@ class AccountingGuard:
             return
         await _drop(send)
 
-    def _authenticate(self, scope: Scope, realm: str, company: Company | None) -> Company:
+    def _authenticate(
+        self, scope: Scope, realm: str, company: Company | None
+    ) -> tuple[Company, str]:
+        """The company and the app (the OAuth client id the token was issued to)."""
         token_value = ""
         for key, value in scope["headers"]:
             if key == b"authorization":
@@ -155,7 +158,7 @@ class AccountingGuard:
         if company is None or token.grant.realm_id != realm:
             body = dumps(faults.authorization_failed(self.emu.clock.response_time()))
             raise Reply(403, body)
-        return company
+        return company, token.grant.client_id
 
     def _unauthorized(self, detail: str) -> Reply:
         epoch_ms = int(self.emu.clock.now() * 1000)
@@ -242,6 +245,10 @@ class AccountingGuard:
 def is_write(method: str, rest: str) -> bool:
     """POSTs change data (create/update/delete/void/send/batch); POST /query only reads."""
     return method == "POST" and rest.strip("/").rsplit("/", 1)[-1].lower() != "query"
+
+
+def _is_batch(rest: str) -> bool:
+    return rest.strip("/").lower() == "batch"
 
 
 async def _drop(send: Send) -> None:

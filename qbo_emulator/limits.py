@@ -1,7 +1,20 @@
-"""Per-realm throttling (requests per minute, requests in flight) and injected faults."""
+"""Intuit's throttles (per realm and per realm+app) and the injected faults.
+
+Source of every figure: Intuit, "API call limits and throttles"
+(https://developer.intuit.com/app/developer/qbo/docs/learn/limits-and-throttles): 500 requests
+per minute per realm ID; 10 requests per second per realm ID and app; batch: 40 batch requests
+per minute per realm ID and app, 120 per minute per realm ID; HTTP 429 when throttled. The 2016
+blog "QuickBooks Online API throttling changes" adds the concurrency wording (no more than 10
+concurrent requests per app and realm) and that the 500/minute includes batch requests.
+
+UNKNOWN (settled by `qbo-sync verify-qbo` on a sandbox): whether Intuit's windows slide or are
+fixed (we slide: the stricter reading for a caller) and whether a throttled request counts
+against them (we do not count it).
+"""
 
 from __future__ import annotations
 
+import collections
 import time
 
 from qbo_emulator.state import Emulator
@@ -10,21 +23,56 @@ from qbo_emulator.store import Company, FaultRule
 FAULT_KINDS = ("429", "500", "503", "slow", "drop", "401", "drop_after_write", "500_after_write")
 # Faults that let a write run and commit, then lose its answer; they wait for a write request.
 AFTER_WRITE = frozenset({"drop_after_write", "500_after_write"})
+SECOND_S = 1.0
 WINDOW_S = 60.0
 
 
-def over_limit(emu: Emulator, company: Company) -> bool:
-    """True when this request must get a 429; otherwise it is counted against the window."""
-    if company.in_flight >= emu.config.max_in_flight:
-        return True
-    now = time.monotonic()
-    window = company.window
-    while window and window[0] <= now - WINDOW_S:
+def _recent(window: collections.deque[float], now: float, span_s: float) -> int:
+    while window and window[0] <= now - span_s:
         window.popleft()
-    if len(window) >= emu.config.rate_limit_per_minute:
-        return True
-    window.append(now)
-    return False
+    return len(window)
+
+
+def admit(emu: Emulator, company: Company, app: str, *, batch: bool) -> str | None:
+    """None when the request may run: it is then counted and holds one in-flight slot (give it
+    back with `release`). Otherwise the name of the throttle it hit; it is not counted."""
+    config = emu.config
+    now = time.monotonic()
+    second = company.second_windows.setdefault(app, collections.deque())
+    hit: str | None = None
+    if company.in_flight_by_app[app] >= config.max_in_flight:
+        hit = "concurrent"
+    elif _recent(second, now, SECOND_S) >= config.rate_limit_per_second:
+        hit = "per_second"
+    elif _recent(company.window, now, WINDOW_S) >= config.rate_limit_per_minute:
+        hit = "per_minute"
+    elif batch:
+        hit = _batch_throttle(emu, company, app, now)
+    if hit is not None:
+        company.throttled[hit] += 1
+        return hit
+    second.append(now)
+    company.window.append(now)
+    if batch:
+        company.batch_window.append(now)
+        company.batch_windows_by_app.setdefault(app, collections.deque()).append(now)
+    company.in_flight_by_app[app] += 1
+    company.in_flight += 1
+    return None
+
+
+def _batch_throttle(emu: Emulator, company: Company, app: str, now: float) -> str | None:
+    per_app = company.batch_windows_by_app.setdefault(app, collections.deque())
+    if _recent(per_app, now, WINDOW_S) >= emu.config.batch_per_minute_per_app:
+        return "batch_per_app"
+    if _recent(company.batch_window, now, WINDOW_S) >= emu.config.batch_per_minute_per_realm:
+        return "batch_per_realm"
+    return None
+
+
+def release(company: Company, app: str) -> None:
+    company.in_flight_by_app[app] -= 1
+    company.in_flight -= 1
 
 
 def next_fault(emu: Emulator, company: Company, *, write: bool) -> FaultRule | None:

@@ -82,8 +82,15 @@ class Company:
     request_counts: collections.Counter[str] = field(default_factory=collections.Counter)
     request_total: int = 0
     faults: list[FaultRule] = field(default_factory=list)
+    # Throttle state (qbo_emulator/limits.py): request times in the last minute (realm) and
+    # second (per app = OAuth client id), batch request times, requests running, 429s by kind.
     window: collections.deque[float] = field(default_factory=collections.deque)
+    second_windows: dict[str, collections.deque[float]] = field(default_factory=dict)
+    batch_window: collections.deque[float] = field(default_factory=collections.deque)
+    batch_windows_by_app: dict[str, collections.deque[float]] = field(default_factory=dict)
     in_flight: int = 0
+    in_flight_by_app: collections.Counter[str] = field(default_factory=collections.Counter)
+    throttled: collections.Counter[str] = field(default_factory=collections.Counter)
     # invoice id -> payment id -> amount applied; the source of truth for Invoice.Balance
     applied: dict[str, dict[str, Decimal]] = field(default_factory=dict)
     ast_tax_code_id: str = ""

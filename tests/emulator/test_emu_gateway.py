@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from qbo_emulator.cli import build_parser, config_from_args
+
 from .conftest import QBO
 
 
@@ -157,3 +159,108 @@ class TestRequestIdSwitch:
         await qbo.create("Customer", {"DisplayName": "One"}, requestid="dup-cust")
         await qbo.create("Customer", {"DisplayName": "Two"}, requestid="dup-cust")
         assert await count(qbo.http, qbo.realm, "Customer") == 2
+
+
+async def other_app(qbo: QBO, client_id: str = "second-app") -> QBO:
+    """The same company as seen by another app (another OAuth client id)."""
+    url = f"/_emulator/companies/{qbo.realm}/tokens"
+    token = (await qbo.http.post(url, json={"client_id": client_id})).json()["access_token"]
+    return QBO(qbo.http, qbo.emu, qbo.realm, token, "")
+
+
+async def configure(qbo: QBO, **settings: Any) -> None:
+    response = await qbo.http.patch("/_emulator/config", json=settings)
+    assert response.status_code == 200, response.text
+
+
+async def throttled(qbo: QBO) -> dict[str, int]:
+    log = (await qbo.http.get(f"/_emulator/companies/{qbo.realm}/requests")).json()
+    by_kind: dict[str, int] = log["throttled"]
+    return by_kind
+
+
+def error_code(response: httpx.Response) -> str:
+    code: str = response.json()["Fault"]["Error"][0]["code"]
+    return code
+
+
+class TestThrottles:
+    async def test_15_requests_in_one_second_the_last_5_get_429(self, qbo: QBO) -> None:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        responses = [await qbo.get("/preferences") for _ in range(15)]
+        assert loop.time() - start < 1.0, "the machine was too slow to test a 1 s window"
+        assert [r.status_code for r in responses] == [200] * 10 + [429] * 5
+        assert {error_code(r) for r in responses[10:]} == {"3001"}
+        assert await throttled(qbo) == {"per_second": 5}
+
+        async def window_passed() -> bool:
+            return (await qbo.get("/preferences")).status_code == 200
+
+        await wait_until(window_passed, timeout_s=3)
+        assert loop.time() - start >= 1.0
+
+    async def test_the_per_second_cap_is_per_app(self, qbo: QBO) -> None:
+        second = await other_app(qbo)
+        mine = [(await qbo.get("/preferences")).status_code for _ in range(10)]
+        theirs = [(await second.get("/preferences")).status_code for _ in range(10)]
+        assert mine == theirs == [200] * 10
+        assert (await qbo.get("/preferences")).status_code == 429
+
+    async def test_in_flight_cap_is_per_app(self, qbo: QBO) -> None:
+        second = await other_app(qbo)
+        qbo.emu.config.latency_ms = 100
+        calls = [app.get("/preferences") for app in (qbo, second) for _ in range(10)]
+        # 20 at once on one realm: over 10 in flight for the realm, but 10 for each app.
+        assert {r.status_code for r in await asyncio.gather(*calls)} == {200}
+
+    async def test_500_a_minute_is_per_realm_across_apps(self, qbo: QBO) -> None:
+        await configure(qbo, rate_limit_per_minute=5)
+        second = await other_app(qbo)
+        statuses = [(await app.get("/preferences")).status_code for app in [qbo, second] * 3]
+        assert statuses == [200] * 5 + [429]
+        assert await throttled(qbo) == {"per_minute": 1}
+
+    async def test_batch_caps_per_app_and_per_realm(self, qbo: QBO) -> None:
+        await configure(qbo, batch_per_minute_per_app=2, batch_per_minute_per_realm=3)
+        second = await other_app(qbo)
+        batch = {"BatchItemRequest": [{"bId": "1", "Query": "select * from Customer"}]}
+        mine = [(await qbo.post("/batch", batch)).status_code for _ in range(3)]
+        theirs = [(await second.post("/batch", batch)).status_code for _ in range(2)]
+        assert mine == [200, 200, 429]
+        assert theirs == [200, 429]
+        assert await throttled(qbo) == {"batch_per_app": 1, "batch_per_realm": 1}
+        # Plain requests are not batch requests.
+        assert (await qbo.get("/preferences")).status_code == 200
+
+    async def test_batch_requests_count_against_the_minute(self, qbo: QBO) -> None:
+        await configure(qbo, rate_limit_per_minute=3)
+        batch = {"BatchItemRequest": [{"bId": "1", "Query": "select * from Customer"}]}
+        assert [(await qbo.post("/batch", batch)).status_code for _ in range(3)] == [200] * 3
+        assert (await qbo.get("/preferences")).status_code == 429
+
+    async def test_xml_body_when_configured(self, qbo: QBO) -> None:
+        await configure(qbo, throttle_format="xml", rate_limit_per_second=1)
+        assert (await qbo.get("/preferences")).status_code == 200
+        response = await qbo.get("/preferences")
+        assert response.status_code == 429
+        assert response.headers["content-type"].startswith("application/xml")
+        assert b'<Error code="3001">' in response.content
+
+    async def test_every_throttle_is_a_setting(self, qbo: QBO) -> None:
+        settings = {
+            "rate_limit_per_second": 20,
+            "rate_limit_per_minute": 600,
+            "max_in_flight": 12,
+            "batch_per_minute_per_app": 50,
+            "batch_per_minute_per_realm": 130,
+        }
+        await configure(qbo, **settings)
+        current = (await qbo.http.get("/_emulator/config")).json()
+        assert {key: current[key] for key in settings} == settings
+        args = build_parser().parse_args(
+            ["--rate-limit-per-second", "3", "--batch-per-minute-per-app", "4"]
+        )
+        config = config_from_args(args)
+        assert (config.rate_limit_per_second, config.batch_per_minute_per_app) == (3, 4)
+        assert (config.batch_per_minute_per_realm, config.max_in_flight) == (120, 10)
