@@ -76,6 +76,13 @@ class QboSettings(BaseSettings):
     api_base_url: str | None = None
     oauth_base_url: str | None = None
     max_webhook_bytes: int = 2 * 1024 * 1024
+    # Seconds after a create is sent by which it has surely ended in QBO (its 120 s request
+    # timeout, plus a margin): a retry after an unanswered create looks it up only then.
+    write_settle_s: float = Field(default=130.0, ge=0)
+    # Per-realm request limits the service keeps under (app/services/qbo_limiter.py says why).
+    requests_per_second: int = Field(default=10, gt=0)
+    requests_per_minute: int = Field(default=490, gt=0)
+    max_in_flight: int = Field(default=10, gt=0)
 
     def resolved_api_base_url(self) -> str:
         if self.api_base_url:

@@ -53,7 +53,12 @@ async def build_services(settings: Settings, factory: SessionFactory) -> AsyncIt
     keys = [key.get_secret_value() for key in settings.token_encryption_keys]
     cipher = TokenCipher(keys)
     oauth = _oauth(settings)
-    limiter = PostgresRealmLimiter(factory)
+    limiter = PostgresRealmLimiter(
+        factory,
+        per_second=settings.qbo.requests_per_second,
+        per_minute=settings.qbo.requests_per_minute,
+        max_in_flight=settings.qbo.max_in_flight,
+    )
     tokens = TokenService(factory, cipher, oauth, on_refused=connection_status.needs_reconnect)
     async with build_http_client() as http:
         services = Services(

@@ -1,4 +1,5 @@
-"""Per-realm QBO limits shared through Postgres: never more than 10 in flight, no 429s."""
+"""Per-realm QBO limits shared through Postgres: never more than 10 in flight or 10 started in
+any second, no 429s."""
 
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ from qbo_emulator.config import EmulatorConfig
 
 
 async def test_fifty_concurrent_callers_never_exceed_ten_in_flight(db: SessionFactory) -> None:
-    limiter = PostgresRealmLimiter(db)
+    # A high per-second cap leaves the in-flight cap as the one that binds.
+    limiter = PostgresRealmLimiter(db, per_second=1000)
     # Two limiter instances stand for two processes sharing the database.
-    other_process = PostgresRealmLimiter(db)
+    other_process = PostgresRealmLimiter(db, per_second=1000)
     in_flight = 0
     peak = 0
 
@@ -53,6 +55,22 @@ async def test_requests_per_minute_are_capped(db: SessionFactory) -> None:
         pass
 
 
+async def test_no_more_than_ten_start_in_any_second(db: SessionFactory) -> None:
+    # Intuit throttles at 10 requests a second per realm and app, whatever the latency: quick
+    # requests that never fill the 10 in-flight slots must still be paced.
+    limiter = PostgresRealmLimiter(db)
+    loop = asyncio.get_running_loop()
+    starts: list[float] = []
+
+    async def call() -> None:
+        async with limiter.slot("realm-4"):
+            starts.append(loop.time())
+
+    await asyncio.gather(*(call() for _ in range(15)))
+    starts.sort()
+    assert all(later - first >= 0.95 for first, later in zip(starts, starts[10:], strict=False))
+
+
 class StaticTokens:
     def __init__(self, token: str) -> None:
         self.token = token
@@ -76,20 +94,22 @@ def emulator_config(emulator_config: EmulatorConfig) -> EmulatorConfig:
     return replace(emulator_config, latency_ms=50)
 
 
-async def test_forty_concurrent_reads_against_the_emulator_get_no_429(
+async def test_thirty_concurrent_reads_against_the_emulator_get_no_429(
     db: SessionFactory, emulator: str
 ) -> None:
+    # The emulator throttles as Intuit does (10 a second and 10 in flight per realm and app).
     realm, token = await mint(emulator)
     async with httpx.AsyncClient() as http:
         client = QboClient(
             http, base_url=emulator, tokens=StaticTokens(token), limiter=PostgresRealmLimiter(db)
         )
-        await asyncio.gather(*(client.realm(realm).company_info() for _ in range(40)))
+        await asyncio.gather(*(client.realm(realm).company_info() for _ in range(30)))
     async with httpx.AsyncClient(base_url=emulator) as http:
         log = (await http.get(f"/_emulator/companies/{realm}/requests")).json()
     statuses = [entry["status"] for entry in log["requests"]]
-    assert statuses.count(200) == 40
+    assert statuses.count(200) == 30
     assert 429 not in statuses
+    assert log["throttled"] == {}
 
 
 async def test_a_query_with_an_apostrophe_finds_the_right_customer(
