@@ -9,7 +9,9 @@ kept as extras) because QBO's own shape is "one detail object named after Detail
 from __future__ import annotations
 
 from datetime import date
-from typing import ClassVar
+from typing import Any, ClassVar
+
+from pydantic import SerializerFunctionWrapHandler, model_serializer
 
 from app.integrations.quickbooks.entities import (
     EmailAddress,
@@ -28,12 +30,29 @@ DESCRIPTION_ONLY = "DescriptionOnly"
 
 
 class SalesItemLineDetail(QboModel):
+    """A sales line's item, quantity and price.
+
+    On a TaxInclusive document QBO keeps the line's `Amount` and `UnitPrice` NET of tax
+    (UnitPrice to up to 7 places) and the gross in `TaxInclusiveAmt` (real AU invoices in
+    tests/conformance/samples/au-tax-inclusive-invoices.json; qbo-api.md correction 2).
+    """
+
     ItemRef: Ref | None = None
     Qty: Money | None = None
     UnitPrice: Money | None = None
     TaxCodeRef: Ref | None = None
+    TaxInclusiveAmt: Money | None = None
     ServiceDate: date | None = None
     ClassRef: Ref | None = None
+
+    @model_serializer(mode="wrap")
+    def _unset_gross_left_out(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A dump without the gross is the one earlier versions hashed (invoices' content_hash):
+        # adding the field must not make every stored tax-exclusive invoice look changed.
+        data: dict[str, Any] = handler(self)
+        if data.get("TaxInclusiveAmt", 0) is None:
+            del data["TaxInclusiveAmt"]
+        return data
 
 
 class DiscountLineDetail(QboModel):

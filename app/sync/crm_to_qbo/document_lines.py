@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from app.errors import PermanentError
 from app.integrations.crm.schemas import InvoiceData, PaymentData
 from app.integrations.quickbooks.entities import Ref, TaxCode, TaxRate
@@ -13,7 +15,6 @@ from app.sync.mapping.documents import (
     CompanyTaxCode,
     DocumentInput,
     MappedDocument,
-    check_totals,
     company_tax_codes,
     map_regional_document,
     map_us_document,
@@ -53,7 +54,11 @@ def currency_ref(ctx: FlowContext, currency: str) -> Ref | None:
 async def map_document(
     ctx: FlowContext, data: InvoiceData | PaymentData, cache: TaxCodeCache
 ) -> MappedDocument:
-    item_ids = await ensure_items(ctx, [line.name for line in data.line_items])
+    """The document's QBO lines; a document QBO would total differently is refused first.
+
+    The mapping runs once before any item is created (items stand in as "0"), so a document
+    known to mismatch fails its entry with the reason before this flow writes anything for it.
+    """
     document = DocumentInput(
         currency=data.currency,
         lines=data.line_items,
@@ -61,9 +66,14 @@ async def map_document(
         totals_total=data.totals.total,
         totals_tax=data.totals.tax,
         totals_discount=data.totals.discount,
-        item_ids=item_ids,
+        item_ids=dict.fromkeys((line.name for line in data.line_items), "0"),
     )
-    check_totals(document)
+    await _map(ctx, document, cache)
+    item_ids = await ensure_items(ctx, [line.name for line in data.line_items])
+    return await _map(ctx, replace(document, item_ids=item_ids), cache)
+
+
+async def _map(ctx: FlowContext, document: DocumentInput, cache: TaxCodeCache) -> MappedDocument:
     if is_us(ctx):
         return map_us_document(document)
     return map_regional_document(document, await _tax_codes(ctx, cache))

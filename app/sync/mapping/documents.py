@@ -1,47 +1,46 @@
 """CRM document -> QBO sales lines, taxes and discount (S4): pure functions, no I/O.
 
-US companies (`map_us_document`): the discount and the taxes are folded into the line amounts,
-lines are marked non-taxable and TxnTaxDetail.TotalTax is 0, so QBO adds nothing.
-Other regions (`map_regional_document`): lines keep their prices, the discount is one discount
-line, each line gets the tax code with the line's combined rate, and GlobalTaxCalculation says
-whether prices include tax. Either way the QBO total must equal the CRM total to the cent, or
-the document is refused with a `MappingError` that says what a person should change.
+US companies (`map_us_document`, rules in `us`): taxes folded into the lines, or posted as an
+explicit TotalTax, as the connection's `us_tax_mode` says.
+Other regions (`map_regional_document`): each line gets the tax code with the line's combined
+rate and GlobalTaxCalculation says whether prices include tax.
+* Tax-exclusive: lines keep their prices, the discount is one discount line, and `settle` finds
+  the smallest remedy when QBO's rounding per tax code would miss the CRM total.
+* Tax-inclusive: lines in the form QBO stores them (`inclusive`): net Amount and UnitPrice, the
+  gross in TaxInclusiveAmt; the total is the sum of the grosses, so it is exact by construction.
+  The discount is folded into the lines' grosses: how QBO applies a discount line to gross
+  prices is not documented, and a third-party report shows one refused ("The discount amount
+  can't be greater than the subtotal", intuit/QuickBooks-V3-PHP-SDK #232).
+Either way `guard.ensure_total` predicts QBO's total from the lines as built; a document whose
+QBO total would differ from the CRM's is refused with a `MappingError` before it is written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from decimal import Decimal
 
-from app.integrations.crm.schemas import Discount, LineItem
-from app.integrations.quickbooks.entities import Ref
 from app.integrations.quickbooks.tax_codes import CompanyTaxCode
-from app.integrations.quickbooks.transactions import (
-    DISCOUNT,
-    SALES_ITEM,
-    DiscountLineDetail,
-    Line,
-    SalesItemLineDetail,
-    TxnTaxDetail,
+from app.integrations.quickbooks.transactions import Line
+from app.sync.mapping.document_input import (
+    DocumentInput,
+    MappedDocument,
+    check_totals,
+    fix_in_crm,
+    line_nets,
 )
+from app.sync.mapping.guard import ensure_total
+from app.sync.mapping.inclusive import back_out, predict_inclusive
+from app.sync.mapping.lines import discount_line, rounding_line, sales_line
 from app.sync.mapping.money import (
-    HUNDRED,
     ZERO,
     MappingError,
-    check_places,
-    is_on_grid,
     minor_unit,
     plain,
-    quantum,
-    round_money,
-    round_places,
     show_money,
     totals_match,
-    unit_price_for,
 )
 from app.sync.mapping.regional import (
-    QboDiscount,
     Settlement,
     TaxMode,
     choose_code,
@@ -52,13 +51,15 @@ from app.sync.mapping.regional import (
     settle,
     tax_mode,
 )
-from app.sync.mapping.us import fold
+from app.sync.mapping.us import US_TAX_MODES, UsTaxMode, fold, map_us_folded, map_us_posted
 
 __all__ = [
+    "US_TAX_MODES",
     "CompanyTaxCode",
     "DocumentInput",
     "MappedDocument",
     "MappingError",
+    "UsTaxMode",
     "check_totals",
     "company_tax_codes",
     "map_regional_document",
@@ -67,232 +68,16 @@ __all__ = [
     "totals_match",
 ]
 
-# AST reads a line's TaxCodeRef as a taxable flag only: "NON" keeps it from adding tax.
-US_NON_TAXABLE = "NON"
-MAX_DESCRIPTION = 4000
-ROUNDING_DESCRIPTION = "Rounding adjustment"
-TIMES = "\u00d7"  # the multiplication sign, as in "3 x 9.99" in a line description
-
-
-@dataclass(frozen=True)
-class DocumentInput:
-    currency: str
-    lines: Sequence[LineItem]
-    discount: Discount | None
-    totals_total: Decimal
-    totals_tax: Decimal
-    totals_discount: Decimal
-    item_ids: Mapping[str, str]  # CRM line name -> QBO Item Id
-    # Item for a rounding line (non-US, rarely needed); None: the first line's item.
-    rounding_item_id: str | None = None
-
-
-@dataclass(frozen=True)
-class MappedDocument:
-    lines: list[Line]
-    global_tax_calculation: str | None
-    txn_tax_detail: TxnTaxDetail | None
-    expected_total: Decimal
-    notes: list[str] = field(default_factory=list)
-
-
-# --- checking the CRM's own arithmetic ------------------------------------------------------
-
-
-def line_nets(doc: DocumentInput) -> list[Decimal]:
-    """Each line's quantity x unit price, rounded half-up like QBO rounds line amounts."""
-    return [round_money(line.quantity * line.unit_price, doc.currency) for line in doc.lines]
-
-
-def _fix_in_crm(problem: str) -> MappingError:
-    return MappingError(f"{problem}; correct the document in the CRM and send it again")
-
-
-def _check_values(doc: DocumentInput) -> None:
-    # Validated CRM events cannot carry these, but a DocumentInput can be built by hand.
-    for number, line in enumerate(doc.lines, start=1):
-        if line.quantity <= 0 or line.unit_price < 0 or any(t.rate < 0 for t in line.taxes):
-            raise _fix_in_crm(
-                f"Line {number} '{line.name}' has a zero or negative quantity, a negative price "
-                "or a negative tax rate, which QuickBooks sales lines cannot carry"
-            )
-    totals = {"total": doc.totals_total, "tax": doc.totals_tax, "discount": doc.totals_discount}
-    for name, value in totals.items():
-        if value < 0 or not is_on_grid(value, doc.currency):
-            raise _fix_in_crm(
-                f"The CRM {name} {value} is negative or has more decimals than {doc.currency} "
-                f"allows ({minor_unit(doc.currency)})"
-            )
-    if not doc.lines:
-        raise _fix_in_crm("The CRM document has no lines")
-
-
-def _check_discount(doc: DocumentInput, subtotal: Decimal) -> None:
-    taken, unit = doc.totals_discount, quantum(doc.currency)
-    if doc.discount is None:
-        expected, slack = ZERO, ZERO
-    elif doc.discount.type == "percentage":
-        # The CRM may round its discount per line: allow a unit per line.
-        expected = round_money(subtotal * doc.discount.value / HUNDRED, doc.currency)
-        slack = unit * len(doc.lines)
-    else:
-        # A fixed discount is exact, but may have cents in a currency without them (JPY).
-        expected, slack = min(doc.discount.value, subtotal), unit - unit / 100
-    if taken > subtotal or abs(taken - expected) > slack:
-        raise _fix_in_crm(
-            f"The CRM discount {show_money(taken, doc.currency)} does not fit the lines "
-            f"(subtotal {show_money(subtotal, doc.currency)}, expected about "
-            f"{show_money(expected, doc.currency)})"
-        )
-
-
-def _exact_taxes(doc: DocumentInput, nets: Sequence[Decimal]) -> tuple[Decimal, Decimal, Decimal]:
-    """Unrounded (exclusive on net, exclusive on gross, inclusive) tax after the discount."""
-    subtotal = sum(nets, ZERO)
-    kept = (subtotal - doc.totals_discount) / subtotal if subtotal else ZERO
-    on_net = on_gross = inclusive = ZERO
-    for net, line in zip(nets, doc.lines, strict=True):
-        base = net * kept
-        rate_in = sum((t.rate for t in line.taxes if t.inclusive), ZERO)
-        rate_ex = sum((t.rate for t in line.taxes if not t.inclusive), ZERO)
-        untaxed = base * HUNDRED / (HUNDRED + rate_in)
-        inclusive += base - untaxed
-        on_net += untaxed * rate_ex / HUNDRED
-        on_gross += base * rate_ex / HUNDRED
-    return on_net, on_gross, inclusive
-
-
-def check_totals(doc: DocumentInput) -> None:
-    """Refuse a CRM snapshot whose lines, discount and tax don't add up to its own total.
-
-    Line amounts are quantity x price rounded half-up; the CRM's own rounding of discount and
-    tax (per line or per document) is tolerated up to one minor unit per line and per tax.
-    """
-    _check_values(doc)
-    nets = line_nets(doc)
-    subtotal = sum(nets, ZERO)
-    _check_discount(doc, subtotal)
-    on_net, on_gross, inclusive = _exact_taxes(doc, nets)
-    taxes = sum(1 for line in doc.lines for tax in line.taxes if tax.rate)
-    slack = quantum(doc.currency) * (len(doc.lines) + taxes + 1)
-    charged = subtotal - doc.totals_discount
-    extra = doc.totals_total - charged
-    money = doc.currency
-    if charged == 0 and doc.totals_total != 0:
-        raise _fix_in_crm(f"The CRM total is {show_money(doc.totals_total, money)} but nothing "
-                          "is charged once the discount is taken")  # fmt: skip
-    if min(abs(extra - on_net), abs(extra - on_gross)) > slack:
-        raise _fix_in_crm(
-            f"The CRM total {show_money(doc.totals_total, money)} does not add up: lines "
-            f"{show_money(subtotal, money)} - discount {show_money(doc.totals_discount, money)} "
-            f"+ exclusive taxes {show_money(on_net, money)} at the lines' rates"
-        )
-    if min(abs(doc.totals_tax - inclusive - t) for t in (on_net, on_gross)) > slack:
-        raise _fix_in_crm(
-            f"The CRM tax {show_money(doc.totals_tax, money)} does not match the lines' tax "
-            f"rates (about {show_money(on_net + inclusive, money)})"
-        )
-
-
-# --- building QBO lines ---------------------------------------------------------------------
-
-
-def _item_id(doc: DocumentInput, line: LineItem) -> str:
-    item_id = doc.item_ids.get(line.name)
-    if item_id is None:
-        raise MappingError(
-            f"No QuickBooks item was resolved for the CRM line '{line.name}'; "
-            "sync the items first and retry"
-        )
-    return item_id
-
-
-def _show_price(price: Decimal, currency: str) -> str:
-    return show_money(price, currency) if is_on_grid(price, currency) else plain(price)
-
-
-def _describe(line: LineItem, extra: str) -> str:
-    text = f"{line.description} ({extra})" if line.description else extra
-    return text[:MAX_DESCRIPTION]
-
-
-def _sales_line(
-    doc: DocumentInput, number: int, amount: Decimal, tax_code: str | None, notes: list[str]
-) -> Line:
-    """A sales line whose Qty x UnitPrice rounds to ``amount`` (QBO fault 6070 otherwise).
-
-    The CRM price is kept when it still fits; otherwise the closest price with up to 7 places;
-    if none exists the line becomes 1 x amount and the CRM's "qty x price" goes in the text.
-    """
-    line = doc.lines[number - 1]
-    qty = line.quantity
-    price: Decimal | None = line.unit_price
-    if round_places(qty * line.unit_price, check_places(doc.currency)) != amount:
-        price = unit_price_for(amount, qty, doc.currency)
-    description = line.description
-    if price is None:
-        shown = f"{plain(qty)} {TIMES} {_show_price(line.unit_price, doc.currency)}"
-        description = _describe(line, shown)
-        total = show_money(amount, doc.currency)
-        notes.append(
-            f"Line {number} '{line.name}': no unit price gives {total} for quantity "
-            f"{plain(qty)}, so it is sent as 1 {TIMES} {total} with '{shown}' in its description"
-        )
-        qty, price = Decimal(1), amount
-    detail = SalesItemLineDetail(
-        ItemRef=Ref(value=_item_id(doc, line)),
-        Qty=qty,
-        UnitPrice=price,
-        TaxCodeRef=Ref(value=tax_code) if tax_code else None,
-    )
-    return Line(
-        DetailType=SALES_ITEM,
-        Amount=amount,
-        Description=description,
-        SalesItemLineDetail=detail,
-    )
-
 
 # --- US -------------------------------------------------------------------------------------
 
 
-def map_us_document(doc: DocumentInput) -> MappedDocument:
-    """Fold discount and taxes into the lines; nothing left for automated sales tax to add.
-
-    TxnTaxDetail.TotalTax is sent as 0 as well as every line being "NON": AST honours an
-    explicit TotalTax (qbo-api.md §6.6), so even a line that QBO decides is taxable (from the
-    item or the customer) cannot bring tax in on top of the folded amounts.
-    """
+def map_us_document(doc: DocumentInput, us_tax_mode: UsTaxMode = "fold") -> MappedDocument:
+    """Tax folded into the lines ("fold") or posted as sales tax ("post"); see `us`."""
     check_totals(doc)
-    exclusive = [sum((t.rate for t in line.taxes if not t.inclusive), ZERO) for line in doc.lines]
-    folds = fold(line_nets(doc), exclusive, doc.totals_discount, doc.totals_total, doc.currency)
-    notes: list[str] = []
-    lines: list[Line] = []
-    for number, folded in enumerate(folds, start=1):
-        if folded.amount < 0:
-            raise _fix_in_crm(
-                f"Line {number} '{doc.lines[number - 1].name}' would carry a negative amount "
-                "once the discount and the CRM's rounding are folded in"
-            )
-        if folded.amount != folded.net:
-            notes.append(_fold_note(doc, number, folded.net, folded.discount, folded.tax))
-        lines.append(_sales_line(doc, number, folded.amount, US_NON_TAXABLE, notes))
-    return MappedDocument(
-        lines=lines,
-        global_tax_calculation=None,
-        txn_tax_detail=TxnTaxDetail(TotalTax=ZERO),
-        expected_total=doc.totals_total,
-        notes=notes,
-    )
-
-
-def _fold_note(doc: DocumentInput, number: int, net: Decimal, taken: Decimal, tax: Decimal) -> str:
-    money = doc.currency
-    return (
-        f"Line {number} '{doc.lines[number - 1].name}': {show_money(net, money)} "
-        f"- discount {show_money(taken, money)} + tax {show_money(tax, money)} "
-        f"= {show_money(net - taken + tax, money)} (US: folded into the line)"
-    )
+    mapped = map_us_posted(doc) if us_tax_mode == "post" else map_us_folded(doc)
+    ensure_total(mapped.lines, mapped.txn_tax_detail, None, {}, doc.currency, doc.totals_total)
+    return mapped
 
 
 # --- other regions --------------------------------------------------------------------------
@@ -340,50 +125,115 @@ def _settle(
     return settled
 
 
-def _rounding_line(doc: DocumentInput, amount: Decimal, zero: CompanyTaxCode) -> Line:
-    item_id = doc.rounding_item_id or _item_id(doc, doc.lines[0])
-    detail = SalesItemLineDetail(
-        ItemRef=Ref(value=item_id), Qty=Decimal(1), UnitPrice=amount, TaxCodeRef=Ref(value=zero.id)
-    )
-    return Line(
-        DetailType=SALES_ITEM,
-        Amount=amount,
-        Description=ROUNDING_DESCRIPTION,
-        SalesItemLineDetail=detail,
-    )
+def _map_exclusive(
+    doc: DocumentInput,
+    codes: list[CompanyTaxCode | None],
+    mode: TaxMode,
+    zero: CompanyTaxCode | None,
+    notes: list[str],
+) -> list[Line]:
+    settled = _settle(doc, codes, mode, zero, notes)
+    lines = [
+        sales_line(doc, number, amount, code.id if code else None, notes)
+        for number, (amount, code) in enumerate(zip(settled.amounts, codes, strict=True), 1)
+    ]
+    amounts = list(settled.amounts)
+    if settled.rounding is not None and zero is not None:
+        lines.append(rounding_line(doc, settled.rounding, zero))
+        amounts.append(settled.rounding)
+        codes.append(zero)
+    if settled.discount is not None:
+        lines.append(discount_line(settled.discount))
+    tax = predict(amounts, codes, settled.discount, mode, doc.currency).tax
+    if mode != "NotApplicable":
+        _tax_note(doc, tax, notes)
+    return lines
+
+
+def _tax_note(doc: DocumentInput, tax: Decimal, notes: list[str]) -> None:
+    if tax != doc.totals_tax:
+        notes.append(
+            f"QuickBooks will show tax {show_money(tax, doc.currency)} where the CRM shows "
+            f"{show_money(doc.totals_tax, doc.currency)} (QuickBooks rounds tax differently)"
+        )
+
+
+def _inclusive_grosses(
+    doc: DocumentInput, zero: CompanyTaxCode | None, notes: list[str]
+) -> tuple[list[Decimal], Decimal | None]:
+    """Line grosses summing to the CRM total, and a rounding line's amount if one is needed.
+
+    The discount is shared over the lines in proportion to their grosses (largest remainder).
+    A residue between the CRM total and lines less discount (the CRM's own rounding) goes on a
+    rounding line at the 0 % code, or, without one, into the lines the same way.
+    """
+    money, grosses = doc.currency, line_nets(doc)
+    charged = sum(grosses, ZERO) - doc.totals_discount
+    residue = doc.totals_total - charged
+    rounding = residue if residue and zero is not None else None
+    target = doc.totals_total - (rounding or ZERO)
+    rates = [ZERO] * len(grosses)
+    folded = fold(grosses, rates, doc.totals_discount, target, money)
+    for number, line in enumerate(folded, start=1):
+        if line.amount < 0:
+            raise fix_in_crm(
+                f"Line {number} '{doc.lines[number - 1].name}' would carry a negative amount "
+                "once the discount and the CRM's rounding are taken from it"
+            )
+    if doc.totals_discount:
+        notes.append(
+            f"Discount {show_money(doc.totals_discount, money)} taken from the lines' "
+            "tax-inclusive amounts (QuickBooks' discount line is not used on tax-inclusive "
+            "documents)"
+        )
+    if residue and rounding is None:
+        notes.append(
+            f"{show_money(residue, money)} of the CRM's rounding spread over the lines so the "
+            "QuickBooks total equals the CRM total"
+        )
+    if rounding is not None:
+        notes.append(
+            f"Rounding line of {show_money(rounding, money)} added so the QuickBooks total "
+            "equals the CRM total"
+        )
+    return [line.amount for line in folded], rounding
+
+
+def _map_inclusive(
+    doc: DocumentInput,
+    codes: list[CompanyTaxCode | None],
+    zero: CompanyTaxCode | None,
+    notes: list[str],
+) -> list[Line]:
+    grosses, rounding = _inclusive_grosses(doc, zero, notes)
+    lines: list[Line] = []
+    for number, (gross, code) in enumerate(zip(grosses, codes, strict=True), start=1):
+        assert code is not None  # TaxInclusive: every line has a code (`line_codes`)
+        net = back_out(gross, code.rate, doc.currency)
+        lines.append(sales_line(doc, number, net, code.id, notes, gross=gross))
+    if rounding is not None and zero is not None:
+        lines.append(rounding_line(doc, rounding, zero, inclusive=True))
+        grosses.append(rounding)
+        codes = [*codes, zero]
+    rates = [code.rate if code else ZERO for code in codes]
+    ids = [code.id if code else "" for code in codes]
+    _tax_note(doc, predict_inclusive(grosses, rates, ids, doc.currency).tax, notes)
+    return lines
 
 
 def map_regional_document(
     doc: DocumentInput, tax_codes: Sequence[CompanyTaxCode]
 ) -> MappedDocument:
-    """Lines at their CRM prices with tax codes, one discount line, the document's tax mode."""
+    """Lines with tax codes in the document's tax mode (module docstring)."""
     check_totals(doc)
     mode = tax_mode(doc.lines, tax_codes)
     codes = line_codes(doc.lines, tax_codes, mode)
     zero = choose_code([], tax_codes)
     notes: list[str] = []
-    settled = _settle(doc, codes, mode, zero, notes)
-    lines = [
-        _sales_line(doc, number, amount, code.id if code else None, notes)
-        for number, (amount, code) in enumerate(zip(settled.amounts, codes, strict=True), 1)
-    ]
-    amounts = list(settled.amounts)
-    if settled.rounding is not None and zero is not None:
-        lines.append(_rounding_line(doc, settled.rounding, zero))
-        amounts.append(settled.rounding)
-        codes.append(zero)
-    if settled.discount is not None:
-        lines.append(_discount_line(settled.discount))
-    tax = predict(amounts, codes, settled.discount, mode, doc.currency).tax
-    if mode != "NotApplicable" and tax != doc.totals_tax:
-        notes.append(
-            f"QuickBooks will show tax {show_money(tax, doc.currency)} where the CRM shows "
-            f"{show_money(doc.totals_tax, doc.currency)} (rounding per tax code vs per line)"
-        )
+    if mode == "TaxInclusive":
+        lines = _map_inclusive(doc, codes, zero, notes)
+    else:
+        lines = _map_exclusive(doc, codes, mode, zero, notes)
+    by_id = {code.id: code for code in tax_codes}
+    ensure_total(lines, None, mode, by_id, doc.currency, doc.totals_total)
     return MappedDocument(lines, mode, None, doc.totals_total, notes)
-
-
-def _discount_line(discount: QboDiscount) -> Line:
-    percent_based = discount.percent is not None
-    detail = DiscountLineDetail(PercentBased=percent_based, DiscountPercent=discount.percent)
-    return Line(DetailType=DISCOUNT, Amount=discount.amount, DiscountLineDetail=detail)

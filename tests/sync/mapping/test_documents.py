@@ -309,8 +309,11 @@ class TestRegional:
         doc = document("GBP", [item("A", "2", "59.99", vat)], total="119.98", tax="20.00")
         mapped = map_regional_document(doc, GB_CODES)
         assert mapped.global_tax_calculation == "TaxInclusive"
-        assert detail_of(mapped.lines[0]).UnitPrice == D("59.99")
-        assert qbo_total(mapped, GB) == D("119.98")
+        # QBO's stored form: net Amount (119.98 / 1.2) and UnitPrice, the gross beside them.
+        (line,) = mapped.lines
+        assert line.Amount == D("99.98")
+        assert detail_of(line).UnitPrice == D("49.99")
+        assert detail_of(line).TaxInclusiveAmt == D("119.98")
 
     def test_mixed_inclusive_and_exclusive_is_refused(self) -> None:
         vat = Tax(name="VAT", rate=D(20), inclusive=True)
