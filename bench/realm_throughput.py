@@ -5,10 +5,11 @@ Run: uv run python bench/realm_throughput.py [--duration 180] [--multi-duration 
 
 Everything runs on this machine, each in a process of its own: a PostgreSQL (DATABASE_URL's
 server when set, else an embedded one in a temporary directory; each phase gets a fresh
-database), the QBO emulator (`--latency-ms 150`, real limits: 500 requests a minute and 10 in
-flight per realm), `qbo-sync serve --no-worker` for intake and the connect flow, and
-`qbo-sync worker` processes. Signed CRM events go in through the real intake endpoint; QBO
-requests are read from the emulator's own request log.
+database), the QBO emulator (`--latency-ms 150`, Intuit's real limits: 500 requests a minute
+per realm, 10 a second and 10 in flight per realm and app, batch 40/120 a minute), `qbo-sync
+serve --no-worker` for intake and the connect flow, and `qbo-sync worker` processes. Signed
+CRM events go in through the real intake endpoint; QBO requests are read from the emulator's
+own request log.
 
 A phase: connect the locations (one new company each), warm up with one worker (one invoice per
 location, so its customer and item exist: steady state after that), stop that worker, queue a
@@ -16,7 +17,7 @@ backlog of `invoice.sent` events for the known customer and item, then start the
 worker process(es) and count the QBO requests made in the `duration` seconds after the first one.
 
 1. One realm, one worker (default concurrency): requests per rolling minute as a fraction of
-   500 (target >= 95 %), and 429s seen (target 0).
+   500 (target >= 95 %), and 429s seen (target 0), by the throttle that gave them.
 2. 20 realms at once, for each `processes x concurrency` config: aggregate QBO requests/s (should
    grow with workers), next to the baseline measured in the same run: the emulator's own rate for
    bare reads (GET customer) from as many concurrent clients over 20 other realms, which is the
@@ -255,6 +256,15 @@ class Bench:
         entries: list[dict[str, Any]] = (await self.http.get(url)).json()["requests"]
         return entries
 
+    async def throttled(self, realms: list[str]) -> dict[str, int]:
+        """429s the emulator's throttles gave so far, by kind, summed over the realms."""
+        total: dict[str, int] = {}
+        for realm in realms:
+            url = f"{self.emulator}/_emulator/companies/{realm}/requests"
+            for kind, count in (await self.http.get(url)).json().get("throttled", {}).items():
+                total[kind] = total.get(kind, 0) + int(count)
+        return total
+
     async def log_totals(self, realms: list[str]) -> dict[str, int]:
         totals = {}
         for realm in realms:
@@ -298,6 +308,7 @@ class Bench:
         await self.post(phase.service, bodies)
         queue_s = time.monotonic() - queued_at
         before = await self.log_totals(phase.realms)
+        throttled_before = await self.throttled(phase.realms)
         previous = {realm: len(await self.log(realm)) for realm in phase.realms}
         workers = self.start_workers(env, f"{phase.name}-run", processes, concurrency)
         started = time.monotonic()
@@ -312,6 +323,11 @@ class Bench:
         first_seen = time.monotonic()
         await asyncio.sleep(max(0.0, duration - (time.monotonic() - first_seen)) + 2.0)
         logs = {realm: (await self.log(realm))[previous[realm] :] for realm in phase.realms}
+        throttled = {
+            kind: count - throttled_before.get(kind, 0)
+            for kind, count in (await self.throttled(phase.realms)).items()
+            if count > throttled_before.get(kind, 0)
+        }
         for worker in workers:
             self.procs.stop(worker)
         times = {
@@ -340,6 +356,7 @@ class Bench:
                 len(window) / duration * 60 / len(phase.realms), 1
             ),
             "status_429": sum(1 for _, s in everything if s == 429),
+            "status_429_by_throttle": throttled,
             "status_other_errors": sum(1 for _, s in everything if s >= 400 and s != 429),
             "rolling_minute": per_realm_minute[0] if len(per_realm_minute) == 1 else None,
             "events": await self.outcomes(phase.db_url),
@@ -390,7 +407,9 @@ class Bench:
                 self._close_phase()
                 print(
                     f"one realm: {one['qbo_requests']} requests in {args.duration:.0f} s = "
-                    f"{one['fraction_of_limit']:.1%} of 500/min, 429s {one['status_429']}",
+                    f"{one['fraction_of_limit']:.1%} of 500/min "
+                    f"({one['qbo_requests_per_minute_per_realm']}/min), 429s {one['status_429']} "
+                    f"{one['status_429_by_throttle']}",
                     flush=True,
                 )
             multi = []
@@ -468,6 +487,7 @@ def emulator_process(procs: Processes, port: int) -> Iterator[str]:
     argv = [sys.executable, "-m", "qbo_emulator", "--port", str(port), "--auto-consent"]
     argv += ["--latency-ms", str(LATENCY_MS), "--log-level", "warning"]
     argv += ["--rate-limit-per-minute", str(LIMIT_PER_MINUTE), "--max-in-flight", "10"]
+    argv += ["--rate-limit-per-second", "10"]
     proc = procs.start("emulator", argv, dict(os.environ))
     try:
         wait_listening(port, proc, "emulator", 30)
@@ -495,13 +515,14 @@ def table(result: dict[str, Any]) -> str:
     if one:
         rolling = one["rolling_minute"] or {}
         lines += [
-            "| one realm (500/min, 10 in flight, 150 ms) | value | target |",
+            "| one realm (500/min, 10/s, 10 in flight, 150 ms) | value | target |",
             "|---|---|---|",
             f"| window | {one['window_seconds']:.0f} s | 180 s |",
             f"| QBO requests | {one['qbo_requests']} | |",
+            f"| requests per minute | {one['qbo_requests_per_minute_per_realm']} | <= 500 |",
             f"| fraction of 500/min used (average) | {one['fraction_of_limit']:.1%} | >= 95 % |",
             f"| lowest rolling minute | {rolling.get('min_fraction', 'n/a (window < 60 s)')} | |",
-            f"| 429s seen | {one['status_429']} | 0 |",
+            f"| 429s seen | {one['status_429']} {one['status_429_by_throttle'] or ''} | 0 |",
             f"| other 4xx/5xx | {one['status_other_errors']} | |",
             "",
         ]
@@ -521,7 +542,7 @@ def table(result: dict[str, Any]) -> str:
 
 def configs(text: str) -> list[tuple[int, int]]:
     out = []
-    for part in text.split(","):
+    for part in filter(None, text.split(",")):
         processes, _, concurrency = part.partition("x")
         out.append((int(processes), int(concurrency)))
     return out
@@ -537,7 +558,7 @@ def main() -> int:
         "--configs",
         type=configs,
         default=configs("1x2,1x4,1x8"),
-        help="worker processes x concurrency, comma-separated (default 1x2,1x4,1x8)",
+        help="worker processes x concurrency, comma-separated (default 1x2,1x4,1x8; '' skips)",
     )
     parser.add_argument("--baseline-seconds", type=float, default=5.0)
     parser.add_argument("--max-backlog", type=int, default=4000)
@@ -565,7 +586,7 @@ def main() -> int:
             "duration_s": args.duration,
             "multi_duration_s": args.multi_duration,
             "configs": [f"{p}x{c}" for p, c in args.configs],
-            "emulator": f"--latency-ms {LATENCY_MS}, {LIMIT_PER_MINUTE}/min, 10 in flight",
+            "emulator": f"--latency-ms {LATENCY_MS}, {LIMIT_PER_MINUTE}/min, 10/s, 10 in flight",
             "baseline_seconds": args.baseline_seconds,
         },
         **result,
