@@ -1,7 +1,14 @@
 """ASGI middleware in front of the accounting API: what Intuit's gateway does before QBO.
 
 Order: intuit_tid on every response; then for /v3/company/...: bearer token check (401/403),
-injected faults, throttling (429), configured latency, requestid replay, and the request log.
+injected faults, throttling (429, qbo_emulator/limits.py), configured latency, requestid replay,
+and the request log.
+
+Answers lost after a committed write (drop_after_write, 500_after_write, a slow write the caller
+stopped waiting for) are the case requestid exists for (Intuit blog 2015-04-06, cited by
+node-quickbooks #38) and the one QuickBooks-V3-DotNET-SDK #352 reports duplicates from. Which of
+them real QBO de-duplicates is UNKNOWN (verify-qbo "requestid replay"); honor_requestid=False
+models the reports that it does not.
 It is plain ASGI rather than BaseHTTPMiddleware to keep the per-request cost low.
 """
 
