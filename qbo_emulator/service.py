@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from qbo_emulator import faults
+from qbo_emulator import faults, schema
 from qbo_emulator.jsonutil import JSON
 from qbo_emulator.state import Emulator
 from qbo_emulator.store import NAME_LIST, SINGLETONS, TRANSACTIONS, Company, Record
@@ -83,6 +83,8 @@ def write(
 
 
 def create(emu: Emulator, company: Company, entity: str, body: JSON) -> JSON:
+    # QBO reads the body into the entity's class before any rule runs (qbo_emulator/schema.py).
+    schema.check(entity, body)
     handler = _handler(entity)
     request = {k: v for k, v in clean(body).items() if k not in SYSTEM_KEYS}
     data = copy.deepcopy(request)
@@ -92,6 +94,7 @@ def create(emu: Emulator, company: Company, entity: str, body: JSON) -> JSON:
 
 
 def update(emu: Emulator, company: Company, entity: str, body: JSON) -> JSON:
+    schema.check(entity, body)
     handler = _handler(entity)
     record = _current(company, entity, body)
     request = {k: v for k, v in clean(body).items() if k not in SYSTEM_KEYS}
@@ -166,6 +169,7 @@ def notify(emu: Emulator, company: Company, entity: str, entity_id: str, operati
 def delete(emu: Emulator, company: Company, entity: str, body: JSON) -> JSON:
     if entity in NAME_LIST or entity in SINGLETONS:
         raise faults.unsupported("Delete")
+    schema.check(entity, body)
     record = _current(company, entity, body)
     handler = _handler(entity)
     if handler.on_delete is not None:
@@ -186,6 +190,7 @@ def delete(emu: Emulator, company: Company, entity: str, body: JSON) -> JSON:
 def void(emu: Emulator, company: Company, entity: str, body: JSON) -> JSON:
     if entity not in TRANSACTIONS:
         raise faults.unsupported("Void")
+    schema.check(entity, body)
     record = _current(company, entity, body)
     handler = _handler(entity)
     if handler.on_void is not None:
