@@ -35,6 +35,7 @@ from app.integrations.crm.callback_payloads import (
 from app.integrations.quickbooks.entities import Customer, PhysicalAddress
 from app.integrations.quickbooks.transactions import SALES_ITEM, Invoice, Line
 from app.models import Connection
+from app.sync.mapping.customer_text import without_deleted_suffix
 
 ZERO = Decimal(0)
 Record = ContactRecord | DeletedContactRecord | InvoiceRecord | DeletedInvoiceRecord
@@ -58,7 +59,8 @@ def contact_record(customer: Customer) -> ContactRecord:
     """The CRM's view of a QBO Customer: what `contact.upsert` carries."""
     return ContactRecord(
         qbo_customer_id=customer.Id,
-        display_name=customer.DisplayName,
+        # An inactive customer reads back as "Name (deleted)"; the CRM gets its name.
+        display_name=without_deleted_suffix(customer.DisplayName, customer.Active),
         first_name=customer.GivenName,
         last_name=customer.FamilyName,
         company_name=customer.CompanyName,
@@ -177,7 +179,7 @@ def review_request(
         qbo_invoice_id=invoice_id,
         crm_contact_id=crm_contact_id,
         email=customer.PrimaryEmailAddr.Address if customer.PrimaryEmailAddr else None,
-        name=customer.DisplayName,
+        name=without_deleted_suffix(customer.DisplayName, customer.Active),
         paid_date=paid_date,
     )
 

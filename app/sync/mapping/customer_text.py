@@ -3,9 +3,11 @@
 QBO refuses a whole customer (fault 2050) for one field that is too long, and every invoice of
 that contact would wait on it. So each field is made to fit here, and every change leaves a
 note for the sync log. The maximum lengths are Intuit's, from the Customer entity reference
-(https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/customer,
-"The Customer object": "Max length" of each attribute and of the EmailAddress, TelephoneNumber
-and PhysicalAddress child attributes).
+(https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/customer, "max
+character" of each attribute; copied verbatim in abossenbroek/qbo-mcp
+qbo-api-docs/entities/customer.md @ 7f0326c) and, for the EmailAddress and PhysicalAddress
+children, Intuit's XSD (intuit/QuickBooks-V3-Java-SDK, Finance.xsd / IntuitBaseTypes.xsd): the
+same figures and sources as the emulator's qbo_emulator/schema.py.
 """
 
 from __future__ import annotations

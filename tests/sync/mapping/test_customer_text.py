@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from app.integrations.crm.schemas import Contact, ContactEvent, parse_event
-from app.integrations.quickbooks.entities import to_qbo_json
+from app.integrations.quickbooks.entities import Customer, to_qbo_json
 from app.integrations.quickbooks.errors import QboDuplicateNameError, error_from_fault
+from app.sync.mapping.crm_payloads import contact_record
 from app.sync.mapping.customer import customer_body, display_name_candidates, map_contact
 from app.sync.mapping.customer_text import (
     email_addresses,
@@ -169,3 +170,11 @@ def test_deleted_suffix_is_removed_from_inactive_names_only() -> None:
     assert without_deleted_suffix("Ann (deleted)", False) == "Ann"
     assert without_deleted_suffix("Ann (deleted)", True) == "Ann (deleted)"
     assert without_deleted_suffix("Ann", False) == "Ann"
+
+
+def test_an_inactive_customer_reaches_the_crm_without_the_deleted_suffix() -> None:
+    # QBO's read of an inactive customer (Intuit community article 1773334).
+    customer = Customer(Id="5", DisplayName="Ann O'Neil (deleted)", Active=False)
+    record = contact_record(customer)
+    assert record.display_name == "Ann O'Neil"
+    assert record.active is False
