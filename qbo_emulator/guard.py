@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qbo_emulator import faults
 from qbo_emulator.jsonutil import dumps
-from qbo_emulator.limits import AFTER_WRITE, admit, next_fault, release
+from qbo_emulator.limits import AFTER_WRITE, admit, give_back, next_fault, release
 from qbo_emulator.state import Emulator
 from qbo_emulator.store import Company, FaultRule
 
@@ -96,6 +96,8 @@ class AccountingGuard:
                 await self._inject(rule, company, send)
                 return
             if admit(self.emu, company, app, batch=write and _is_batch(rest)) is not None:
+                if after is not None and rule is not None:
+                    give_back(company, rule)  # a throttled write ran nothing to lose
                 raise self._throttle(None)
         except Reply as reply:
             await _send(send, reply)

@@ -75,6 +75,15 @@ def release(company: Company, app: str) -> None:
     company.in_flight -= 1
 
 
+def give_back(company: Company, rule: FaultRule) -> None:
+    """Return the use a request took from a counted rule (the request never ran)."""
+    if rule.count is None:
+        return
+    rule.count += 1
+    if rule not in company.faults:
+        company.faults.insert(0, rule)
+
+
 def next_fault(emu: Emulator, company: Company, *, write: bool) -> FaultRule | None:
     """The injected fault this request triggers, consuming one use of a counted rule.
 

@@ -264,3 +264,12 @@ class TestThrottles:
         config = config_from_args(args)
         assert (config.rate_limit_per_second, config.batch_per_minute_per_app) == (3, 4)
         assert (config.batch_per_minute_per_realm, config.max_in_flight) == (120, 10)
+
+    async def test_a_throttled_write_leaves_the_after_write_fault_armed(self, qbo: QBO) -> None:
+        await configure(qbo, rate_limit_per_second=1)
+        await arm(qbo, kind="500_after_write", count=1)
+        assert (await qbo.get("/preferences")).status_code == 200
+        assert (await qbo.post("/customer", {"DisplayName": "Throttled"})).status_code == 429
+        armed = (await qbo.http.get(f"/_emulator/companies/{qbo.realm}/faults")).json()["faults"]
+        assert [(f["kind"], f["count"]) for f in armed] == [("500_after_write", 1)]
+        assert await count(qbo.http, qbo.realm, "Customer") == 0
