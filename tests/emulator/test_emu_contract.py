@@ -130,6 +130,17 @@ class TestFaultSamples:
         assert data["Fault"]["Error"] == sample["Fault"]["Error"]
         assert RESPONSE_TIME.match(data["time"])
 
+    async def test_unknown_property_fault_matches_sample(self, qbo: QBO) -> None:
+        sample = load_sample("fault-unsupported-property-2010.json")
+        response = await qbo.post("/customer", {"DisplayName": "Ann", "Nickname": "A"})
+        assert response.status_code == 400
+        data = response.json()
+        assert set(data) == set(sample) | {"time"}
+        assert data["Fault"]["type"] == sample["Fault"]["type"]
+        # The sample shows no "element"; the emulator sends "" as in its other faults.
+        [error] = data["Fault"]["Error"]
+        assert {k: v for k, v in error.items() if k != "element"} == sample["Fault"]["Error"][0]
+
     async def test_batch_faults_match_sample(self, qbo: QBO) -> None:
         sample = load_sample("batch-response-with-faults.json")
         expected = {item["bId"]: item for item in sample["BatchItemResponse"]}
@@ -277,6 +288,7 @@ COVERED = {
     "customer-query-response.json",
     "invoice-read-response-with-tax.json",
     "fault-object-not-found-610.json",
+    "fault-unsupported-property-2010.json",
     "batch-response-with-faults.json",
     "cdc-response.json",
     "webhook-cloudevents-blog-sample.json",
