@@ -38,7 +38,7 @@ async def count(qbo: QBO, entity: str) -> int:
 
 
 def is_2010(error: dict[str, Any]) -> bool:
-    return error["code"] == "2010" and error["Detail"] == UNSUPPORTED_DETAIL
+    return bool(error["code"] == "2010" and error["Detail"] == UNSUPPORTED_DETAIL)
 
 
 class TestUnknownProperties:
