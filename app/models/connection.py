@@ -19,6 +19,9 @@ class Connection(TimestampMixin, Base):
     """One CRM location linked (or being linked) to one QBO realm."""
 
     __tablename__ = "connections"
+    __table_args__ = (
+        sa.CheckConstraint("us_tax_mode IN ('fold', 'post')", name="us_tax_mode_known"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     location_id: Mapped[str] = mapped_column(sa.String(200), unique=True)
@@ -28,6 +31,9 @@ class Connection(TimestampMixin, Base):
     )
     import_invoices: Mapped[bool] = mapped_column(default=False)
     review_automation: Mapped[bool] = mapped_column(default=False)
+    # US companies: "fold" puts the CRM's tax into the line amounts, "post" sends it as sales
+    # tax (TxnTaxDetail.TotalTax). See app/sync/mapping/us.py.
+    us_tax_mode: Mapped[str] = mapped_column(sa.String(8), default="fold", server_default="fold")
 
     company_name: Mapped[str | None] = mapped_column(sa.String(500))
     country: Mapped[str | None] = mapped_column(sa.String(3))

@@ -21,6 +21,7 @@ from app.sync.connections.retry import (
     retry_all_failed,
     retry_entry,
 )
+from app.sync.mapping.us import US_TAX_MODES, UsTaxMode
 
 log = get_logger(__name__)
 
@@ -28,6 +29,12 @@ NOTICES = {
     "connected": ("ok", "QuickBooks is connected."),
     "review_on": ("ok", "Review automation is on."),
     "review_off": ("ok", "Review automation is off."),
+    "us_tax_fold": (
+        "ok",
+        "Sales tax is now included in the item amounts of new QuickBooks documents.",
+    ),
+    "us_tax_post": ("ok", "Sales tax is now recorded as sales tax on new QuickBooks documents."),
+    "us_tax_unknown": ("error", "Choose one of the two sales tax options; nothing changed."),
     "disconnected": ("ok", "QuickBooks is disconnected. Nothing already synced was removed."),
     "retry_queued": ("ok", "Retry started. Refresh in a few seconds to see the result."),
     "retry_all_queued": ("ok", "Retry started for every failed record. Refresh to see results."),
@@ -91,6 +98,18 @@ async def set_review(state: AppState, location_id: str, enabled: bool) -> str:
     except UnknownLocationError:
         return "not_connected"
     return "review_on" if enabled else "review_off"
+
+
+async def set_us_tax_mode(state: AppState, location_id: str, mode: str) -> str:
+    if mode not in US_TAX_MODES:
+        return "us_tax_unknown"
+    chosen: UsTaxMode = "post" if mode == "post" else "fold"
+    try:
+        async with session_scope(state.session_factory) as session:
+            await connections_admin.set_us_tax_mode(session, location_id, chosen)
+    except UnknownLocationError:
+        return "not_connected"
+    return f"us_tax_{mode}"
 
 
 async def disconnect(state: AppState, location_id: str) -> str:

@@ -101,6 +101,7 @@ class CardView:
     health: Health
     import_invoices: bool = False
     review_automation: bool = False
+    us_tax_mode: str | None = None  # set for a US company only (the choice is US-specific)
     company_name: str | None = None
     realm_id: str | None = None
     region: str | None = None
@@ -146,6 +147,10 @@ def record_name(entry: SyncLogEntry) -> str:
     kind = entry.kind.replace("_", " ").capitalize()
     ref = entry.crm_id or (f"QuickBooks #{entry.qbo_id}" if entry.qbo_id else None)
     return f"{kind} {ref}" if ref else kind
+
+
+def _is_us(country: str | None) -> bool:
+    return (country or "").upper() in {"US", "USA"}
 
 
 def region_name(country: str | None) -> str | None:
@@ -268,6 +273,7 @@ async def load(session: AsyncSession, location_id: str) -> CardView:
         health=health_of(connection),
         import_invoices=connection.import_invoices,
         review_automation=connection.review_automation,
+        us_tax_mode=connection.us_tax_mode if _is_us(connection.country) else None,
         company_name=connection.company_name,
         realm_id=connection.realm_id,
         region=region_name(connection.country),

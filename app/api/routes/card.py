@@ -164,6 +164,16 @@ async def review_automation(
     return _back(token, notice)
 
 
+@router.post("/v1/card/us-tax-mode", response_model=None)
+async def us_tax_mode(
+    request: Request, token: TokenField = "", mode: Annotated[str, Form()] = ""
+) -> Response:
+    state, grant = _grant(request, token)
+    if grant is None:
+        return _refused()
+    return _back(token, await card_actions.set_us_tax_mode(state, grant.location_id, mode))
+
+
 @router.post("/v1/card/disconnect", response_model=None)
 async def disconnect(request: Request, token: TokenField = "") -> Response:
     state, grant = _grant(request, token)

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.api.auth import require_crm_api_key
 from app.db.session import session_scope
@@ -16,6 +16,7 @@ from app.state import app_state
 from app.sync.connections import admin as connections_admin
 from app.sync.connections import release as company_release
 from app.sync.connections.connect import LOCATION_ID_HELP, LocationIdError
+from app.sync.mapping.us import UsTaxMode
 from app.text_rules import unstorable
 
 router = APIRouter(dependencies=[Depends(require_crm_api_key)])
@@ -46,9 +47,26 @@ class ConnectLinkResponse(BaseModel):
 
 
 class ConnectionPatch(BaseModel):
+    """Settings to change; a field left out keeps its value."""
+
     model_config = ConfigDict(extra="forbid")
 
-    review_automation: bool
+    review_automation: bool | None = None
+    us_tax_mode: UsTaxMode | None = Field(
+        default=None,
+        description=(
+            "US companies: `fold` (default) puts the CRM's sales tax and discount into the line "
+            "amounts, so QuickBooks records no sales tax; `post` sends lines net of tax, the "
+            "discount as a discount line and the CRM's tax as the document's sales tax "
+            "(TxnTaxDetail.TotalTax), which QuickBooks records in Sales Tax Payable."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> ConnectionPatch:
+        if self.review_automation is None and self.us_tax_mode is None:
+            raise ValueError("give review_automation or us_tax_mode")
+        return self
 
 
 class DisconnectResponse(BaseModel):
@@ -98,10 +116,15 @@ async def get_connection(request: Request, location_id: LocationId) -> dict[str,
 async def patch_connection(
     request: Request, location_id: LocationId, body: ConnectionPatch
 ) -> dict[str, Any]:
-    """Switch review automation on or off."""
+    """Switch review automation on or off; choose how a US company's sales tax is recorded."""
     state = app_state(request)
     async with session_scope(state.session_factory) as session:
-        await connections_admin.set_review_automation(session, location_id, body.review_automation)
+        if body.review_automation is not None:
+            await connections_admin.set_review_automation(
+                session, location_id, body.review_automation
+            )
+        if body.us_tax_mode is not None:
+            await connections_admin.set_us_tax_mode(session, location_id, body.us_tax_mode)
         return await connections_admin.describe(session, location_id)
 
 

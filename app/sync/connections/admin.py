@@ -18,6 +18,7 @@ from app.repositories import company_releases, crm_events, sync_log
 from app.services.container import Services
 from app.services.locations import require_connection
 from app.sync.connections import status as connection_status
+from app.sync.mapping.us import US_TAX_MODES, UsTaxMode
 
 log = get_logger(__name__)
 
@@ -35,6 +36,7 @@ async def describe(session: AsyncSession, location_id: str) -> dict[str, Any]:
         "status_reason": connection.status_reason,
         "import_invoices": connection.import_invoices,
         "review_automation": connection.review_automation,
+        "us_tax_mode": connection.us_tax_mode,
         "connected_at": _iso(connection.connected_at),
         "disconnected_at": _iso(connection.disconnected_at),
         "company": {
@@ -76,6 +78,15 @@ async def set_review_automation(session: AsyncSession, location_id: str, enabled
     connection = await require_connection(session, location_id)
     connection.review_automation = enabled
     log.info("connection.review_automation.set", location_id=location_id, enabled=enabled)
+
+
+async def set_us_tax_mode(session: AsyncSession, location_id: str, mode: UsTaxMode) -> None:
+    """How a US company's documents carry the CRM's tax from now on (app/sync/mapping/us.py)."""
+    if mode not in US_TAX_MODES:
+        raise ValueError(f"unknown US tax mode {mode!r}")
+    connection = await require_connection(session, location_id)
+    connection.us_tax_mode = mode
+    log.info("connection.us_tax_mode.set", location_id=location_id, mode=mode)
 
 
 @dataclass(frozen=True, slots=True)

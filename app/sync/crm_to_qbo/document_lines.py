@@ -75,5 +75,5 @@ async def map_document(
 
 async def _map(ctx: FlowContext, document: DocumentInput, cache: TaxCodeCache) -> MappedDocument:
     if is_us(ctx):
-        return map_us_document(document)
+        return map_us_document(document, "post" if ctx.connection.us_tax_mode == "post" else "fold")
     return map_regional_document(document, await _tax_codes(ctx, cache))
