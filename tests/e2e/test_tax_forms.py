@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -44,6 +45,26 @@ async def test_us_tax_mode_is_validated_and_shown(
     assert answer.status_code == 200
     assert answer.json()["us_tax_mode"] == "post"
     assert answer.json()["review_automation"] is False  # left as it was
+
+
+async def test_the_card_offers_the_choice_to_a_us_company(
+    live_service: tuple[str, Settings], qbo: Qbo
+) -> None:
+    base, _ = live_service
+    async with httpx.AsyncClient(base_url=base) as http:
+        made = await http.post("/v1/connections/loc_1/card-link", headers=AUTH)
+        token = parse_qs(urlsplit(made.json()["url"]).query)["token"][0]
+        page = await http.get("/v1/card", params={"token": token})
+        assert 'id="us_tax_fold" name="mode" value="fold" checked' in page.text
+        odd = await http.post("/v1/card/us-tax-mode", data={"token": token, "mode": "x"})
+        assert odd.status_code == 303
+        assert "notice=us_tax_unknown" in odd.headers["location"]
+        chosen = await http.post("/v1/card/us-tax-mode", data={"token": token, "mode": "post"})
+        assert "notice=us_tax_post" in chosen.headers["location"]
+        page = await http.get("/v1/card", params={"token": token, "notice": "us_tax_post"})
+        assert 'id="us_tax_post" name="mode" value="post" checked' in page.text
+        assert "recorded as sales tax" in page.text
+    assert (await describe(base))["us_tax_mode"] == "post"
 
 
 async def test_posted_us_tax_lands_as_sales_tax_and_totals_match(
