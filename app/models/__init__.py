@@ -11,6 +11,7 @@ from app.models.qbo_change import QboChange
 from app.models.qbo_request import QboRequestSlot
 from app.models.review_request import ReviewRequest
 from app.models.sync_log import SyncLogEntry
+from app.models.write_intent import WriteIntent
 
 __all__ = [
     "Base",
@@ -24,4 +25,5 @@ __all__ = [
     "QboRequestSlot",
     "ReviewRequest",
     "SyncLogEntry",
+    "WriteIntent",
 ]

@@ -42,6 +42,12 @@ class FlowContext:
     # one, while a retry after an uncertain (transient) failure must reuse the old one.
     generation: int = 0
     document: tuple[str, str] = ("", "")
+    # Creates go through this client: it never resends a create itself, since a resent create
+    # whose first answer was lost makes a twin when QBO does not replay the requestid; the
+    # retry goes through `lookups.create_once`, which looks for the object first.
+    qbo_create: RealmClient | None = None
+    # Seconds after a create is sent by which it has surely ended in QBO (QboSettings).
+    write_settle_s: float = 130.0
 
     @property
     def realm_id(self) -> str:
@@ -58,11 +64,20 @@ def flow_context(session: AsyncSession, services: Services, connection: Connecti
     client = QboClient(
         services.http, base_url=services.qbo_base_url, tokens=services.tokens, limiter=counter
     )
+    once = QboClient(
+        services.http,
+        base_url=services.qbo_base_url,
+        tokens=services.tokens,
+        limiter=counter,
+        max_attempts=1,
+    )
     return FlowContext(
         session=session,
         connection=connection,
         qbo=client.realm(connection.realm_id),
         counter=counter,
+        qbo_create=once.realm(connection.realm_id),
+        write_settle_s=services.settings.qbo.write_settle_s,
     )
 
 

@@ -10,7 +10,10 @@ from app.integrations.quickbooks.errors import QboStaleObjectError
 from app.integrations.quickbooks.transactions import LinkedTxn, Payment, PaymentLine
 from app.models.entity_link import LinkState
 from app.sync.crm_to_qbo.document_lines import currency_ref
+from app.sync.crm_to_qbo.lookups import Intent, Lookup, adopt_earlier, create_once
 from app.sync.flow import FlowContext, marker
+
+KIND = "invoice_payment"
 
 
 async def record_amount_paid(
@@ -18,9 +21,17 @@ async def record_amount_paid(
 ) -> LinkState:
     """Create one Payment for what was paid since the last snapshot; `state` with it recorded.
 
-    The requestid is keyed by the new cumulative amount, so the same amount is never paid twice,
-    even when the answer to the first attempt was lost.
+    The requestid is keyed by the new cumulative amount, so the same amount is never paid twice
+    while QBO replays requestids; the write intent (keyed by the invoice: one Payment create in
+    flight per invoice) is the second guard, for when it does not (app/sync/crm_to_qbo/lookups.py).
     """
+    # A Payment an earlier attempt made whose answer was lost counts as paid, whatever amount
+    # this snapshot now asks for.
+    earlier = await adopt_earlier(ctx, KIND, data.id, Payment)
+    if earlier is not None:
+        assert earlier.TotalAmt is not None
+        paid = (state.amount_paid or Decimal(0)) + earlier.TotalAmt
+        state = _with_payment(ctx, state, earlier, paid)
     synced = state.amount_paid if state.amount_paid is not None else Decimal(0)
     target = data.totals.amount_paid
     if target <= synced:
@@ -31,12 +42,14 @@ async def record_amount_paid(
             )
         return state
     difference = target - synced
+    note = marker("invoice-payment", f"{data.id}@{target}")
+    txn_date = data.updated_at.date()
     payment = for_write(
         Payment(
             CustomerRef=Ref(value=customer_id),
             TotalAmt=difference,
-            TxnDate=data.updated_at.date(),
-            PrivateNote=marker("invoice-payment", f"{data.id}@{target}"),
+            TxnDate=txn_date,
+            PrivateNote=note,
             CurrencyRef=currency_ref(ctx, data.currency),
             Line=[
                 PaymentLine(
@@ -45,11 +58,23 @@ async def record_amount_paid(
             ],
         )
     )
-    created = await ctx.qbo.create(payment, request_id=ctx.request_id("payment", str(target)))
-    ctx.qbo_ids.setdefault("payments", []).append(created.Id)
-    assert created.Id is not None  # QBO always returns the Id of what it created
+    lookup = Lookup(
+        customer_id=customer_id,
+        txn_date=txn_date.isoformat(),
+        marker=note,
+        amount=str(difference),
+    )
+    intent = Intent(KIND, data.id, ctx.request_id("payment", str(target)), lookup)
+    created, _ = await create_once(ctx, intent, payment, looked=True)
+    return _with_payment(ctx, state, created, target)
+
+
+def _with_payment(ctx: FlowContext, state: LinkState, payment: Payment, paid: Decimal) -> LinkState:
+    """`state` with `payment` (created, or adopted after a lost answer) applied: `paid` in all."""
+    assert payment.Id is not None  # QBO always returns the Id of what it created
+    ctx.qbo_ids.setdefault("payments", []).append(payment.Id)
     return state.model_copy(
-        update={"amount_paid": target, "payments": [*(state.payments or []), created.Id]}
+        update={"amount_paid": paid, "payments": [*(state.payments or []), payment.Id]}
     )
 
 

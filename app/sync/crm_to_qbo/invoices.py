@@ -20,6 +20,7 @@ from app.services.tax_codes import TaxCodeCache
 from app.sync.crm_to_qbo.customers import ensure_customer
 from app.sync.crm_to_qbo.document_lines import currency_ref, map_document
 from app.sync.crm_to_qbo.invoice_payments import record_amount_paid, void_payments
+from app.sync.crm_to_qbo.lookups import Intent, Lookup, create_once
 from app.sync.flow import FlowContext, marker
 from app.sync.mapping.customer_text import email_addresses
 from app.sync.mapping.documents import MappedDocument, totals_match
@@ -164,24 +165,48 @@ async def sync_invoice(ctx: FlowContext, event: InvoiceEvent, cache: TaxCodeCach
 
 async def _create(ctx: FlowContext, data: InvoiceData, fields: Invoice) -> Invoice | SyncResult:
     body = fields.model_copy(update={"CurrencyRef": currency_ref(ctx, data.currency)})
+    assert fields.CustomerRef is not None
+    assert fields.TxnDate is not None
+    intent = Intent(
+        KIND,
+        data.id,
+        ctx.request_id("invoice"),
+        Lookup(
+            customer_id=fields.CustomerRef.value,
+            txn_date=fields.TxnDate.isoformat(),
+            marker=marker("invoice", data.id),
+        ),
+    )
     try:
-        return await ctx.qbo.create(body, request_id=ctx.request_id("invoice"))
+        created, adopted = await create_once(ctx, intent, body)
     except QboDuplicateDocNumberError as exc:
-        existing = exc.existing_txn_id
-        if existing is not None:
-            found = await ctx.qbo.read(Invoice, existing)
-            # Our own earlier write whose answer was lost: adopt it instead of failing.
-            if marker("invoice", data.id) in (found.PrivateNote or ""):
-                return found
-        return failed(
-            KIND,
-            data.id,
-            f"QuickBooks already has a document numbered {data.number}"
-            + (f" (transaction {existing})" if existing else ""),
-            "Give one of the two invoices a different number (in the CRM or in QuickBooks), "
-            "then retry this entry",
-            error=exc,
-        )
+        return await _adopt_duplicate(ctx, data, fields, exc)
+    if adopted:
+        # Made by an attempt whose answer was lost, maybe from an older snapshot: bring it to
+        # this one (a retry-only request).
+        assert created.Id is not None
+        return await _update(ctx, created.Id, created.SyncToken, fields)
+    return created
+
+
+async def _adopt_duplicate(
+    ctx: FlowContext, data: InvoiceData, fields: Invoice, exc: QboDuplicateDocNumberError
+) -> Invoice | SyncResult:
+    existing = exc.existing_txn_id
+    if existing is not None:
+        found = await ctx.qbo.read(Invoice, existing)
+        # Our own earlier write whose answer was lost: adopt it (brought to this snapshot).
+        if marker("invoice", data.id) in (found.PrivateNote or ""):
+            return await _update(ctx, existing, found.SyncToken, fields)
+    return failed(
+        KIND,
+        data.id,
+        f"QuickBooks already has a document numbered {data.number}"
+        + (f" (transaction {existing})" if existing else ""),
+        "Give one of the two invoices a different number (in the CRM or in QuickBooks), "
+        "then retry this entry",
+        error=exc,
+    )
 
 
 async def _update(

@@ -14,6 +14,7 @@ from app.integrations.quickbooks.errors import QboDuplicateNameError
 from app.integrations.quickbooks.query import Select
 from app.models.states import LinkOrigin
 from app.repositories import connections, entity_links
+from app.sync.crm_to_qbo.lookups import Intent, Lookup, adopt_earlier, create_once
 from app.sync.flow import FlowContext
 
 KIND = "item"
@@ -42,26 +43,11 @@ async def _resolve(ctx: FlowContext, name: str) -> str:
     link = await entity_links.by_crm_id(ctx.session, ctx.connection.id, KIND, name)
     if link is not None and link.qbo_id:
         return link.qbo_id
-    item = await _find(ctx, name)
-    origin = LinkOrigin.QBO
+    # An item an earlier attempt created whose answer was lost is ours (origin CRM).
+    item = await adopt_earlier(ctx, KIND, name, Item)
+    origin = LinkOrigin.CRM
     if item is None:
-        try:
-            item = await ctx.qbo.create(
-                for_write(
-                    Item(
-                        Name=name,
-                        Type="Service",
-                        IncomeAccountRef=Ref(value=await _income_account(ctx)),
-                    )
-                ),
-                request_id=ctx.request_id("item", name),
-            )
-            origin = LinkOrigin.CRM
-        except QboDuplicateNameError:
-            # Created meanwhile by a QBO user, or inactive with that name: use it.
-            item = await _find(ctx, name, include_inactive=True)
-            if item is None:
-                raise
+        item, origin = await _find_or_create(ctx, name)
     assert item.Id is not None
     await entity_links.upsert(
         ctx.session,
@@ -73,6 +59,25 @@ async def _resolve(ctx: FlowContext, name: str) -> str:
         sync_token=item.SyncToken,
     )
     return item.Id
+
+
+async def _find_or_create(ctx: FlowContext, name: str) -> tuple[Item, LinkOrigin]:
+    item = await _find(ctx, name)
+    if item is not None:
+        return item, LinkOrigin.QBO
+    body = for_write(
+        Item(Name=name, Type="Service", IncomeAccountRef=Ref(value=await _income_account(ctx)))
+    )
+    intent = Intent(KIND, name, ctx.request_id("item", name), Lookup(name=name))
+    try:
+        created, _ = await create_once(ctx, intent, body, looked=True)
+    except QboDuplicateNameError:
+        # Created meanwhile by a QBO user, or inactive with that name: use it.
+        found = await _find(ctx, name, include_inactive=True)
+        if found is None:
+            raise
+        return found, LinkOrigin.QBO
+    return created, LinkOrigin.CRM
 
 
 async def _find(ctx: FlowContext, name: str, *, include_inactive: bool = False) -> Item | None:

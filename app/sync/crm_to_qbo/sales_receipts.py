@@ -10,6 +10,7 @@ from app.repositories import entity_links
 from app.services.tax_codes import TaxCodeCache
 from app.sync.crm_to_qbo.customers import ensure_customer
 from app.sync.crm_to_qbo.document_lines import currency_ref, map_document
+from app.sync.crm_to_qbo.lookups import Intent, Lookup, create_once
 from app.sync.flow import FlowContext, marker
 from app.sync.mapping.documents import totals_match
 from app.sync.results import SyncResult, failed, skipped, synced
@@ -31,7 +32,8 @@ async def sync_payment(ctx: FlowContext, event: PaymentEvent, cache: TaxCodeCach
         return skipped(KIND, data.id, "already synced", qbo_id=link.qbo_id)
     customer_id = await ensure_customer(ctx, data.contact)
     mapped = await map_document(ctx, data, cache)
-    note = " ".join(p for p in (marker("payment", data.id), data.reference or "") if p)
+    marker_text = marker("payment", data.id)
+    note = " ".join(p for p in (marker_text, data.reference or "") if p)
     receipt = for_write(
         SalesReceipt(
             CustomerRef=Ref(value=customer_id),
@@ -44,7 +46,13 @@ async def sync_payment(ctx: FlowContext, event: PaymentEvent, cache: TaxCodeCach
             CurrencyRef=currency_ref(ctx, data.currency),
         )
     )
-    created = await ctx.qbo.create(receipt, request_id=ctx.request_id("salesreceipt"))
+    # Found again by customer, date and marker; not by total, which QBO computes (a receipt
+    # whose total differs from the CRM's is still ours, and reported below).
+    lookup = Lookup(
+        customer_id=customer_id, txn_date=data.paid_at.date().isoformat(), marker=marker_text
+    )
+    intent = Intent(KIND, data.id, ctx.request_id("salesreceipt"), lookup)
+    created, _ = await create_once(ctx, intent, receipt)
     assert created.Id is not None
     await entity_links.upsert(
         ctx.session,
