@@ -7,7 +7,7 @@ from typing import Any, cast
 from fastapi import APIRouter, Request, Response
 from starlette.requests import ClientDisconnect
 
-from qbo_emulator import faults, service
+from qbo_emulator import faults, sales, service
 from qbo_emulator.batch import run_batch
 from qbo_emulator.jsonutil import JSON, dumps, loads
 from qbo_emulator.reads import entity_name, run_cdc, run_query
@@ -159,7 +159,7 @@ async def write(realm_id: str, segment: str, request: Request) -> Response:
     entity = _entity(segment)
     params = request.query_params
     body = await _json_body(request)
-    result = service.write(
-        emu, company, entity, body, params.get("operation"), params.get("include")
-    )
+    include = params.get("include")
+    with sales.request_includes(include):
+        result = service.write(emu, company, entity, body, params.get("operation"), include)
     return reply(emu, {entity: result})

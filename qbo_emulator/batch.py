@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from qbo_emulator import faults, service
+from qbo_emulator import faults, sales, service
 from qbo_emulator.jsonutil import JSON
 from qbo_emulator.reads import run_query
 from qbo_emulator.state import Emulator
@@ -36,10 +36,13 @@ def _run_item(emu: Emulator, company: Company, item: Any) -> JSON:
             raise faults.request_invalid("Batch item has no entity")
         operation = str(item.get("operation") or "create").lower()
         options = str(item.get("optionsData") or "")
-        if operation == "create" and isinstance(item[entity], dict):
-            result = service.create(emu, company, entity, item[entity])
-        else:
-            result = service.write(emu, company, entity, item[entity], operation, options or None)
+        with sales.request_includes(options):
+            if operation == "create" and isinstance(item[entity], dict):
+                result = service.create(emu, company, entity, item[entity])
+            else:
+                result = service.write(
+                    emu, company, entity, item[entity], operation, options or None
+                )
         return {"bId": bid, entity: result}
     except faults.QBOFault as fault:
         return {"bId": bid, "Fault": fault.fault()}

@@ -62,8 +62,13 @@ def stale(user: str = "root") -> QBOFault:
     )
 
 
-def duplicate_name() -> QBOFault:
-    return QBOFault("6240", "Duplicate Name Exists Error", DUPLICATE_NAME_DETAIL)
+def duplicate_name(holder_id: str | None = None, element: str = "DisplayName") -> QBOFault:
+    """6240. Current QBO names the holder ("The name supplied already exists. : Id=123",
+    element DisplayName: tests/emulator/samples/fault-duplicate-name-6240.json)."""
+    if holder_id is None:
+        return QBOFault("6240", "Duplicate Name Exists Error", DUPLICATE_NAME_DETAIL)
+    detail = f"The name supplied already exists. : Id={holder_id}"
+    return QBOFault("6240", "Duplicate Name Exists Error", detail, element=element)
 
 
 def duplicate_doc_number(doc: str, txn_type: str, txn_id: str) -> QBOFault:

@@ -16,6 +16,26 @@ NAME_PARTS = ("Title", "GivenName", "MiddleName", "FamilyName", "Suffix")
 FORBIDDEN_NAME_CHARS = (":", "\t", "\n")
 ITEM_TYPES = ("Service", "NonInventory", "Inventory", "Category", "Group")
 NEEDS_INCOME_ACCOUNT = ("Service", "Inventory")
+# An inactive name-list object reads back with this appended to its names (Intuit community
+# article 1773334; qbo-api.md correction 5; public test data modelled on QBO responses shows
+# "Name": "Mortgage interest (deleted)" with "Active": false). Reactivating restores the name:
+# UNKNOWN (verify-qbo "inactive names").
+DELETED_SUFFIX = " (deleted)"
+
+
+def base_name(value: str) -> str:
+    """A name without the " (deleted)" QBO shows on an inactive object."""
+    return value[: -len(DELETED_SUFFIX)] if value.endswith(DELETED_SUFFIX) else value
+
+
+def mark_inactive(data: JSON, *keys: str) -> None:
+    """Append " (deleted)" to the names of an inactive object, as QBO shows them."""
+    if data.get("Active") is not False:
+        return
+    for key in keys:
+        value = data.get(key)
+        if isinstance(value, str) and not value.endswith(DELETED_SUFFIX):
+            data[key] = value + DELETED_SUFFIX
 
 
 def _check_name_chars(value: str, element: str) -> None:
@@ -26,10 +46,10 @@ def _check_name_chars(value: str, element: str) -> None:
 def _display_name(data: JSON, existing: Record | None) -> str:
     name = data.get("DisplayName")
     if isinstance(name, str) and name.strip():
-        return name.strip()
+        return base_name(name.strip())
     if existing is not None:
         # A DisplayName cannot be removed by an update; QBO keeps the current one.
-        return str(existing.data["DisplayName"])
+        return base_name(str(existing.data["DisplayName"]))
     parts = [str(data[p]).strip() for p in NAME_PARTS if data.get(p)]
     if not parts:
         raise faults.required("DisplayName")
@@ -50,7 +70,8 @@ def prepare_person(entity: str, company: Company, data: JSON, existing: Record |
     _check_name_chars(name, "DisplayName")
     owner = company.name_owner(name)
     if owner is not None and (existing is None or owner != (entity, existing.data["Id"])):
-        raise faults.duplicate_name()
+        # An inactive holder still holds its name (its index entry is its original name).
+        raise faults.duplicate_name(owner[1])
     _check_email(data)
     data["DisplayName"] = name
     data.setdefault("PrintOnCheckName", name)
@@ -85,6 +106,7 @@ def _customer_fields(company: Company, data: JSON, existing: Record | None) -> N
         data["FullyQualifiedName"] = (
             f"{parent_record.data['FullyQualifiedName']}:{data['DisplayName']}"
         )
+    mark_inactive(data, "DisplayName", "FullyQualifiedName")
     if company.multicurrency:
         data.setdefault("CurrencyRef", currency_ref(company.currency))
     if company.is_us and data["Taxable"] is True:
@@ -103,11 +125,13 @@ def _person_handler(entity: str) -> Handler:
             _customer_fields(company, data, existing)
         else:
             data.setdefault("Balance", Decimal(0))
+            mark_inactive(data, "DisplayName")
 
     def after(emu: Emulator, company: Company, data: JSON, old: JSON | None) -> None:
         if old is not None:
-            company.display_names.pop(normalise_name(old["DisplayName"]), None)
-        company.display_names[normalise_name(data["DisplayName"])] = (entity, data["Id"])
+            company.display_names.pop(normalise_name(base_name(old["DisplayName"])), None)
+        key = normalise_name(base_name(data["DisplayName"]))
+        company.display_names[key] = (entity, data["Id"])
 
     return Handler(prepare=prepare, after=after)
 
@@ -115,18 +139,15 @@ def _person_handler(entity: str) -> Handler:
 def _prepare_item(
     emu: Emulator, company: Company, data: JSON, request: JSON, existing: Record | None
 ) -> None:
-    name = str(data.get("Name") or "").strip()
+    name = base_name(str(data.get("Name") or "").strip())
     if not name:
         raise faults.required("Name")
     _check_name_chars(name, "Name")
     owner = company.item_names.get(normalise_name(name))
     if owner is not None and (existing is None or owner != existing.data["Id"]):
-        raise faults.QBOFault(
-            "6240",
-            "Duplicate Name Exists Error",
-            "The name supplied already exists. : Another product or service is already using "
-            "this name. Please use a different name.",
-        )
+        # Public clients parse the holder from item 6240s too ("The name supplied already
+        # exists. : Id=1507"); element "Name" for items is UNKNOWN (verify-qbo "inactive names").
+        raise faults.duplicate_name(owner, element="Name")
     kind = data.setdefault("Type", "Service")
     if kind not in ITEM_TYPES:
         raise faults.invalid_field("Type", f"Invalid Enumeration : {kind}")
@@ -135,6 +156,7 @@ def _prepare_item(
     data["Name"] = name
     data["FullyQualifiedName"] = name
     data["Active"] = data.get("Active", True) is not False
+    mark_inactive(data, "Name", "FullyQualifiedName")
     data.setdefault("Taxable", False)
     data.setdefault("UnitPrice", Decimal(0))
 
@@ -151,8 +173,8 @@ def _require_ref(company: Company, data: JSON, field: str, entity: str) -> None:
 
 def _after_item(emu: Emulator, company: Company, data: JSON, old: JSON | None) -> None:
     if old is not None:
-        company.item_names.pop(normalise_name(old["Name"]), None)
-    company.item_names[normalise_name(data["Name"])] = data["Id"]
+        company.item_names.pop(normalise_name(base_name(old["Name"])), None)
+    company.item_names[normalise_name(base_name(data["Name"]))] = data["Id"]
 
 
 def _prepare_simple(required: str) -> Any:
@@ -162,8 +184,10 @@ def _prepare_simple(required: str) -> Any:
         if not data.get(required):
             raise faults.required(required)
         data["Active"] = data.get("Active", True) is not False
-        if "Name" in data:
+        if isinstance(data.get("Name"), str):
+            data["Name"] = base_name(data["Name"])
             data["FullyQualifiedName"] = data["Name"]
+        mark_inactive(data, "Name", "FullyQualifiedName")
 
     return prepare
 
@@ -216,7 +240,7 @@ def merge_customers(emu: Emulator, company: Company, from_id: str, into_id: str)
                     moved += record.data.get("Balance", Decimal(0))
     balance = (to_decimal(target.data.get("Balance")) or Decimal(0)) + moved
     target.data["Balance"] = target.data["BalanceWithJobs"] = balance
-    company.display_names.pop(normalise_name(source.data["DisplayName"]), None)
+    company.display_names.pop(normalise_name(base_name(source.data["DisplayName"])), None)
     now = emu.clock.now()
     source.deleted = True
     source.updated = now

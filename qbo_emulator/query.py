@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from qbo_emulator import query_fields
 from qbo_emulator.clock import parse_instant
-from qbo_emulator.faults import QBOFault, query_parse
+from qbo_emulator.faults import QBOFault, query_parse, query_validation
 from qbo_emulator.jsonutil import JSON, to_decimal
 
 Value = str | Decimal | bool
@@ -226,18 +227,42 @@ class _Parser:
         return field, False
 
     def paging(self) -> tuple[int, int]:
+        # Out-of-range values are kept as given: validate() refuses them as QBO does.
         start, max_results = 1, DEFAULT_MAX_RESULTS
         for _ in range(2):
             if self.keyword("STARTPOSITION"):
-                start = max(1, self.integer())
+                start = self.integer()
             elif self.keyword("MAXRESULTS"):
-                max_results = min(MAX_RESULTS_CAP, max(0, self.integer()))
+                max_results = self.integer()
         return start, max_results
 
 
 def parse(text: str) -> Query:
     """Parse a statement or raise the 4000 QueryParserError fault QBO gives."""
     return _Parser(tokenize(text)).parse()
+
+
+def validate(query: Query, entity: str) -> None:
+    """Refuse what QBO refuses after parsing: 400, code 4001, "QueryValidationError: ..."."""
+    if query.max_results > MAX_RESULTS_CAP:
+        # Real text: ruckus/quickbooks-ruby issue #24 ("Invalid query: QueryValidationError:
+        # value 1500 is too large. Max allowed value is 1000").
+        raise query_validation(
+            f"value {query.max_results} is too large. Max allowed value is {MAX_RESULTS_CAP}"
+        )
+    if query.start < 1 or query.max_results < 0:
+        # Intuit's query docs: STARTPOSITION is 1-based. QBO's text for 0 or less: UNKNOWN
+        # (verify-qbo "non-filterable query field"); worded like the MAXRESULTS one.
+        bad = query.start if query.start < 1 else query.max_results
+        raise query_validation(f"value {bad} is too small. Min allowed value is 1")
+    for condition in query.where:
+        reason = query_fields.check_field(entity, condition.field)
+        if reason is not None:
+            raise query_validation(reason)
+        if condition.field.casefold() == "id" and condition.op not in ("=", "IN"):
+            # Intuit "Query operations and syntax": Id supports only = and IN. QBO's text for
+            # another operator: UNKNOWN (verify-qbo "non-filterable query field").
+            raise query_validation(f"operator '{condition.op}' is not supported for property 'Id'")
 
 
 def lookup(obj: JSON, path: str) -> Any:

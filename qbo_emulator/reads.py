@@ -22,6 +22,7 @@ def run_query(company: Company, statement: str) -> JSON:
     entity = entity_name(parsed.entity)
     if entity is None:
         raise faults.query_parse(f"Invalid entity name: {parsed.entity}")
+    query.validate(parsed, entity)
     objects = (record.data for record in company.live(entity))
     page, total = query.evaluate(parsed, objects, name_list=entity in NAME_LIST)
     if parsed.count:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +17,20 @@ from qbo_emulator.store import Company, Record
 
 ZERO = Decimal(0)
 UNDEPOSITED_FUNDS = "Undeposited Funds"
+US_LINE_CODES = ("TAX", "NON")
+# The request's ?include= values (batch: optionsData), set by the route around one write.
+_INCLUDES: ContextVar[frozenset[str]] = ContextVar("qbo_includes", default=frozenset())
+
+
+@contextmanager
+def request_includes(include: str | None) -> Iterator[None]:
+    """Make a write's `include` values visible to the sales rules while it runs."""
+    values = frozenset(v.strip().lower() for v in (include or "").split(",") if v.strip())
+    token = _INCLUDES.set(values)
+    try:
+        yield
+    finally:
+        _INCLUDES.reset(token)
 
 
 def tax_context(company: Company) -> money.TaxContext:
@@ -82,9 +99,28 @@ def _lines(company: Company, data: JSON) -> list[JSON]:
         if item is not None and "Description" not in line and item.data.get("Description"):
             line["Description"] = item.data["Description"]
         if company.is_us:
-            code = str((detail.get("TaxCodeRef") or {}).get("value") or "NON").upper()
-            detail["TaxCodeRef"] = {"value": "TAX" if code == "TAX" else "NON"}
+            detail["TaxCodeRef"] = {"value": _us_line_code(company, detail, item)}
     return lines
+
+
+def _us_line_code(company: Company, detail: JSON, item: Record | None) -> str:
+    """TAX or NON for a line of a US (automated sales tax) company.
+
+    Without a TaxCodeRef the line follows the item's taxability (Intuit blog 2018-03-28 on
+    TaxCodeRef under AST; qbo-api.md correction 8). A TaxCodeRef must be TAX, NON or an
+    existing TaxCode's id; anything else is refused. QBO's code and text for that are UNKNOWN
+    (verify-qbo "US AST line without a tax code"): 2500 Invalid Reference Id here.
+    """
+    ref = detail.get("TaxCodeRef")
+    value = str(ref.get("value") or "") if isinstance(ref, dict) else ""
+    if not value:
+        return "TAX" if item is not None and item.data.get("Taxable") is True else "NON"
+    if value.upper() in US_LINE_CODES:
+        return value.upper()
+    code = company.get("TaxCode", value)
+    if code is None:
+        raise faults.invalid_reference("TaxCodeRef", value)
+    return "TAX" if code.data.get("Taxable") is True else "NON"
 
 
 def _doc_number(company: Company, entity: str, data: JSON, existing: Record | None) -> None:
@@ -102,8 +138,15 @@ def _doc_number(company: Company, entity: str, data: JSON, existing: Record | No
     if len(doc) > 21:
         raise faults.invalid_field("DocNumber", "String length exceeds the maximum of 21.")
     owner = numbers.get(doc)
-    if owner is not None and (existing is None or owner != existing.data["Id"]):
-        raise faults.duplicate_doc_number(doc, entity, owner)
+    # 6140 only while the company warns on duplicate numbers (Intuit's Invoice reference,
+    # DocNumber: "Throws an error when duplicate DocNumber is sent in the request ... check the
+    # setting of Preferences:OtherPrefs ... If a duplicate DocNumber needs to be supplied, add
+    # ... include=allowduplicatedocnum to the URI"; QuickBooks-V3-DotNET-SDK #175: the
+    # preference can be turned off, batch items pass the include in optionsData).
+    clash = owner is not None and (existing is None or owner != existing.data["Id"])
+    allowed = "allowduplicatedocnum" in _INCLUDES.get()
+    if clash and company.warn_duplicate_doc_number and not allowed:
+        raise faults.duplicate_doc_number(doc, entity, str(owner))
     data["DocNumber"] = doc
 
 
@@ -209,10 +252,11 @@ def _customer_id(data: JSON | None) -> str | None:
 def _after_sales(entity: str) -> Any:
     def after(emu: Emulator, company: Company, data: JSON, old: JSON | None) -> None:
         numbers = company.doc_numbers.setdefault(entity, {})
-        if old is not None and old.get("DocNumber"):
+        if old is not None and old.get("DocNumber") and numbers.get(old["DocNumber"]) == old["Id"]:
             numbers.pop(str(old["DocNumber"]), None)
         if data.get("DocNumber"):
-            numbers[str(data["DocNumber"])] = data["Id"]
+            # With a duplicate allowed, the first holder stays the one a 6140 names.
+            numbers.setdefault(str(data["DocNumber"]), data["Id"])
         if entity == "Invoice":
             adjust_customer(company, _customer_id(old), -(old or {}).get("Balance", ZERO))
             adjust_customer(company, _customer_id(data), data["Balance"])
@@ -226,8 +270,9 @@ def _forget(company: Company, entity: str, record: Record) -> None:
             "This transaction is linked to a payment. Unlink or delete the payment first."
         )
     doc = record.data.get("DocNumber")
-    if doc is not None:
-        company.doc_numbers.setdefault(entity, {}).pop(str(doc), None)
+    numbers = company.doc_numbers.setdefault(entity, {})
+    if doc is not None and numbers.get(str(doc)) == record.data["Id"]:
+        numbers.pop(str(doc), None)
     if entity == "Invoice":
         adjust_customer(company, _customer_id(record.data), -record.data.get("Balance", ZERO))
 

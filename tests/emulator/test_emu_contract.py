@@ -186,8 +186,15 @@ class TestFaultSamples:
         data = (await qbo.post("/batch", request)).json()
         assert set(data) == {"BatchItemResponse", "time"}
         got = {item["bId"]: item for item in data["BatchItemResponse"]}
-        for bid in ("bid1", "bid2", "bid3"):
+        for bid in ("bid2", "bid3"):
             assert got[bid]["Fault"] == expected[bid]["Fault"]
+        # The docs sample's 6240 Detail is QBO's older wording; current QBO names the holder
+        # (fault-duplicate-name-6240.json): same type, code and Message.
+        dup, dup_expected = got["bid1"]["Fault"], expected["bid1"]["Fault"]
+        assert dup["type"] == dup_expected["type"]
+        assert dup["Error"][0]["code"] == dup_expected["Error"][0]["code"]
+        assert dup["Error"][0]["Message"] == dup_expected["Error"][0]["Message"]
+        assert dup["Error"][0]["Detail"].startswith("The name supplied already exists. : Id=")
         query = got["bid4"]["QueryResponse"]
         assert set(query) == set(expected["bid4"]["QueryResponse"])
         assert_same_types(
@@ -293,6 +300,7 @@ COVERED = {
     "cdc-response.json",
     "webhook-cloudevents-blog-sample.json",
     "webhook-cloudevents-customer-merged.json",
+    "fault-duplicate-name-6240.json",
 }
 
 

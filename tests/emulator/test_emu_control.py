@@ -117,4 +117,4 @@ class TestSeedAndLogs:
         one = await qbo.http.get(
             f"/_emulator/companies/{qbo.realm}/entities/customer/{created['Id']}"
         )
-        assert one.json()["Customer"]["DisplayName"] == "Hidden"
+        assert one.json()["Customer"]["DisplayName"] == "Hidden (deleted)"  # as QBO shows it

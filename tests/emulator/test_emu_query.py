@@ -52,9 +52,11 @@ class TestParser:
         q = query.parse(f"select * from Customer where DisplayName = '{escape(name)}'")
         assert q.where[0].values == (name,)
 
-    def test_maxresults_capped_at_1000_and_defaults_to_100(self) -> None:
-        assert query.parse("select * from Item MAXRESULTS 5000").max_results == 1000
+    def test_maxresults_defaults_to_100_and_over_1000_is_refused(self) -> None:
         assert query.parse("select * from Item").max_results == 100
+        with pytest.raises(QBOFault) as caught:
+            query.validate(query.parse("select * from Item MAXRESULTS 5000"), "Item")
+        assert caught.value.code == "4001"
 
     def test_star_with_extra_field_is_accepted(self) -> None:
         assert not query.parse("SELECT *, Sku FROM Item").count
@@ -155,10 +157,18 @@ class TestQueryEndpoint:
         last = (await qbo.query("select * from Customer startposition 21 maxresults 10")).json()
         assert last["QueryResponse"]["maxResults"] == 5
 
-    async def test_maxresults_over_1000_returns_at_most_1000(self, qbo: QBO) -> None:
+    async def test_maxresults_1000_pages_and_over_1000_is_refused(self, qbo: QBO) -> None:
         await qbo.http.post(f"/_emulator/companies/{qbo.realm}/seed", json={"customers": 1100})
-        page = (await qbo.query("select * from Customer maxresults 1200")).json()
+        page = (await qbo.query("select * from Customer maxresults 1000")).json()
         assert len(page["QueryResponse"]["Customer"]) == 1000
+        # ruckus/quickbooks-ruby #24: QBO refuses 1500 rather than capping it.
+        response = await qbo.query("select * from Customer maxresults 1200")
+        assert response.status_code == 400
+        error = response.json()["Fault"]["Error"][0]
+        assert error["code"] == "4001"
+        assert error["Detail"] == (
+            "QueryValidationError: value 1200 is too large. Max allowed value is 1000"
+        )
 
     async def test_count_and_empty_result_shapes(self, qbo: QBO) -> None:
         await customers(qbo, ["A", "B"])
@@ -176,7 +186,8 @@ class TestQueryEndpoint:
         both = (await qbo.query("select * from Customer where Active in (true, false)")).json()
         assert len(both["QueryResponse"]["Customer"]) == 2
         inactive = (await qbo.query("select * from Customer where Active = false")).json()
-        assert [c["DisplayName"] for c in inactive["QueryResponse"]["Customer"]] == ["Gone"]
+        shown = [c["DisplayName"] for c in inactive["QueryResponse"]["Customer"]]
+        assert shown == ["Gone (deleted)"]
 
     async def test_numeric_comparison_and_refs(self, qbo: QBO) -> None:
         await customers(qbo, ["A"])
