@@ -387,6 +387,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     retry.set_defaults(func=lambda args: _run_db(_retry, args))
     _callbacks_parser(commands)
+    from app.verify_cli import add_parser as add_verify_parser
+
+    add_verify_parser(commands, settings=_settings, database=_database)
     purge = commands.add_parser(
         "purge", help="delete finished records past their retention (QBS_RETENTION_*)"
     )
