@@ -19,13 +19,15 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractAsyncContextManager, contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from app.config import QboEnvironment, Settings
 from app.db.session import SessionFactory
 from app.errors import AppError
-from app.integrations.quickbooks.contract import ALL_CHECKS, EmulatorTarget, Report, Verdict
 from app.terminal import terminal_safe
+
+if TYPE_CHECKING:
+    from app.integrations.quickbooks.contract import Report
 
 EMULATOR_START_TIMEOUT_S = 20.0
 CELL_WIDTH = 58
@@ -64,16 +66,20 @@ def _out(line: str = "") -> None:
 def verify_qbo(
     args: argparse.Namespace, settings: Callable[[], Settings], database: DatabaseOpener
 ) -> int:
-    environment = Settings().qbo.environment
+    from app.services.verify_qbo import refuse_unless_sandbox
+
+    # Read before the service's own settings checks run, so production is refused first.
+    configured = Settings()
     try:
         if args.location is None:
-            if environment is not QboEnvironment.EMULATOR:
+            if configured.qbo.environment is not QboEnvironment.EMULATOR:
                 raise AppError(
-                    f"QBO_ENVIRONMENT={environment.value}: say which connected company to check "
-                    "with --location (only a sandbox is accepted)"
+                    f"QBO_ENVIRONMENT={configured.qbo.environment.value}: say which connected "
+                    "company to check with --location (only a sandbox is accepted)"
                 )
             report = _against_emulator()
         else:
+            refuse_unless_sandbox(configured)
             report = asyncio.run(_against_sandbox(args.location, settings(), database))
     except AppError as exc:
         print(f"error: {terminal_safe(str(exc))}", file=sys.stderr)  # noqa: T201 - for the operator
@@ -86,10 +92,10 @@ def verify_qbo(
 
 
 async def _against_sandbox(location: str, settings: Settings, database: DatabaseOpener) -> Report:
-    from app.services.verify_qbo import refuse_unless_sandbox, run_on_sandbox
+    from app.integrations.quickbooks.contract import ALL_CHECKS
+    from app.services.verify_qbo import run_on_sandbox
     from app.wiring import build_services
 
-    refuse_unless_sandbox(settings)  # before the database is even opened
     async with database() as db, build_services(settings, db.factory) as services:
         return await run_on_sandbox(
             settings, db.factory, services.tokens, services.http, location, ALL_CHECKS
@@ -103,7 +109,12 @@ def _against_emulator() -> Report:
 
 async def run_on_emulator(url: str) -> Report:
     from app.integrations.http import build_http_client
-    from app.integrations.quickbooks.contract import new_run_id, run_checks
+    from app.integrations.quickbooks.contract import (
+        ALL_CHECKS,
+        EmulatorTarget,
+        new_run_id,
+        run_checks,
+    )
 
     async with build_http_client() as http:
         return await run_checks(EmulatorTarget(http, url), ALL_CHECKS, new_run_id())
@@ -145,6 +156,8 @@ def _cell(text: str) -> str:
 
 
 def print_report(report: Report) -> None:
+    from app.integrations.quickbooks.contract import Verdict
+
     where = report.realm_id or "a fresh company per check"
     _out(f"verify-qbo against the {report.target} ({where}), run {report.run_id}")
     headers = ["CHECK", "EXPECTED", "OBSERVED", "VERDICT"]
