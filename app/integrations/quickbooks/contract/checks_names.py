@@ -52,6 +52,10 @@ async def _duplicates(session: CheckSession) -> tuple[str, dict[str, Any]]:
         f"{_status(allowed)}{' (same number)' if stored == number else ''}"
     )
     details = {"doc_number": number, "second": second.summary(), "allowed": allowed.summary()}
+    # Intuit's DocNumber reference points at a preference in Preferences.OtherPrefs without
+    # naming it: a sandbox report carries the company's OtherPrefs so the name can be found.
+    preferences = await session.qbo.send("GET", "preferences")
+    details["other_prefs"] = preferences.entity("Preferences").get("OtherPrefs")
     return observed, details
 
 
