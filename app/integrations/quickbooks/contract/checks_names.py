@@ -51,7 +51,11 @@ async def _duplicates(session: CheckSession) -> tuple[str, dict[str, Any]]:
         f"first {_status(first)}, second {_status(second)}, with include={ALLOW_DUPLICATE} "
         f"{_status(allowed)}{' (same number)' if stored == number else ''}"
     )
-    details = {"doc_number": number, "second": second.summary(), "allowed": allowed.summary()}
+    details: dict[str, Any] = {
+        "doc_number": number,
+        "second": second.summary(),
+        "allowed": allowed.summary(),
+    }
     # Intuit's DocNumber reference points at a preference in Preferences.OtherPrefs without
     # naming it: a sandbox report carries the company's OtherPrefs so the name can be found.
     preferences = await session.qbo.send("GET", "preferences")
