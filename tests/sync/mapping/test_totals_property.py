@@ -305,3 +305,19 @@ def test_regional_qbo_total_equals_crm_total(doc: DocumentInput) -> None:
     # Tax-inclusive documents take the discount from the lines' grosses (no discount line).
     wanted = 1 if doc.totals_discount and mode != "TaxInclusive" else 0
     assert len(discounts) == wanted
+
+
+@pytest.mark.slow  # thousands of generated documents: seconds each
+@settings(BASE, max_examples=500)
+@given(crm_documents(us=True))
+def test_us_posted_tax_qbo_total_equals_crm_total(doc: DocumentInput) -> None:
+    mapped = map_us_document(doc, "post")
+    company = US_COMPANIES[doc.currency]
+    # AST honours the explicit TotalTax (Intuit blog 2017-12-11): QBO's total is the CRM's.
+    assert emulator_total(company, mapped, override=True) == doc.totals_total
+    tax = mapped.txn_tax_detail
+    assert tax is not None
+    assert tax.TotalTax is not None
+    assert tax.TotalTax >= 0
+    assert predicted_total(mapped.lines, tax, None, {}, doc.currency) == doc.totals_total
+    assert on_grid(mapped, doc.currency)
