@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import re
 import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -25,6 +27,7 @@ from sqlalchemy import func, select, text, update
 from app import metrics
 from app.config import Settings
 from app.db.session import SessionFactory
+from app.integrations import http as outbound_http
 from app.models import Connection, CrmEvent, EntityLink, SyncLogEntry
 from app.models.states import InboundState, SyncState
 from app.services.job_names import CRM_EVENT_TASK
@@ -49,13 +52,27 @@ from tests.resilience.load import (
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(sizes.TEST_TIMEOUT_S)]
 
 # Per request, checked in this order (so the later ones fire a little less often than written).
+# The service's QBO timeout is lowered for these tests (QBO_TIMEOUT_S); one slow fault answers
+# after it, so the service gives up while the emulator still commits the write (as QBO would).
+QBO_TIMEOUT_S = 2.5
+BEYOND_TIMEOUT_MS = 3500
+# After an unanswered create the retry looks for it only once the write has surely ended
+# (QBO_WRITE_SETTLE_S; QBO's own 120 s request timeout in production): here, after the slow one.
+WRITE_SETTLE_S = 5.0
 FAULTS: list[dict[str, Any]] = [
     {"kind": "429", "probability": 0.10},
     {"kind": "500", "probability": 0.03},
     {"kind": "503", "probability": 0.02},
     {"kind": "drop", "probability": 0.02},
     {"kind": "slow", "probability": 0.05, "delay_ms": 1500},
+    # Writes only: the write commits, then its answer is lost (dropped, or a 500).
+    {"kind": "drop_after_write", "probability": 0.03},
+    {"kind": "500_after_write", "probability": 0.03},
+    {"kind": "slow", "probability": 0.02, "delay_ms": BEYOND_TIMEOUT_MS},
 ]
+# Every other company does not replay requestids (qbo-api.md Corrections 7): only the second
+# guard (write intent and lookup) stands between a lost answer and a twin there.
+NO_REPLAY_EVERY = 2
 USER_EDIT_EVERY_S = 0.2
 # Long enough for many user edits and for retries to meet the faults again.
 MIN_FAULTY_S = 8.0
@@ -63,6 +80,29 @@ MIN_FAULTY_S = 8.0
 STALE = "Stale Object Error"
 # A single event syncs in well under a second; this long without an outcome means it hangs.
 HANG_S = 15.0
+
+
+@pytest.fixture
+def run_worker(quick_retries: None, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """The live service runs its worker with quick retries, a QBO timeout the slow fault can
+    pass, and a settle time after it (set before `live_service` builds its settings)."""
+    monkeypatch.setenv("QBO_WRITE_SETTLE_S", str(WRITE_SETTLE_S))
+    # No setting exists for the outbound timeout (app/integrations/http.py): 25 s otherwise.
+    monkeypatch.setattr(
+        outbound_http, "DEFAULT_TIMEOUT", httpx.Timeout(QBO_TIMEOUT_S, connect=QBO_TIMEOUT_S)
+    )
+    return True
+
+
+async def no_replay(http: httpx.AsyncClient, emulator: str, realms: list[str]) -> list[str]:
+    """Turn requestid replay off on every NO_REPLAY_EVERY-th company; those realms."""
+    chosen = realms[::NO_REPLAY_EVERY]
+    for realm in chosen:
+        response = await http.patch(
+            f"{emulator}/_emulator/companies/{realm}", json={"honor_requestid": False}
+        )
+        assert response.status_code == 200, response.text
+    return chosen
 
 
 async def age_tokens(db: SessionFactory, realms: list[str]) -> None:
@@ -219,30 +259,93 @@ def service_view(realms: list[str]) -> tuple[Counter[str], int]:
     return attempts, refreshes
 
 
+DUPLICATE = re.compile(
+    r": [2-9]\d* QBO|[2-9]\d* payments marked|[2-9]\d* QBO items named|[2-9]\d* QBO customers"
+)
+MISSING = re.compile(r": 0 QBO|no QBO|not stored|is still ")
+
+
+# "5 QBO sales receipts for 4": a company-wide count, more (duplicates) or fewer (missing).
+COUNTS = re.compile(r": (\d+) QBO [a-z ]+ for (\d+)$")
+
+
+def tally(problems: list[str]) -> Counter[str]:
+    """The problems by what a person would call them: duplicates, misses, cents off, other."""
+    kinds: Counter[str] = Counter()
+    for problem in problems:
+        if counts := COUNTS.search(problem):
+            found, want = (int(n) for n in counts.groups())
+            kinds["duplicates" if found > want else "missing"] += 1
+        elif DUPLICATE.search(problem):
+            kinds["duplicates"] += 1
+        elif MISSING.search(problem):
+            kinds["missing"] += 1
+        elif "total" in problem or "balance" in problem:
+            kinds["cents off"] += 1
+        else:
+            kinds["other"] += 1
+    return kinds
+
+
+@dataclass
+class Run:
+    """What the report says beside the workload: the faults seen, the time, the problems."""
+
+    statuses: Counter[int]
+    throttled: Counter[str]
+    no_replay: int
+    faulty_s: float
+    wall_s: float
+    problems: list[str]
+    # Objects a retry found and adopted after a create's answer was lost (the second guard).
+    adopted: int
+
+
 def report(
     workload: Workload,
     states: Counter[str],
-    statuses: Counter[int],
     chaos: Chaos,
-    faulty: float,
+    run: Run,
     failed: dict[tuple[str, str], str],
 ) -> None:
+    statuses = run.statuses
     total = sum(statuses.values())
     faulted = sum(n for status, n in statuses.items() if status != 200)
     attempts, refreshes = service_view(chaos.realms)
+    injected_429 = statuses[429] - sum(run.throttled.values())
     lines = [
         f"resilience/faults: {len(workload.events)} events over {len(workload.expected)} realms"
-        f" ({'full' if sizes.FULL else 'CI'} size): {dict(sorted(states.items()))}",
+        f" ({'full' if sizes.FULL else 'CI'} size, {run.no_replay} without requestid replay),"
+        f" wall time {run.wall_s:.0f} s: {dict(sorted(states.items()))}",
         f"  QBO requests (emulator log): {total}, {total / len(workload.events):.2f} per event;"
         f" {faulted} answered with an error: {dict(sorted(statuses.items()))}"
         " (400: stale SyncToken; slow and dropped answers are logged as 200)",
+        f"  faults by kind: 429 injected {injected_429}, throttled {dict(run.throttled)};"
+        f" 500 and 500_after_write {statuses[500]}; 503 {statuses[503]}; 401 {statuses[401]};"
+        f" no answer (drop, drop_after_write, slow beyond the {QBO_TIMEOUT_S} s timeout)"
+        f" {attempts.get('network', 0)}",
         f"  QBO attempts (service metrics): {dict(sorted(attempts.items()))}"
-        f" ('network': dropped); token refreshes {refreshes}",
-        f"  faults on for {faulty:.1f} s; user edits {dict(chaos.edits)}; "
+        f" ('network': dropped or timed out); token refreshes {refreshes}",
+        f"  faults on for {run.faulty_s:.1f} s; user edits {dict(chaos.edits)}; "
         f"token expiries {chaos.expiries} x {len(chaos.realms)} realms",
+        f"  adopted after a lost answer (write intent and lookup): {run.adopted};"
+        f" problems: {dict(tally(run.problems))} (duplicates, missing, cents off, other)",
         *(f"  failed: {key}: {reason}" for key, reason in sorted(failed.items())),
     ]
     print("\n".join(lines))  # noqa: T201 - the fault figures the issue asks to see
+
+
+async def adoptions(db: SessionFactory) -> int:
+    """QBO objects adopted after a lost answer, from the notes of the sync log."""
+    async with db() as session:
+        entries = (await session.execute(select(SyncLogEntry.details))).scalars()
+        notes = [n for details in entries for n in (details or {}).get("notes", [])]
+    return sum("created by an earlier attempt" in note for note in notes)
+
+
+async def throttle_counts(http: httpx.AsyncClient, emulator: str, realm: str) -> Counter[str]:
+    log = (await http.get(f"{emulator}/_emulator/companies/{realm}/requests")).json()
+    return Counter(log.get("throttled") or {})
 
 
 async def test_every_event_ends_synced_or_failed_with_a_reason_and_qbo_matches_the_crm(
@@ -252,11 +355,13 @@ async def test_every_event_ends_synced_or_failed_with_a_reason_and_qbo_matches_t
     db: SessionFactory,
     http: httpx.AsyncClient,
 ) -> None:
+    began = time.monotonic()
     base, _ = live_service
     names = [f"loc_f{n}" for n in range(sizes.REALMS)]
     locations = await connect_locations(http, base, emulator, names)
     realms = {loc.location_id: loc.realm_id for loc in locations}
     workload = build_workload(names, sizes.EVENTS)
+    no_replay_realms = await no_replay(http, emulator, list(realms.values()))
     for realm in realms.values():
         await http.delete(f"{emulator}/_emulator/companies/{realm}/requests")
         await arm_faults(http, emulator, realm)
@@ -295,12 +400,17 @@ async def test_every_event_ends_synced_or_failed_with_a_reason_and_qbo_matches_t
     problems += [f"{k} failed: {r}" for k, r in failed.items() if STALE not in r]
     unsettled = {e["data"]["id"] for e in workload.events if (e["location_id"], e["id"]) in failed}
     qbo_statuses: Counter[int] = Counter()
+    throttled: Counter[str] = Counter()
     for location, realm in realms.items():
         state = await QboState.read(emulator, realm)
         expected = workload.expected[location]
         problems += [f"{location}: {p}" for p in check_qbo(state, expected, unsettled=unsettled)]
         qbo_statuses += await request_statuses(http, emulator, realm)
-    report(workload, states, qbo_statuses, chaos, faulty, failed)
+        throttled += await throttle_counts(http, emulator, realm)
+    wall = time.monotonic() - began
+    adopted = await adoptions(db)
+    run = Run(qbo_statuses, throttled, len(no_replay_realms), faulty, wall, problems, adopted)
+    report(workload, states, chaos, run, failed)
     # The run proves nothing unless QuickBooks really refused and throttled, and users edited.
     assert {401, 429} <= qbo_statuses.keys(), qbo_statuses
     assert chaos.edits["Customer"] + chaos.edits["Invoice"] > 0, chaos.edits
