@@ -24,7 +24,7 @@ ALL_CHECKS: tuple[Check, ...] = (
     checks_names.CHECKS[2],
     checks_money.CHECKS[3],
     checks_names.CHECKS[3],
-    checks_api.CHECKS[5],
+    *checks_api.CHECKS[5:],
 )
 
 __all__ = [

@@ -6,11 +6,14 @@ import asyncio
 import dataclasses
 import secrets
 import time
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from app.integrations.quickbooks.contract.model import Check, Outcome
 from app.integrations.quickbooks.contract.raw import Answer
 from app.integrations.quickbooks.contract.runner import outcome
 from app.integrations.quickbooks.contract.session import CheckSession
+from app.integrations.quickbooks.query import Select
 
 BURST = 15
 UNKNOWN_PROPERTY = "QbsVerifyUnknownProperty"
@@ -95,6 +98,40 @@ async def non_filterable_query(session: CheckSession) -> Outcome:
     return outcome("400, codes 4001", observed, answer=answer.summary())
 
 
+def service_queries() -> list[Select]:
+    """The shapes of the service's own lookups (app/sync), rendered by its query builder: QBO
+    refusing one (4001) would break a sync, so a sandbox run must see them all accepted."""
+    day, name = date(2026, 1, 1), "qbs-verify-none"
+    by_customer_day = [
+        Select(entity).where("CustomerRef", "=", "1").where("TxnDate", "=", day)
+        for entity in ("Invoice", "SalesReceipt", "Payment")
+    ]
+    return [
+        Select("Customer").where("PrimaryEmailAddr", "=", "a@example.com").include_inactive(),
+        Select("Customer")
+        .where("DisplayName", "IN", (name, f"{name} (deleted)"))
+        .include_inactive()
+        .order_by("Id"),
+        Select("Item").where("Name", "IN", (name, f"{name} (deleted)")).include_inactive(),
+        Select("Invoice").where("CustomerRef", "=", "1").where("Balance", "=", Decimal(0)),
+        *by_customer_day,
+        Select("Payment").where("Id", "IN", ("1", "2")),
+        Select("Account").where("AccountType", "=", "Income"),
+        Select("TaxCode").order_by("Id"),
+        Select("Invoice").where("MetaData.LastUpdatedTime", ">=", datetime(2026, 1, 1, tzinfo=UTC)),
+    ]
+
+
+async def accepted_queries(session: CheckSession) -> Outcome:
+    refused: dict[str, str] = {}
+    for select in service_queries():
+        answer = await session.qbo.query(str(select))
+        if not answer.ok:
+            refused[str(select)] = answer.summary()
+    observed = f"{len(refused)} refused" + (f": {'; '.join(refused)}" if refused else "")
+    return outcome("0 refused", observed, refused=refused, sent=len(service_queries()))
+
+
 async def over_long_name(session: CheckSession) -> Outcome:
     name = session.name("long").ljust(DISPLAY_NAME_MAX + 1, "x")
     answer = await session.create("Customer", {"DisplayName": name})
@@ -145,6 +182,17 @@ CHECKS = (
         sends="select * from Invoice where PrivateNote = 'x'",
         expects="400, codes 4001",
         run=non_filterable_query,
+    ),
+    Check(
+        name="the service's queries are accepted",
+        source="emulator's model (its filterable-field table); Intuit's entity reference marks "
+        "most of these fields filterable, SalesReceipt CustomerRef and Payment TxnDate only "
+        "third-party driver docs (ComponentOne/CData) do",
+        sends="each lookup query the service makes (customers by email and name, items by "
+        "name, documents by CustomerRef + TxnDate, Id IN, CDC's LastUpdatedTime)",
+        expects="0 refused",
+        run=accepted_queries,
+        unknown=True,
     ),
     Check(
         name="over-long names",
