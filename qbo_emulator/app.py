@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 
 # Importing these registers the entity handlers with the service layer.
-from qbo_emulator import accounting, control, names, oauth, payments, sales  # noqa: F401
+from qbo_emulator import accounting, control, names, oauth, payments, refunds, sales  # noqa: F401
 from qbo_emulator.config import EmulatorConfig
 from qbo_emulator.faults import QBOFault
 from qbo_emulator.guard import AccountingGuard

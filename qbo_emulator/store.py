@@ -15,7 +15,7 @@ NAME_HOLDERS = ("Customer", "Vendor", "Employee")
 NAME_LIST = frozenset(
     {"Customer", "Vendor", "Employee", "Item", "Account", "TaxCode", "TaxRate", "PaymentMethod"}
 )
-TRANSACTIONS = frozenset({"Invoice", "SalesReceipt", "Payment"})
+TRANSACTIONS = frozenset({"Invoice", "SalesReceipt", "Payment", "RefundReceipt"})
 SINGLETONS = frozenset({"CompanyInfo", "Preferences"})
 ALL_ENTITIES = NAME_LIST | TRANSACTIONS | SINGLETONS
 BY_LOWER = {name.lower(): name for name in ALL_ENTITIES}

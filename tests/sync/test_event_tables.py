@@ -25,17 +25,25 @@ from app.integrations.quickbooks.change_entities import (
 from app.integrations.quickbooks.webhooks import QBO_ENTITIES
 from app.sync.crm_to_qbo.handlers import flow_of
 from app.sync.qbo_to_crm import cdc, changes
-from tests.fixtures.events import contact_event, invoice_event, payment_event
+from tests.fixtures.events import (
+    contact_event,
+    invoice_deleted_event,
+    invoice_event,
+    payment_event,
+    refund_event,
+)
 
 # One sample per event type: a type added to the schema needs one here too.
 SAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
     **{
         name: partial(invoice_event, type_=name)
         for name in EVENT_TYPES
-        if name.startswith("invoice.")
+        if name.startswith("invoice.") and name != "invoice.deleted"
     },
     "payment.succeeded": payment_event,
     "contact.updated": contact_event,
+    "payment.refunded": refund_event,
+    "invoice.deleted": invoice_deleted_event,
 }
 
 
@@ -65,6 +73,16 @@ def test_a_type_without_a_row_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
         "contact.updated: no row in EVENTS",
         "ContactEvent: no row in EVENTS",
     ]
+
+
+def test_refund_locks_on_its_payments_refunds_and_deleted_invoice_on_the_invoice() -> None:
+    """Refunds of one payment run in order, but never block the payment they wait for."""
+    refund = parsed("payment.refunded")
+    assert event_table.lock_key(refund) == ("payment_refunds", "pay_1")
+    assert event_table.subject(refund) == ("refund", "rf_1")
+    gone = parsed("invoice.deleted")
+    assert event_table.lock_key(gone) == ("invoice", "inv_1")
+    assert event_table.subject(gone) == ("invoice", "inv_1")
 
 
 def test_lock_keys_and_subjects() -> None:

@@ -27,8 +27,10 @@ from app.integrations.crm.schemas import (
     ContactEvent,
     CrmEventModel,
     CrmEventType,
+    InvoiceDeletedEvent,
     InvoiceEvent,
     PaymentEvent,
+    RefundEvent,
 )
 
 E = TypeVar("E", bound=CrmEventModel)
@@ -57,6 +59,18 @@ def _payment_lock(event: PaymentEvent) -> ObjectKey:
     return "payment", event.data.id
 
 
+def _refund_lock(event: RefundEvent) -> ObjectKey:
+    # The refunds of one payment run one at a time (their sum is checked against the payment),
+    # but not behind the payment's own lock: a refund that arrives first waits by retrying
+    # (app/sync/crm_to_qbo/refunds.py), and under the payment's lock that retrying job would
+    # hold back the very payment it waits for.
+    return "payment_refunds", event.data.payment_id
+
+
+def _invoice_deleted_lock(event: InvoiceDeletedEvent) -> ObjectKey:
+    return "invoice", event.data.id
+
+
 def _contact_lock(event: ContactEvent) -> ObjectKey:
     return "contact", event.data.id
 
@@ -71,6 +85,8 @@ EVENTS: Mapping[CrmEventType, EventSpec[Any]] = {
     "invoice.voided": _INVOICE,
     "payment.succeeded": EventSpec(PaymentEvent, "sales_receipt", _payment_lock),
     "contact.updated": EventSpec(ContactEvent, "customer", _contact_lock),
+    "payment.refunded": EventSpec(RefundEvent, "refund", _refund_lock),
+    "invoice.deleted": EventSpec(InvoiceDeletedEvent, "invoice", _invoice_deleted_lock),
 }
 
 

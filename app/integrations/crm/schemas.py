@@ -190,6 +190,26 @@ class PaymentData(_Data):
         return value
 
 
+class RefundData(_Data):
+    """A full or partial refund of a payment the CRM sent before (`payment_id`)."""
+
+    id: Identifier
+    payment_id: Identifier
+    refunded_at: Timestamp
+    currency: Currency
+    amount: Annotated[Money, Field(gt=0)]
+    reason: Text | None = None
+    contact: Contact
+    # What was refunded, when the CRM says; without lines the refund is shared pro rata over
+    # the payment's lines.
+    line_items: LineItems | None = None
+
+
+class InvoiceDeletedData(_Data):
+    id: Identifier
+    deleted_at: Timestamp
+
+
 InvoiceEventType = Literal[
     "invoice.sent", "invoice.updated", "invoice.partially_paid", "invoice.paid", "invoice.voided"
 ]
@@ -220,11 +240,31 @@ class ContactEvent(_EventBase):
     data: Contact
 
 
+RefundEventType = Literal["payment.refunded"]
+InvoiceDeletedEventType = Literal["invoice.deleted"]
+
+
+class RefundEvent(_EventBase):
+    type: RefundEventType
+    data: RefundData
+
+
+class InvoiceDeletedEvent(_EventBase):
+    type: InvoiceDeletedEventType
+    data: InvoiceDeletedData
+
+
 # Every event model, spelled once; what each type means to the service (its lock, its sync-log
 # subject, its flow) is the table in app/integrations/crm/event_table.py.
-CrmEventModel = InvoiceEvent | PaymentEvent | ContactEvent
+CrmEventModel = InvoiceEvent | PaymentEvent | ContactEvent | RefundEvent | InvoiceDeletedEvent
 CrmEvent = Annotated[CrmEventModel, Field(discriminator="type")]
-CrmEventType = InvoiceEventType | PaymentEventType | ContactEventType
+CrmEventType = (
+    InvoiceEventType
+    | PaymentEventType
+    | ContactEventType
+    | RefundEventType
+    | InvoiceDeletedEventType
+)
 # The types in the order of the union, read from the models' `type` literals.
 EVENT_TYPES: tuple[str, ...] = tuple(
     name

@@ -1,4 +1,5 @@
-"""QBO sales transactions: Invoice, SalesReceipt, Payment and their lines (qbo-api.md §6.3-6.5).
+"""QBO sales transactions: Invoice, SalesReceipt, Payment (qbo-api.md §6.3-6.5), RefundReceipt and
+CreditMemo, and their lines.
 
 Same rules as `entities.py`: QBO's field names, unknown fields kept as extras, money as Decimal.
 A line is one `Line` model whatever its `DetailType` (SalesItemLineDetail, DiscountLineDetail,
@@ -193,3 +194,22 @@ class Payment(QboEntity):
     DepositToAccountRef: Ref | None = None
     PrivateNote: str | None = None
     Line: list[PaymentLine] | None = None
+
+
+class RefundReceipt(SalesTransaction):
+    """Money paid back for a sale (Intuit's RefundReceipt reference: `DepositToAccountRef`, the
+    account the refund is paid from, is required; a Bank or Other Current Asset account)."""
+
+    entity_name: ClassVar[str] = "RefundReceipt"
+
+    PaymentMethodRef: Ref | None = None
+    PaymentRefNum: str | None = None
+
+
+class CreditMemo(SalesTransaction):
+    """A credit to the customer's balance (Intuit's CreditMemo reference); `RemainingCredit` is
+    what no Payment has used yet."""
+
+    entity_name: ClassVar[str] = "CreditMemo"
+
+    RemainingCredit: Money | None = None

@@ -17,8 +17,10 @@ from app.integrations.crm.event_table import ObjectKey, spec_for, subject
 from app.integrations.crm.schemas import (
     ContactEvent,
     CrmEventModel,
+    InvoiceDeletedEvent,
     InvoiceEvent,
     PaymentEvent,
+    RefundEvent,
     field_errors,
     validate_event,
 )
@@ -33,7 +35,9 @@ from app.services.tax_codes import TaxCodeCache
 from app.services.tokens import ConnectionPausedError
 from app.sync import sync_log
 from app.sync.crm_to_qbo.customers import update_linked
+from app.sync.crm_to_qbo.invoice_deletes import delete_invoice
 from app.sync.crm_to_qbo.invoices import sync_invoice
+from app.sync.crm_to_qbo.refunds import sync_refund
 from app.sync.crm_to_qbo.sales_receipts import sync_payment
 from app.sync.flow import FlowContext, flow_context
 from app.sync.results import SyncResult, describe, failed, gave_up, skipped, synced
@@ -73,6 +77,10 @@ def flow_of(event: CrmEventModel) -> Flow:
             return lambda ctx, cache: sync_payment(ctx, event, cache)
         case ContactEvent():
             return lambda ctx, _: _sync_contact(ctx, event)
+        case RefundEvent():
+            return lambda ctx, cache: sync_refund(ctx, event, cache)
+        case InvoiceDeletedEvent():
+            return lambda ctx, _: delete_invoice(ctx, event)
         case _:
             assert_never(event)
 
