@@ -17,9 +17,15 @@ from .test_emu_entities import fault_code
 
 
 def line(
-    amount: Any = None, qty: Any = None, price: Any = None, tax: str | None = None
+    amount: Any = None,
+    qty: Any = None,
+    price: Any = None,
+    tax: str | None = None,
+    gross: Any = None,
 ) -> dict[str, Any]:
     detail: dict[str, Any] = {}
+    if gross is not None:
+        detail["TaxInclusiveAmt"] = gross
     if qty is not None:
         detail["Qty"] = qty
     if price is not None:
@@ -110,12 +116,50 @@ class TestPureMoney:
         assert totals.tax == Decimal("20.00")
         assert totals.total == Decimal("150.00")
 
-    def test_non_us_tax_inclusive_backs_tax_out(self) -> None:
-        totals = money.compute([line(120, tax="1")], self.gb(), {"global_calc": "TaxInclusive"})
-        assert totals.tax == Decimal("20.00")
-        assert totals.total == Decimal("120.00")
-        detail = totals.tax_detail["TaxLine"][0]["TaxLineDetail"]
-        assert detail["NetAmountTaxable"] == Decimal("100.00")
+    def test_non_us_tax_inclusive_stored_net_with_gross(self) -> None:
+        # QBO's stored form (tests/conformance/samples/au-tax-inclusive-invoices.json): Amount
+        # net, TaxInclusiveAmt gross, tax = gross - net, TotalAmt = sum of grosses.
+        totals = money.compute(
+            [line(100, tax="1", gross=120), line(30, tax="2", gross=30)],
+            self.gb(),
+            {"global_calc": "TaxInclusive"},
+        )
+        assert (totals.subtotal, totals.tax, totals.total) == (130, 20, 150)
+        details = [t["TaxLineDetail"] for t in totals.tax_detail["TaxLine"]]
+        assert [d["NetAmountTaxable"] for d in details] == [100, 30]
+        assert "TxnTaxCodeRef" not in totals.tax_detail
+
+    def test_non_us_tax_inclusive_gross_only_is_backed_out_per_line(self) -> None:
+        # Synthetic input: gross and Qty only; net = round_half_up(gross / 1.2), UnitPrice 7 dp.
+        sent = line(tax="1", qty=3, gross=Decimal("100.01"))
+        totals = money.compute([sent], self.gb(), {"global_calc": "TaxInclusive"})
+        assert sent["Amount"] == Decimal("83.34")
+        assert sent["SalesItemLineDetail"]["UnitPrice"] == Decimal("27.78")
+        assert totals.tax == Decimal("16.67")
+        assert totals.total == Decimal("100.01")
+
+    def test_non_us_tax_inclusive_without_gross_takes_amount_as_net(self) -> None:
+        # ruckus/quickbooks-ruby issue #346 (third-party report; UNKNOWN, verify-qbo check
+        # "tax-inclusive input without TaxInclusiveAmt").
+        sent = line(120, tax="1")
+        totals = money.compute([sent], self.gb(), {"global_calc": "TaxInclusive"})
+        assert sent["SalesItemLineDetail"]["TaxInclusiveAmt"] == Decimal("144.00")
+        assert (totals.tax, totals.total) == (Decimal("24.00"), Decimal("144.00"))
+
+    def test_non_us_tax_inclusive_keeps_disagreeing_amount(self) -> None:
+        totals = money.compute(
+            [line(99, tax="1", gross=120)], self.gb(), {"global_calc": "TaxInclusive"}
+        )
+        assert (totals.subtotal, totals.tax, totals.total) == (99, 21, 120)
+
+    def test_non_us_tax_inclusive_6070_checks_the_net(self) -> None:
+        with pytest.raises(QBOFault) as info:
+            money.compute(
+                [line(100, qty=2, price=60, tax="1", gross=120)],
+                self.gb(),
+                {"global_calc": "TaxInclusive"},
+            )
+        assert info.value.code == "6070"
 
     def test_non_us_not_applicable_has_no_tax(self) -> None:
         totals = money.compute([line(100)], self.gb(), {"global_calc": "NotApplicable"})
@@ -182,10 +226,15 @@ class TestNonUsInvoices:
         assert inv["CurrencyRef"]["value"] == "GBP"
         inclusive = await uk.create(
             "Invoice",
-            {**body, "GlobalTaxCalculation": "TaxInclusive", "Line": [line(120, tax=standard)]},
+            {
+                **body,
+                "GlobalTaxCalculation": "TaxInclusive",
+                "Line": [line(100, tax=standard, gross=120)],
+            },
         )
         assert inclusive["TotalAmt"] == 120
         assert inclusive["TxnTaxDetail"]["TotalTax"] == 20
+        assert inclusive["Line"][0]["Amount"] == 100
 
 
 class TestPaymentsAndLifecycle:
