@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from qbo_emulator import faults, money
+from qbo_emulator import faults, money, refunds
 from qbo_emulator.jsonutil import JSON, to_decimal
 from qbo_emulator.sales import (
     apply_currency,
@@ -26,6 +26,8 @@ def _applications(company: Company, data: JSON) -> dict[str, Decimal]:
         amount = money.round_money(to_decimal(line.get("Amount")) or ZERO, company.currency)
         line["Amount"] = amount
         for link in line.get("LinkedTxn", []):
+            if link.get("TxnType") in refunds.LINKABLE:
+                break  # a credit memo used or an expense paid (qbo_emulator/refunds.py)
             if link.get("TxnType") != "Invoice":
                 raise faults.business(
                     f"Linking a payment to a {link.get('TxnType')} is not supported."
@@ -66,6 +68,7 @@ def _prepare(
     for invoice_id, amount in applications.items():
         _check_application(company, data, payment_id, invoice_id, amount)
     applied = sum(applications.values(), ZERO)
+    applied += sum(refunds.links_of(company, data, payment_id).values(), ZERO)
     if applied > total:
         raise faults.business("The amounts applied are more than the payment total.")
     data["TotalAmt"] = total
@@ -93,11 +96,13 @@ def _after(emu: Emulator, company: Company, data: JSON, old: JSON | None) -> Non
         touched.add(invoice_id)
     for invoice_id in sorted(touched, key=int):
         refresh_invoice(emu, company, invoice_id)
+    refunds.relink(emu, company, payment_id, data)
 
 
 def _release(emu: Emulator, company: Company, record: Record) -> None:
     for invoice_id in _unapply(emu, company, record.data["Id"]):
         refresh_invoice(emu, company, invoice_id)
+    refunds.relink(emu, company, record.data["Id"], None)
 
 
 def _void(emu: Emulator, company: Company, record: Record) -> None:

@@ -15,7 +15,9 @@ NAME_HOLDERS = ("Customer", "Vendor", "Employee")
 NAME_LIST = frozenset(
     {"Customer", "Vendor", "Employee", "Item", "Account", "TaxCode", "TaxRate", "PaymentMethod"}
 )
-TRANSACTIONS = frozenset({"Invoice", "SalesReceipt", "Payment", "RefundReceipt"})
+TRANSACTIONS = frozenset(
+    {"Invoice", "SalesReceipt", "Payment", "RefundReceipt", "CreditMemo", "Purchase"}
+)
 SINGLETONS = frozenset({"CompanyInfo", "Preferences"})
 ALL_ENTITIES = NAME_LIST | TRANSACTIONS | SINGLETONS
 BY_LOWER = {name.lower(): name for name in ALL_ENTITIES}
@@ -93,6 +95,8 @@ class Company:
     throttled: collections.Counter[str] = field(default_factory=collections.Counter)
     # invoice id -> payment id -> amount applied; the source of truth for Invoice.Balance
     applied: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    # credit memo or A/R expense id -> payment id -> amount a Payment used (qbo_emulator/refunds.py)
+    linked: dict[str, dict[str, Decimal]] = field(default_factory=dict)
     ast_tax_code_id: str = ""
     ast_tax_rate_id: str = ""
     # Company settings a test changes with PATCH /_emulator/companies/{realm} (COMPANY_SETTINGS).

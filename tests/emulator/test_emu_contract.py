@@ -301,6 +301,9 @@ COVERED = {
     "webhook-cloudevents-blog-sample.json",
     "webhook-cloudevents-customer-merged.json",
     "fault-duplicate-name-6240.json",
+    # tests/emulator/test_emu_refunds.py
+    "refundreceipt-read-intuit-doc.json",
+    "creditmemo-create-intuit-doc.json",
 }
 
 

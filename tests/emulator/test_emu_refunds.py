@@ -9,7 +9,18 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
+from qbo_emulator.config import EmulatorConfig
+
 from .conftest import QBO, load_sample
+
+
+@pytest.fixture
+def config(config: EmulatorConfig) -> EmulatorConfig:
+    # These tests make more than Intuit's 10 requests a second; the throttle is not under test.
+    config.rate_limit_per_second = 1000
+    return config
 
 
 async def _account(qbo: QBO, name: str) -> str:
@@ -83,3 +94,63 @@ async def test_void_zeroes_the_refund(qbo: QBO) -> None:
     voided = response.json()["RefundReceipt"]
     assert Decimal(str(voided["TotalAmt"])) == 0
     assert voided["PrivateNote"].startswith("Voided")
+
+
+# --- a paid invoice refunded as Intuit's help page describes ---------------------------------
+
+
+async def _customer_balance(qbo: QBO, customer_id: str) -> Decimal:
+    return Decimal(str((await qbo.read("Customer", customer_id)).get("Balance", 0)))
+
+
+async def test_credit_memo_reads_back_in_intuits_shape(qbo: QBO) -> None:
+    customer = await qbo.create("Customer", {"DisplayName": "Cool Cars"})
+    line = {"DetailType": "SalesItemLineDetail", "Amount": 50, "SalesItemLineDetail": {}}
+    memo = await qbo.create(
+        "CreditMemo", {"Line": [line], "CustomerRef": {"value": customer["Id"]}}
+    )
+    sample = load_sample("creditmemo-create-intuit-doc.json")["CreditMemo"]
+    modelled = set(sample) - {"BillAddr", "ShipAddr", "CustomField", "ProjectRef"}
+    assert modelled <= set(memo), modelled - set(memo)
+    assert Decimal(str(memo["RemainingCredit"])) == Decimal(str(memo["Balance"])) == 50
+    assert await _customer_balance(qbo, customer["Id"]) == -50
+
+
+async def test_paid_invoice_refund_leaves_every_balance_at_zero(qbo: QBO) -> None:
+    customer = (await qbo.create("Customer", {"DisplayName": "Refunded"}))["Id"]
+    who = {"value": customer}
+    line = {"DetailType": "SalesItemLineDetail", "Amount": 100, "SalesItemLineDetail": {}}
+    invoice = await qbo.create("Invoice", {"Line": [line], "CustomerRef": who})
+    paid = {"Amount": 100, "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}
+    await qbo.create("Payment", {"TotalAmt": 100, "CustomerRef": who, "Line": [paid]})
+    refund = dict(line, Amount=30)
+    memo = await qbo.create("CreditMemo", {"Line": [refund], "CustomerRef": who})
+    receivable = await _account(qbo, "Accounts Receivable (A/R)")
+    expense = await qbo.create(
+        "Purchase",
+        {
+            "PaymentType": "Cash",
+            "AccountRef": {"value": await _account(qbo, "Checking")},
+            "EntityRef": {"value": customer, "type": "Customer"},
+            "Line": [
+                {
+                    "DetailType": "AccountBasedExpenseLineDetail",
+                    "Amount": 30,
+                    "AccountBasedExpenseLineDetail": {"AccountRef": {"value": receivable}},
+                }
+            ],
+        },
+    )
+    assert await _customer_balance(qbo, customer) == 0  # -30 credit, +30 charge, unlinked
+    links = [
+        {"Amount": 30, "LinkedTxn": [{"TxnId": expense["Id"], "TxnType": "Expense"}]},
+        {"Amount": 30, "LinkedTxn": [{"TxnId": memo["Id"], "TxnType": "CreditMemo"}]},
+    ]
+    link = await qbo.create("Payment", {"TotalAmt": 0, "CustomerRef": who, "Line": links})
+    assert Decimal(str(link["UnappliedAmt"])) == 0
+    assert Decimal(str((await qbo.read("CreditMemo", memo["Id"]))["RemainingCredit"])) == 0
+    assert Decimal(str((await qbo.read("Invoice", invoice["Id"]))["Balance"])) == 0
+    assert await _customer_balance(qbo, customer) == 0
+    # The credit is used up: linking it again is refused.
+    again = await qbo.post("/payment", {"TotalAmt": 0, "CustomerRef": who, "Line": links})
+    assert again.status_code == 400, again.text
