@@ -124,7 +124,11 @@ class TestPureMoney:
             self.gb(),
             {"global_calc": "TaxInclusive"},
         )
-        assert (totals.subtotal, totals.tax, totals.total) == (130, 20, 150)
+        assert (totals.subtotal, totals.tax, totals.total) == (
+            Decimal(130),
+            Decimal(20),
+            Decimal(150),
+        )
         details = [t["TaxLineDetail"] for t in totals.tax_detail["TaxLine"]]
         assert [d["NetAmountTaxable"] for d in details] == [100, 30]
         assert "TxnTaxCodeRef" not in totals.tax_detail
@@ -150,7 +154,11 @@ class TestPureMoney:
         totals = money.compute(
             [line(99, tax="1", gross=120)], self.gb(), {"global_calc": "TaxInclusive"}
         )
-        assert (totals.subtotal, totals.tax, totals.total) == (99, 21, 120)
+        assert (totals.subtotal, totals.tax, totals.total) == (
+            Decimal(99),
+            Decimal(21),
+            Decimal(120),
+        )
 
     def test_non_us_tax_inclusive_6070_checks_the_net(self) -> None:
         with pytest.raises(QBOFault) as info:
