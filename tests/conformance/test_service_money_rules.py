@@ -24,6 +24,7 @@ from app.integrations.quickbooks.tax_codes import CompanyTaxCode
 from app.sync.mapping.documents import DocumentInput, map_regional_document
 from app.sync.mapping.guard import predicted_total
 from app.sync.mapping.inclusive import back_out, net_unit_price, predict_inclusive
+from app.sync.mapping.regional import predict
 
 SAMPLES = Path(__file__).parent / "samples" / "au-tax-inclusive-invoices.json"
 INVOICES: list[dict[str, Any]] = json.loads(SAMPLES.read_text(), parse_float=Decimal)["Invoice"]
@@ -181,3 +182,32 @@ def test_the_mapping_sends_the_lines_qbo_stored(stored: Stored) -> None:
     assert sent == real
     by_id = {code.id: code for code in codes}
     assert predicted_total(mapped.lines, None, "TaxInclusive", by_id, CURRENCY) == stored.total
+
+
+# --- an Australian sandbox company: tax-exclusive at 0/10/12/15 % and tax-inclusive ------------
+
+SANDBOX = Path(__file__).parent / "samples" / "au-sandbox-invoices.json"
+SANDBOX_INVOICES: list[dict[str, Any]] = json.loads(SANDBOX.read_text(), parse_float=Decimal)[
+    "Invoice"
+]
+
+
+@pytest.mark.parametrize("invoice", SANDBOX_INVOICES, ids=[i["Id"] for i in SANDBOX_INVOICES])
+def test_sandbox_invoice_totals_predicted_from_its_lines(invoice: dict[str, Any]) -> None:
+    lines = [line for line in invoice["Line"] if line["DetailType"] == "SalesItemLineDetail"]
+    (tax_line,) = invoice["TxnTaxDetail"]["TaxLine"]
+    rate = dec(tax_line["TaxLineDetail"]["TaxPercent"])
+    ids = [line["SalesItemLineDetail"]["TaxCodeRef"]["value"] for line in lines]
+    codes = {code_id: CompanyTaxCode(code_id, "code", rate) for code_id in ids}
+    mode = invoice["GlobalTaxCalculation"]
+    if mode == "TaxInclusive":
+        grosses = [dec(line["SalesItemLineDetail"]["TaxInclusiveAmt"]) for line in lines]
+        predicted = predict_inclusive(grosses, [rate] * len(lines), ids, CURRENCY)
+        assert predicted.nets == [dec(line["Amount"]) for line in lines]
+        total, tax = predicted.total, predicted.tax
+    else:
+        amounts = [dec(line["Amount"]) for line in lines]
+        exclusive = predict(amounts, [codes[i] for i in ids], None, "TaxExcluded", CURRENCY)
+        total, tax = exclusive.total, exclusive.tax
+    assert tax == dec(invoice["TxnTaxDetail"]["TotalTax"])
+    assert total == dec(invoice["TotalAmt"])
