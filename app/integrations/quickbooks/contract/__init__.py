@@ -14,15 +14,13 @@ from app.integrations.quickbooks.contract.runner import new_run_id, run_checks
 from app.integrations.quickbooks.contract.targets import EmulatorTarget, SandboxTarget
 
 ALL_CHECKS: tuple[Check, ...] = (
-    checks_money.CHECKS[0],
-    checks_money.CHECKS[1],
-    checks_money.CHECKS[2],
+    *checks_money.CHECKS[:4],
     *checks_api.CHECKS[:2],
     *checks_names.CHECKS[:2],
     checks_api.CHECKS[2],
     *checks_api.CHECKS[3:5],
     checks_names.CHECKS[2],
-    checks_money.CHECKS[3],
+    checks_money.CHECKS[4],
     checks_names.CHECKS[3],
     *checks_api.CHECKS[5:],
 )

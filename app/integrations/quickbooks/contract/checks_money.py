@@ -52,17 +52,41 @@ async def tax_inclusive_with_gross(session: CheckSession) -> Outcome:
     return outcome(expected, totals_text(invoice), invoice_id=invoice.get("Id"))
 
 
-def tax_on_top(gross_total: Decimal) -> tuple[Decimal, Decimal]:
-    """quickbooks-ruby #346: without TaxInclusiveAmt the Amounts are taken as net, GST added."""
-    tax = (gross_total * au_sample.GST_PERCENT / 100).quantize(CENT, ROUND_HALF_UP)
-    return tax, gross_total + tax
+def tax_on_top(amounts: list[Decimal]) -> tuple[Decimal, Decimal]:
+    """quickbooks-ruby #346: without TaxInclusiveAmt the Amounts are taken as net and GST is
+    added; per line, rounded half-up, as the emulator models it (qbo_emulator/tax_inclusive.py:
+    the real AU data carry the tax line by line)."""
+    tax = sum(
+        (
+            (amount * au_sample.GST_PERCENT / 100).quantize(CENT, ROUND_HALF_UP)
+            for amount in amounts
+        ),
+        Decimal(0),
+    )
+    return tax, sum(amounts, Decimal(0)) + tax
 
 
 async def tax_inclusive_gross_only(session: CheckSession) -> Outcome:
     invoice = await _au_inclusive(session, with_gross=False)
-    tax, total = tax_on_top(sum((gross for _, gross, _, _ in au_sample.LINES), Decimal(0)))
+    tax, total = tax_on_top([gross for _, gross, _, _ in au_sample.LINES])
     expected = f"TotalTax {cents(tax)}, TotalAmt {cents(total)}"
     return outcome(expected, totals_text(invoice), invoice_id=invoice.get("Id"))
+
+
+async def inclusive_amounts_disagree(session: CheckSession) -> Outcome:
+    item, gst = await session.item_id(), await session.tax_code_id("GST")
+    # 100.00 net with 115.00 gross: 10 % GST says the gross is 110.00.
+    line = _item_line(item, Decimal("100.00"), gst, TaxInclusiveAmt=Decimal("115.00"))
+    invoice = await session.invoice_ok([line], GlobalTaxCalculation="TaxInclusive")
+    stored: dict[str, Any] = next(
+        (ln for ln in invoice.get("Line", []) if ln.get("DetailType") == "SalesItemLineDetail"),
+        {},
+    )
+    gross = (stored.get("SalesItemLineDetail") or {}).get("TaxInclusiveAmt")
+    observed = f"Amount {cents(stored.get('Amount'))}, TaxInclusiveAmt {cents(gross)}, "
+    observed += totals_text(invoice)
+    expected = "Amount 100.00, TaxInclusiveAmt 115.00, TotalTax 15.00, TotalAmt 115.00"
+    return outcome(expected, observed, invoice_id=invoice.get("Id"))
 
 
 # GB: 2 x 33.33 at 20 %, 3 x 12.35 at 5 %, 7.5 % discount off the 103.71 subtotal (7.78). The
@@ -135,11 +159,22 @@ CHECKS = (
     Check(
         name="tax-inclusive input without TaxInclusiveAmt",
         source="ruckus/quickbooks-ruby #346 (2016: 'By default QuickBooks assumes all prices "
-        "exclude tax'; GlobalTaxCalculation only changes the display)",
+        "exclude tax'; GlobalTaxCalculation only changes the display); GST rounded per line "
+        "as the emulator models it (qbo_emulator/tax_inclusive.py)",
         sends="AU invoice, GlobalTaxCalculation TaxInclusive, the same 7 lines with the gross "
         "in Amount only (no TaxInclusiveAmt, Qty, UnitPrice)",
-        expects="Amounts taken as net, GST added on top",
+        expects="Amounts taken as net, GST added on top per line",
         run=tax_inclusive_gross_only,
+        needs=Needs(country="AU"),
+        unknown=True,
+    ),
+    Check(
+        name="tax-inclusive line whose Amount disagrees with TaxInclusiveAmt",
+        source="emulator's model (qbo_emulator/tax_inclusive.py: both kept as sent, the line's "
+        "tax = gross - net)",
+        sends="AU invoice, TaxInclusive, one GST line: Amount 100.00, TaxInclusiveAmt 115.00",
+        expects="Amount 100.00, TaxInclusiveAmt 115.00, TotalTax 15.00, TotalAmt 115.00",
+        run=inclusive_amounts_disagree,
         needs=Needs(country="AU"),
         unknown=True,
     ),
