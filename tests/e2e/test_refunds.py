@@ -209,20 +209,6 @@ async def test_lost_refund_answer_without_replay_makes_one_object(
     assert len(await qbo.all("RefundReceipt")) == 1
 
 
-async def test_refund_of_an_invoice_payment_is_failed_with_the_steps(
-    live_service: tuple[str, Settings], qbo: Qbo, db: SessionFactory
-) -> None:
-    base, _ = live_service
-    await post(base, payment_event("p1", source="invoice", invoice_id="inv_1"))
-    await settle(db)
-    await post(base, refund("r1", "rf_1", "20.00"))
-    await settle(db)
-    entry = await _entry(db, "refund", "rf_1")
-    assert entry.state is SyncState.FAILED
-    assert "credit memo" in (entry.action or "")
-    assert await qbo.all("RefundReceipt") == []
-
-
 # --- invoice.deleted -------------------------------------------------------------------------
 
 LINES = [{"name": "Consultation", "quantity": 3, "unit_price": "9.99", "taxes": []}]
@@ -297,3 +283,107 @@ async def test_deleting_an_invoice_never_synced_keeps_it_out(
     await settle(db)
     assert await qbo.all("Invoice") == []
     assert (await entries(db))[-1].state is SyncState.SKIPPED
+
+
+# --- refund of an invoice payment --------------------------------------------------------------
+
+
+def _paid_invoice(event_id: str) -> dict[str, Any]:
+    paid = invoice(event_id, "invoice.paid", updated_at="2099-01-01T01:00:00Z")
+    paid["data"]["totals"] = paid["data"]["totals"] | {"amount_paid": "29.97", "amount_due": "0.00"}
+    return paid
+
+
+def _invoice_payment(event_id: str) -> dict[str, Any]:
+    return payment_event(
+        event_id,
+        source="invoice",
+        invoice_id="inv_1",
+        line_items=LINES,
+        totals={"subtotal": "29.97", "discount": "0.00", "tax": "0.00", "total": "29.97"},
+    )
+
+
+async def _balance(qbo: Qbo, entity: str, field: str = "Balance") -> Decimal:
+    return money((await qbo.one(entity)).get(field, 0))
+
+
+async def test_refund_of_an_invoice_payment_leaves_ar_and_the_customer_right(
+    live_service: tuple[str, Settings], qbo: Qbo, db: SessionFactory
+) -> None:
+    base, _ = live_service
+    await post(base, invoice("i1"))
+    await settle(db)
+    await post(base, _paid_invoice("i2"))
+    await post(base, _invoice_payment("p1"))
+    await settle(db)
+    await post(base, refund("r1", "rf_1", "10.00"))
+    await settle(db)
+    entry = await _entry(db, "refund", "rf_1")
+    assert entry.state is SyncState.SYNCED, (entry.message, entry.details)
+    memo = await qbo.one("CreditMemo")
+    assert entry.qbo_id == memo["Id"]
+    assert money(memo["TotalAmt"]) == D("10.00")
+    assert money(memo["RemainingCredit"]) == 0  # used by the linking payment
+    expense = await qbo.one("Purchase")
+    assert money(expense["TotalAmt"]) == D("10.00")
+    assert expense["AccountRef"]["name"] == "Checking"
+    [line] = expense["Line"]
+    assert line["AccountBasedExpenseLineDetail"]["AccountRef"]["name"].startswith("Accounts Rec")
+    payments = sorted(money(p["TotalAmt"]) for p in await qbo.all("Payment"))
+    assert payments == [D(0), D("29.97")]
+    # The invoice stays paid (the CRM's amount due is 0) and the customer owes nothing.
+    assert await _balance(qbo, "Invoice") == 0
+    assert await _balance(qbo, "Customer") == 0
+
+
+async def test_invoice_payment_refund_before_the_payment_reaches_qbo_waits(
+    live_service: tuple[str, Settings], qbo: Qbo, db: SessionFactory
+) -> None:
+    base, _ = live_service
+    await post(base, _invoice_payment("p1"))
+    await post(base, refund("r1", "rf_1", "29.97"))
+    await post(base, invoice("i1"))
+    await post(base, _paid_invoice("i2"))
+    await settle(db, timeout_s=60)
+    assert (await _entry(db, "refund", "rf_1")).state is SyncState.SYNCED
+    assert money((await qbo.one("CreditMemo"))["TotalAmt"]) == D("29.97")
+    assert await _balance(qbo, "Customer") == 0
+
+
+async def test_invoice_payment_over_refund_is_refused(
+    live_service: tuple[str, Settings], qbo: Qbo, db: SessionFactory
+) -> None:
+    base, _ = live_service
+    await post(base, invoice("i1"))
+    await post(base, _paid_invoice("i2"))
+    await post(base, _invoice_payment("p1"))
+    await settle(db)
+    await post(base, refund("r1", "rf_1", "29.98"))
+    await settle(db)
+    entry = await _entry(db, "refund", "rf_1")
+    assert entry.state is SyncState.FAILED
+    assert await qbo.all("CreditMemo") == []
+
+
+@pytest.mark.parametrize("lost", ["drop_after_write", "500_after_write"])
+async def test_lost_credit_memo_answer_without_replay_makes_one_of_each(
+    live_service: tuple[str, Settings], qbo: Qbo, db: SessionFactory, lost: str
+) -> None:
+    base, _ = live_service
+    await post(base, invoice("i1"))
+    await post(base, _paid_invoice("i2"))
+    await post(base, _invoice_payment("p1"))
+    await settle(db)
+    async with httpx.AsyncClient(base_url=qbo.emulator) as http:
+        path = f"/_emulator/companies/{qbo.realm}"
+        assert (await http.patch(path, json={"honor_requestid": False})).status_code == 200
+        fault = {"kind": lost, "count": 1}
+        assert (await http.post(f"{path}/faults", json=fault)).status_code == 200
+    await post(base, refund("r1", "rf_1", "10.00"))
+    await settle(db, timeout_s=60)
+    assert (await _entry(db, "refund", "rf_1")).state is SyncState.SYNCED
+    assert len(await qbo.all("CreditMemo")) == 1
+    assert len(await qbo.all("Purchase")) == 1
+    assert len(await qbo.all("Payment")) == 2
+    assert await _balance(qbo, "Customer") == 0

@@ -213,3 +213,44 @@ class CreditMemo(SalesTransaction):
     entity_name: ClassVar[str] = "CreditMemo"
 
     RemainingCredit: Money | None = None
+
+
+class EntityRef(QboModel):
+    """A payee: `type` names the entity (Customer, Vendor, Employee)."""
+
+    value: str
+    name: str | None = None
+    type: str | None = None
+
+
+class AccountBasedExpenseLineDetail(QboModel):
+    AccountRef: Ref | None = None
+    TaxCodeRef: Ref | None = None
+
+
+_AccountBasedExpenseLineDetail = AccountBasedExpenseLineDetail
+_EntityRef = EntityRef
+
+
+class ExpenseLine(QboModel):
+    Id: str | None = None
+    DetailType: str | None = None
+    Amount: Money | None = None
+    Description: str | None = None
+    AccountBasedExpenseLineDetail: _AccountBasedExpenseLineDetail | None = None
+
+
+class Purchase(QboEntity):
+    """An expense (Intuit's Purchase reference): paid from `AccountRef` (a Bank account for Cash
+    and Check), to `EntityRef`, on the accounts of its lines."""
+
+    entity_name: ClassVar[str] = "Purchase"
+
+    PaymentType: str | None = None
+    AccountRef: Ref | None = None
+    EntityRef: _EntityRef | None = None
+    TxnDate: date | None = None
+    TotalAmt: Money | None = None
+    CurrencyRef: Ref | None = None
+    PrivateNote: str | None = None
+    Line: list[ExpenseLine] | None = None

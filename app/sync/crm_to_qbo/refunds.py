@@ -3,11 +3,8 @@
 - A payment that became a SalesReceipt (S2) is refunded with a **RefundReceipt** for the same
   customer, paid from the receipt's deposit account, mapped by the payment's own rules
   (app/sync/mapping/refund_lines.py), `PaymentRefNum` = the CRM refund id.
-- A payment of a CRM invoice (a QBO Payment on the invoice) is not refunded in QuickBooks by
-  this version: its entry fails with the steps Intuit documents for refunding a paid invoice
-  ("Refund your customer for a paid invoice in QuickBooks Online": a credit memo, an expense
-  paid from the bank against Accounts Receivable, and a payment linking the two), so a person
-  records it; nothing is written that would leave A/R or the invoice half done.
+- A payment of a CRM invoice (a QBO Payment on the invoice) is refunded the way Intuit documents
+  for a paid invoice (app/sync/crm_to_qbo/invoice_refunds.py).
 
 The refunds of one payment run one at a time (their event lock) and together never exceed the
 payment: one that would is failed with the reason, and Retry runs it again once corrected. A
@@ -21,7 +18,6 @@ from decimal import Decimal
 
 from pydantic import ValidationError
 
-from app.errors import TransientError
 from app.integrations.crm.schemas import PaymentData, RefundData, RefundEvent
 from app.integrations.quickbooks.entities import Ref, for_write
 from app.integrations.quickbooks.transactions import RefundReceipt, SalesReceipt
@@ -30,20 +26,18 @@ from app.repositories import entity_links
 from app.repositories import refunds as refunds_repo
 from app.services.tax_codes import TaxCodeCache
 from app.sync.crm_to_qbo.document_lines import currency_ref, map_document
+from app.sync.crm_to_qbo.invoice_refunds import refund_invoice_payment
 from app.sync.crm_to_qbo.lookups import Intent, Lookup, create_once
+from app.sync.crm_to_qbo.refund_links import (
+    KIND,
+    LINK_KINDS,
+    RECEIPT_LINK,
+    PaymentNotSyncedError,
+)
 from app.sync.flow import FlowContext, marker
 from app.sync.mapping.money import show_money, totals_match
 from app.sync.mapping.refund_lines import refund_document
 from app.sync.results import SyncResult, failed, skipped, synced
-
-KIND = "refund"
-RECEIPT_LINK = "refund_receipt"
-CREDIT_LINK = "refund_credit_memo"
-LINK_KINDS = (RECEIPT_LINK, CREDIT_LINK)
-
-
-class PaymentNotSyncedError(TransientError):
-    """The refunded payment is not in QuickBooks yet: the refund is retried until it is."""
 
 
 async def sync_refund(ctx: FlowContext, event: RefundEvent, cache: TaxCodeCache) -> SyncResult:
@@ -62,15 +56,7 @@ async def sync_refund(ctx: FlowContext, event: RefundEvent, cache: TaxCodeCache)
     if refused is not None:
         return refused
     if payment.invoice_id is not None:
-        return failed(
-            KIND,
-            data.id,
-            f"payment {payment.id} paid CRM invoice {payment.invoice_id}; refunds of invoice "
-            "payments are not written to QuickBooks by this version",
-            "Record the refund in QuickBooks as Intuit describes for a paid invoice: a credit "
-            "memo, an expense from the bank account on Accounts Receivable, and a payment "
-            "linking the two",
-        )
+        return await refund_invoice_payment(ctx, data, payment, refunded, cache)
     return await _refund_receipt(ctx, data, payment, refunded, cache)
 
 
