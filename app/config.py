@@ -144,6 +144,54 @@ class RetentionSettings(BaseSettings):
         return self
 
 
+# HighLevel's published RSA key for the legacy `X-WH-Signature` (GoHighLevel/highlevel-api-docs,
+# docs/oauth/WebhookAuthentication.md; the official SDK, lib/webhook/webhook-manager.ts, still
+# verifies it when a delivery carries no `X-GHL-Signature`).
+HIGHLEVEL_LEGACY_RSA_PUBLIC_KEY = """-----BEGIN PUBLIC KEY-----
+MIICIjANBgkqhkiG9w0BAQEFAAOCAg8AMIICCgKCAgEAokvo/r9tVgcfZ5DysOSC
+Frm602qYV0MaAiNnX9O8KxMbiyRKWeL9JpCpVpt4XHIcBOK4u3cLSqJGOLaPuXw6
+dO0t6Q/ZVdAV5Phz+ZtzPL16iCGeK9po6D6JHBpbi989mmzMryUnQJezlYJ3DVfB
+csedpinheNnyYeFXolrJvcsjDtfAeRx5ByHQmTnSdFUzuAnC9/GepgLT9SM4nCpv
+uxmZMxrJt5Rw+VUaQ9B8JSvbMPpez4peKaJPZHBbU3OdeCVx5klVXXZQGNHOs8gF
+3kvoV5rTnXV0IknLBXlcKKAQLZcY/Q9rG6Ifi9c+5vqlvHPCUJFT5XUGG5RKgOKU
+J062fRtN+rLYZUV+BjafxQauvC8wSWeYja63VSUruvmNj8xkx2zE/Juc+yjLjTXp
+IocmaiFeAO6fUtNjDeFVkhf5LNb59vECyrHD2SQIrhgXpO4Q3dVNA5rw576PwTzN
+h/AMfHKIjE4xQA1SZuYJmNnmVZLIZBlQAF9Ntd03rfadZ+yDiOXCCs9FkHibELhC
+HULgCsnuDJHcrGNd5/Ddm5hxGQ0ASitgHeMZ0kcIOwKDOzOU53lDza6/Y09T7sYJ
+PQe7z0cvj7aE4B+Ax1ZoZGPzpJlZtGXCsu9aTEGEnKzmsFqwcSsnw3JB31IGKAyk
+T1hhTiaCeIY/OwwwNUY2yvcCAwEAAQ==
+-----END PUBLIC KEY-----
+"""
+
+
+class HighLevelSettings(BaseSettings):
+    """A HighLevel Marketplace app (docs/design.md: CRM adapters); empty client id = not used."""
+
+    model_config = _group_config("HIGHLEVEL_")
+
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    api_base_url: str = "https://services.leadconnectorhq.com"
+    oauth_base_url: str = "https://marketplace.gohighlevel.com"
+    # Default: PUBLIC_BASE_URL/v1/highlevel/oauth/callback (must match the app's redirect URL).
+    redirect_uri: str | None = None
+    # Ed25519 key for `X-GHL-Signature`: PEM, or base64 of the raw 32 bytes. Empty: every
+    # webhook is refused 401 and the log says the key is not configured.
+    webhook_public_key: str | None = None
+    legacy_rsa_public_key: str = HIGHLEVEL_LEGACY_RSA_PUBLIC_KEY
+    poll_interval_s: float = Field(default=300.0, gt=0)
+    review_tag: str = "qbo-first-invoice-paid"
+    # HighLevel: "ensure the timestamp in the payload is within an acceptable time window
+    # (e.g., 5 minutes)" (docs/oauth/WebhookAuthentication.md, Handling Replay Attacks).
+    replay_window_s: float = Field(default=300.0, gt=0)
+    # HighLevel's documented limits per app and location: 100 requests per 10 s (burst) and
+    # 200,000 a day (docs/oauth/Faqs.md, "What are current rate limits for API 2.0?").
+    burst_requests: int = Field(default=100, gt=0)
+    burst_interval_s: float = Field(default=10.0, gt=0)
+    daily_requests: int = Field(default=200_000, gt=0)
+    request_timeout_s: float = Field(default=30.0, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=ENV_FILE, env_file_encoding="utf-8", env_ignore_empty=True, extra="ignore"
@@ -180,6 +228,7 @@ class Settings(BaseSettings):
     qbo: QboSettings = Field(default_factory=QboSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    highlevel: HighLevelSettings = Field(default_factory=HighLevelSettings)
 
     @field_validator("token_encryption_keys", mode="before")
     @classmethod

@@ -6,6 +6,7 @@ from app.models.connection import Connection
 from app.models.crm_callback import CrmCallback
 from app.models.crm_event import CrmEvent
 from app.models.entity_link import EntityLink
+from app.models.highlevel_location import HighLevelLocation
 from app.models.oauth_state import OAuthState
 from app.models.qbo_change import QboChange
 from app.models.qbo_request import QboRequestSlot
@@ -20,6 +21,7 @@ __all__ = [
     "CrmCallback",
     "CrmEvent",
     "EntityLink",
+    "HighLevelLocation",
     "OAuthState",
     "QboChange",
     "QboRequestSlot",

@@ -291,13 +291,19 @@ EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
 
 def _env_names() -> set[str]:
     names = set()
-    for group in (Settings().crm, Settings().qbo, Settings().worker, Settings().retention):
+    for group in (
+        Settings().crm,
+        Settings().qbo,
+        Settings().worker,
+        Settings().retention,
+        Settings().highlevel,
+    ):
         prefix = str(group.model_config.get("env_prefix", ""))
         names |= {prefix + field.upper() for field in type(group).model_fields}
     for name, field in Settings.model_fields.items():
         if isinstance(field.validation_alias, str):
             names.add(field.validation_alias)
-        elif name not in {"crm", "qbo", "worker", "retention"}:
+        elif name not in {"crm", "qbo", "worker", "retention", "highlevel"}:
             names.add(name.upper())
     return names
 
