@@ -11,13 +11,16 @@ from typing import Any
 from sqlalchemy import Table, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import CompanyRelease, Connection, EntityLink, ReviewRequest
+from app.models import CompanyRelease, Connection, EntityLink, ReviewRequest, WriteIntent
 
 # Tables whose rows hold QBO ids of the connection's company (checked by a test against every
 # foreign key to connections.id, so a new such table cannot be forgotten here).
 ARCHIVED_TABLES: tuple[Table, ...] = (EntityLink.__table__, ReviewRequest.__table__)  # type: ignore[assignment]
 # Kept in place: the location's history, worded for people, valid whatever company comes next.
 KEPT_TABLES = ("sync_log", "company_releases")
+# Dropped at release: a write intent names an object (or a lookup) in the released company, and
+# read by its Id in the next company it could adopt an unrelated object with the same Id.
+DROPPED_TABLES = ("write_intents",)
 
 
 async def _rows_as_json(session: AsyncSession, table: Table, connection_id: uuid.UUID) -> list[Any]:
@@ -50,6 +53,7 @@ async def archive(session: AsyncSession, connection: Connection) -> CompanyRelea
     session.add(release)
     await session.execute(delete(EntityLink).where(EntityLink.connection_id == connection.id))
     await session.execute(delete(ReviewRequest).where(ReviewRequest.connection_id == connection.id))
+    await session.execute(delete(WriteIntent).where(WriteIntent.connection_id == connection.id))
     await session.flush()
     return release
 
