@@ -37,6 +37,9 @@ ROOTS = (
     "Invoice",
     "SalesReceipt",
     "Payment",
+    "RefundReceipt",
+    "CreditMemo",
+    "Purchase",
     "Preferences",
     "CompanyInfo",
 )
