@@ -23,6 +23,7 @@ from app.db.session import SessionFactory
 from app.main import create_app
 from app.models.states import SyncState
 from tests.e2e.sync_helpers import Qbo, entries, post, settle
+from tests.fixtures.connect import AUTH
 from tests.fixtures.events import CONTACT, invoice_event, payment_event
 from tests.fixtures.live import free_port, live_settings, serve
 
@@ -135,6 +136,33 @@ async def test_partial_refunds_add_up_and_an_over_refund_is_refused(
     assert (await _entry(db, "refund", "rf_4")).state is SyncState.SYNCED
     total = sum((money(b["TotalAmt"]) for b in await qbo.all("RefundReceipt")), D(0))
     assert total == D("128.24")
+
+
+@pytest.mark.parametrize("mode", ["fold", "post"])
+async def test_us_pro_rata_refund_keeps_the_tax_treatment(
+    live_service: tuple[str, Settings], qbo: Qbo, db: SessionFactory, mode: str
+) -> None:
+    base, _ = live_service
+    async with httpx.AsyncClient() as http:
+        body = {"us_tax_mode": mode}
+        answer = await http.patch(f"{base}/v1/connections/loc_1", json=body, headers=AUTH)
+        assert answer.status_code == 200, answer.text
+    await post(base, payment_event("p1"))  # 2 x 50.00 at 8.25 % + 19.99: 128.24, tax 8.25
+    await settle(db)
+    await post(base, refund("r1", "rf_1", "64.12"))  # half
+    await settle(db)
+    entry = await _entry(db, "refund", "rf_1")
+    assert entry.state is SyncState.SYNCED, (entry.message, entry.details)
+    back = await qbo.one("RefundReceipt")
+    assert money(back["TotalAmt"]) == D("64.12")
+    tax = money(back["TxnTaxDetail"]["TotalTax"])
+    # Folded: no sales tax on top; posted: half the receipt's tax (to the cent), as sales tax.
+    if mode == "fold":
+        assert tax == 0
+    else:
+        sold = money((await qbo.one("SalesReceipt"))["TxnTaxDetail"]["TotalTax"])
+        assert abs(tax - sold / 2) <= D("0.01"), (tax, sold)
+        assert tax > 0
 
 
 async def test_partial_refund_with_its_own_lines(
