@@ -18,12 +18,14 @@ from app.integrations.quickbooks.client import QboClient
 from app.models import Connection
 from app.security.tokens import StateSigner, TokenCipher
 from app.services.container import Handlers, Services, qbo_base_url
+from app.services.highlevel import build_highlevel
 from app.services.qbo_limiter import PostgresRealmLimiter
 from app.services.tokens import TokenService
 from app.sync.connections import resume
 from app.sync.connections import status as connection_status
 from app.sync.connections.connect import ConnectFlow
 from app.sync.crm_to_qbo.handlers import handle_crm_event
+from app.sync.highlevel.outbound import callback_router
 from app.sync.mapping.company import CompanyFacts, company_facts
 from app.sync.qbo_to_crm.changes import handle_change
 from app.sync.qbo_to_crm.imports import run_initial_import
@@ -61,6 +63,7 @@ async def build_services(settings: Settings, factory: SessionFactory) -> AsyncIt
     )
     tokens = TokenService(factory, cipher, oauth, on_refused=connection_status.needs_reconnect)
     async with build_http_client() as http:
+        highlevel = build_highlevel(settings, factory, http, cipher)
         services = Services(
             settings=settings,
             cipher=cipher,
@@ -70,7 +73,11 @@ async def build_services(settings: Settings, factory: SessionFactory) -> AsyncIt
             limiter=limiter,
             tokens=tokens,
             qbo=QboClient(http, base_url=qbo_base_url(settings), tokens=tokens, limiter=limiter),
-            callbacks=callback_client_from_settings(http, settings),
+            highlevel=highlevel,
+            # Per location: HighLevel's API for installed HighLevel locations, else the CRM URL.
+            callbacks=callback_router(
+                factory, callback_client_from_settings(http, settings), highlevel
+            ),
         )
         try:
             yield services

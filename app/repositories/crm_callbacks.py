@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Protocol
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import CrmCallback
+from app.models import CrmCallback, HighLevelLocation
 from app.models.states import CallbackState
 
 MAX_ERROR_CHARS = 2000
@@ -37,7 +37,13 @@ def _due(now: datetime) -> ColumnElement[bool]:
 
 
 async def claim_due(
-    session: AsyncSession, *, limit: int, now: datetime, until: datetime, token: uuid.UUID
+    session: AsyncSession,
+    *,
+    limit: int,
+    now: datetime,
+    until: datetime,
+    token: uuid.UUID,
+    highlevel_only: bool = False,
 ) -> list[CrmCallback]:
     """Lease up to `limit` due callbacks, oldest first, until `until`; the caller commits.
 
@@ -45,10 +51,17 @@ async def claim_due(
     transaction: the HTTP calls happen after the commit, no row lock is held meanwhile, another
     deliverer does not see the rows as due, and a claimant that dies leaves them due at `until`.
     SKIP LOCKED only keeps two claims running at the same instant from waiting on each other.
+    `highlevel_only`: only callbacks of installed HighLevel locations (no CRM URL for the rest).
     """
+    condition = _due(now)
+    if highlevel_only:
+        installed = select(HighLevelLocation.location_id).where(
+            HighLevelLocation.uninstalled_at.is_(None)
+        )
+        condition = condition & CrmCallback.location_id.in_(installed)
     due = (
         select(CrmCallback.id)
-        .where(_due(now))
+        .where(condition)
         .order_by(CrmCallback.created_at, CrmCallback.id)
         .limit(limit)
         .with_for_update(skip_locked=True)

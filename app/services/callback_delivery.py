@@ -50,7 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import metrics
 from app.db.session import SessionFactory, raw_connection, session_scope
 from app.errors import PermanentError, TransientError
-from app.integrations.crm.callbacks import CallbackClient, CallbackUnavailableError
+from app.integrations.crm.callbacks import CallbackSender, CallbackUnavailableError
 from app.logging import get_logger
 from app.models import CrmCallback
 from app.repositories import crm_callbacks
@@ -137,7 +137,7 @@ def _log_no_url() -> None:
 
 async def deliver_due(
     factory: SessionFactory,
-    client: CallbackClient | None,
+    client: CallbackSender | None,
     *,
     limit: int = 50,
     now: Callable[[], datetime] = utc_now,
@@ -153,7 +153,12 @@ async def deliver_due(
     claimed_at = now()
     async with session_scope(factory) as session:
         callbacks = await crm_callbacks.claim_due(
-            session, limit=limit, now=claimed_at, until=claimed_at + policy.lease, token=token
+            session,
+            limit=limit,
+            now=claimed_at,
+            until=claimed_at + policy.lease,
+            token=token,
+            highlevel_only=client.scope == "highlevel",
         )
     report.claimed = len(callbacks)
     if not callbacks:
@@ -185,7 +190,7 @@ async def _expedite(factory: SessionFactory, now: datetime) -> int:
 
 async def drain(
     factory: SessionFactory,
-    client: CallbackClient | None,
+    client: CallbackSender | None,
     *,
     policy: DeliveryPolicy = DEFAULT_POLICY,
     limit: int = 50,
@@ -208,7 +213,7 @@ class _Run:
     """One deliverer run over a leased batch; each outcome recorded as soon as it is known."""
 
     factory: SessionFactory
-    client: CallbackClient
+    client: CallbackSender
     token: uuid.UUID
     now: Callable[[], datetime]
     rng: random.Random | None
@@ -290,7 +295,7 @@ async def wake_deliverer_in(session: AsyncSession, job_app: App) -> None:
             )
 
 
-async def _attempt(client: CallbackClient, callback: CrmCallback) -> SendResult:
+async def _attempt(client: CallbackSender, callback: CrmCallback) -> SendResult:
     try:
         await client.send(
             str(callback.id),

@@ -14,13 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db.session import SessionFactory
-from app.integrations.crm.callbacks import CallbackClient
+from app.integrations.crm.callbacks import CallbackSender
 from app.integrations.http import AsyncClient
 from app.integrations.quickbooks.auth import IntuitOAuth
 from app.integrations.quickbooks.client import QboClient, base_url_for
 from app.models import CrmEvent, QboChange
 from app.models.states import InboundState
 from app.security.tokens import StateSigner, TokenCipher
+from app.services.highlevel import HighLevelApi
 from app.services.qbo_limiter import PostgresRealmLimiter
 from app.services.tax_codes import TaxCodeCache
 from app.services.tokens import TokenService
@@ -48,7 +49,9 @@ class Services:
     limiter: PostgresRealmLimiter
     tokens: TokenService
     qbo: QboClient
-    callbacks: CallbackClient | None = None
+    # HighLevel's API, tokens and OAuth (app/services/highlevel.py).
+    highlevel: HighLevelApi
+    callbacks: CallbackSender | None = None
     tax_codes: TaxCodeCache = field(default_factory=TaxCodeCache)
 
     @property

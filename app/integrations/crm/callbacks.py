@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import httpx
 
@@ -126,8 +126,32 @@ def _one_shot_client() -> httpx.AsyncClient:
     return httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=0))
 
 
+# Which callbacks a sender can take: every location's, or only those of installed HighLevel
+# locations (no CRM_CALLBACK_URL: the others wait for it, as without any sender).
+CallbackScope = Literal["all", "highlevel"]
+
+
+class CallbackSender(Protocol):
+    """What the deliverer sends callbacks with: this client, or one that routes per location
+    (app/sync/highlevel/outbound.py)."""
+
+    @property
+    def scope(self) -> CallbackScope: ...
+
+    async def send(
+        self,
+        callback_id: str,
+        type_: str,
+        location_id: str,
+        data: Mapping[str, Any],
+        created_at: datetime,
+    ) -> None: ...
+
+
 class CallbackClient:
     """Sends callbacks to one CRM endpoint; the `httpx.AsyncClient` is shared and injected."""
+
+    scope: CallbackScope = "all"
 
     def __init__(
         self,

@@ -5,7 +5,8 @@ Sources (GoHighLevel/highlevel-api-docs, apps/contacts.json):
   email, phone, address1, city, state, postalCode, country, companyName, source,
   createNewIfDuplicateAllowed): it "will adhere to the configuration defined under the 'Allow
   Duplicate Contact' setting at the Location level" (the email/phone priority sequence) to find
-  the contact to update; answers `UpsertContactsSuccessfulResponseDto` `{new, contact: {id, ...}, traceId}`.
+  the contact to update; answers `UpsertContactsSuccessfulResponseDto`
+  `{new, contact: {id, ...}, traceId}`.
 - `PUT /contacts/{contactId}` (`UpdateContactDto`: the same fields without `locationId`).
 - `POST /contacts/{contactId}/tags` (`TagsDTO` `{tags: [...]}`, answer 201 `{tags: [...]}`):
   its summary is "Add Tags" (the contact keeps its other tags).
