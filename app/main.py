@@ -20,6 +20,7 @@ from app.api.routes import (
     connections,
     crm_events,
     health,
+    highlevel,
     metrics,
     oauth,
     qbo_webhooks,
@@ -90,6 +91,7 @@ def create_app(
         own_limits={
             "/v1/crm/events": settings.crm.max_event_bytes,
             "/v1/qbo/webhooks": settings.qbo.max_webhook_bytes,
+            "/v1/highlevel/webhooks": settings.crm.max_event_bytes,
         },
     )
     app.add_middleware(RequestContextMiddleware)
@@ -98,6 +100,7 @@ def create_app(
     for module in (crm_events, qbo_webhooks, health, metrics, connections, oauth, sync_log, card):
         app.include_router(module.router)
     app.include_router(callbacks.router)
+    app.include_router(highlevel.router)
     install_openapi(app)
     return app
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from procrastinate import App, JobContext
 
 from app.errors import AppError
-from app.jobs import qbo_tasks
+from app.jobs import highlevel_tasks, qbo_tasks
 from app.jobs.context import final_attempt, runtime_of
 from app.jobs.retry import CappedJitterBackoff
 from app.jobs.supervisor import requeue_orphan
@@ -134,3 +134,10 @@ def register_tasks(app: App, retry: CappedJitterBackoff) -> None:
     )(qbo_tasks.poll_all_task)
     # Each connection is polled once its own interval (QBS_WORKER_CDC_INTERVAL_S) has passed.
     app.periodic(cron="* * * * * */10", periodic_id=names.CDC_POLL_ALL_TASK)(poll_all)
+    poll_highlevel = app.task(
+        name=names.HIGHLEVEL_POLL_ALL_TASK,
+        pass_context=True,
+        queueing_lock=names.HIGHLEVEL_POLL_ALL_TASK,
+    )(highlevel_tasks.poll_highlevel_task)
+    # Each installed HighLevel location is polled once HIGHLEVEL_POLL_INTERVAL_S has passed.
+    app.periodic(cron="* * * * * */10", periodic_id=names.HIGHLEVEL_POLL_ALL_TASK)(poll_highlevel)

@@ -11,6 +11,7 @@ PURGE_TASK = "retention.purge"
 RESUME_TASK = "sync.resume.requeue"
 CDC_POLL_TASK = "qbo.cdc.poll"
 CDC_POLL_ALL_TASK = "qbo.cdc.poll_all"
+HIGHLEVEL_POLL_ALL_TASK = "highlevel.poll_all"
 
 
 def crm_object_lock(location_id: str, object_kind: str, object_id: str) -> str:
