@@ -408,6 +408,11 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "emulator", help="run the QBO emulator (see `qbo-sync emulator --help`)", add_help=False
     )
+    commands.add_parser(
+        "highlevel-emulator",
+        help="run the HighLevel stand-in (see `qbo-sync highlevel-emulator --help`)",
+        add_help=False,
+    )
 
     secret = commands.add_parser(
         "secret", help="print a development secret (generated into the data directory)"
@@ -426,6 +431,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from qbo_emulator.cli import main as emulator_main
 
         return emulator_main(args_list[1:])
+    if args_list[:1] == ["highlevel-emulator"]:
+        from highlevel_emulator.cli import main as highlevel_emulator_main
+
+        return highlevel_emulator_main(args_list[1:])
     args = _parser().parse_args(args_list)
     try:
         result: int = args.func(args)

@@ -1,0 +1,1 @@
+"""A local stand-in for HighLevel (LeadConnector): OAuth, v2 API, signed webhooks, control API."""
