@@ -391,6 +391,7 @@ async def test_invoice_payment_over_refund_is_refused(
     await settle(db)
     entry = await _entry(db, "refund", "rf_1")
     assert entry.state is SyncState.FAILED
+    assert "more than the payment's" in (entry.message or ""), entry.message
     assert await qbo.all("CreditMemo") == []
 
 
