@@ -21,6 +21,7 @@ from app.api.routes import (
     crm_events,
     health,
     highlevel,
+    highlevel_oauth,
     metrics,
     oauth,
     qbo_webhooks,
@@ -101,6 +102,7 @@ def create_app(
         app.include_router(module.router)
     app.include_router(callbacks.router)
     app.include_router(highlevel.router)
+    app.include_router(highlevel_oauth.router)
     install_openapi(app)
     return app
 

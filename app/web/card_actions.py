@@ -27,6 +27,10 @@ log = get_logger(__name__)
 
 NOTICES = {
     "connected": ("ok", "QuickBooks is connected."),
+    "highlevel_installed": (
+        "ok",
+        "The app is installed on this HighLevel sub-account. Now connect QuickBooks.",
+    ),
     "review_on": ("ok", "Review automation is on."),
     "review_off": ("ok", "Review automation is off."),
     "us_tax_fold": (

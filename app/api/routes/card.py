@@ -19,7 +19,7 @@ from app.api.routes.oauth import _REASONS as CONNECT_REASONS
 from app.db.session import session_scope
 from app.ids import parse_row_id
 from app.state import AppState, app_state
-from app.web import card_actions, card_view
+from app.web import card_actions, card_highlevel, card_view
 from app.web.card_tokens import CardGrant, CardSigner
 from app.web.render import render
 
@@ -102,9 +102,11 @@ async def card(
         return _refused()
     async with session_scope(state.session_factory) as session:
         view = await card_view.load(session, grant.location_id)
+        highlevel = await card_highlevel.load(session, grant.location_id)
     html = render(
         "card.html",
         view=view,
+        highlevel=highlevel,
         token=token,
         expires_at=grant.expires_at,
         notice=_notice(notice, status, reason, view.health.key),
