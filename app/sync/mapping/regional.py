@@ -1,7 +1,7 @@
 """Non-US tax arithmetic: the company's tax codes, picking one per line, and QBO's totals.
 
-`predict` reproduces how QBO totals a non-US sales form (qbo-api.md §6.3/§6.6, and the
-emulator's `qbo_emulator/money.py`, which is our executable statement of those rules):
+`predict` reproduces how QBO totals a non-US sales form (qbo-api.md §6.3/§6.6; real AU
+invoices in tests/conformance/samples/, which the emulator's `qbo_emulator/money.py` reproduces):
 
 * subtotal = sum of line amounts; a percent discount is round(subtotal x percent);
 * the discount is shared over tax codes in proportion to their lines, each share rounded;
