@@ -23,6 +23,11 @@ def location_of(emu: HighLevelEmulator, location_id: str) -> Location:
     return location
 
 
+@router.get("/health")
+async def health() -> JSONResponse:
+    return json_response({"status": "ok"})
+
+
 @router.get("/config")
 async def get_config(request: Request) -> JSONResponse:
     return json_response(emulator(request).config.public())

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
 import pytest
 
 from app.cli import main as qbo_sync_main
@@ -27,3 +34,41 @@ def test_qbo_sync_command_dispatches_to_the_stand_in(capsys: pytest.CaptureFixtu
         qbo_sync_main(["highlevel-emulator", "--help"])
     assert exited.value.code == 0
     assert "--webhook-drop-rate" in capsys.readouterr().out
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_module_serves_and_logs_the_service_settings() -> None:
+    port = _free_port()
+    proc = subprocess.Popen(  # noqa: S603 - fixed argv, our own interpreter
+        [sys.executable, "-m", "highlevel_emulator", "--port", str(port)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        logged = json.loads(proc.stderr.readline())
+        assert logged["HIGHLEVEL_API_BASE_URL"] == f"http://127.0.0.1:{port}"
+        assert logged["HIGHLEVEL_OAUTH_BASE_URL"] == f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/_emulator/health", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        assert health.json() == {"status": "ok"}
+        key = httpx.get(f"http://127.0.0.1:{port}/_emulator/webhook-public-key").json()
+        assert logged["HIGHLEVEL_WEBHOOK_PUBLIC_KEY"] == key["raw_base64"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stderr is not None:
+            proc.stderr.close()
