@@ -27,14 +27,13 @@ from app.errors import PermanentError, TransientError
 AUTHORIZE_PATH = "/v2/oauth/chooselocation"
 TOKEN_PATH = "/oauth/token"  # noqa: S105 - a path, not a secret
 
-# What the service uses (docs/oauth/Scopes.md): contacts (search, upsert, tags), invoices (read;
-# write for the imported-invoice marker), orders and transactions (the backstop poller), and the
-# location's name for the card.
+# What the service uses (docs/oauth/Scopes.md), nothing more: contacts (read, upsert, tags),
+# invoices, orders and transactions read (webhook follow-ups and the backstop poller), and the
+# location's name. No invoices.write: no invoice is written to HighLevel (writes.py says why).
 SCOPES = (
     "contacts.readonly",
     "contacts.write",
     "invoices.readonly",
-    "invoices.write",
     "payments/orders.readonly",
     "payments/transactions.readonly",
     "locations.readonly",
