@@ -123,6 +123,8 @@ async def adopt_earlier(ctx: FlowContext, kind: str, crm_key: str, entity: type[
         "qbo.create.looked_up",
         kind=kind,
         crm_key=crm_key,
+        settles_at=row.settles_at.isoformat(),
+        answered=row.qbo_id,
         found=found.Id if found is not None else None,
     )
     if found is not None:
