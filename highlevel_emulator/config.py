@@ -73,8 +73,12 @@ class HighLevelEmulatorConfig:
 
 
 def _fits(current: Any, value: Any, key: str) -> bool:
-    if key in {"webhook_url", "seed", "redirect_uris"}:
-        return value is None or isinstance(value, str | int | list)
+    if key == "webhook_url":
+        return value is None or isinstance(value, str)
+    if key == "seed":
+        return value is None or (isinstance(value, int) and not isinstance(value, bool))
+    if key == "redirect_uris":
+        return value is None or (isinstance(value, list) and all(isinstance(v, str) for v in value))
     if isinstance(current, bool):
         return isinstance(value, _BOOL)
     if isinstance(current, int | float):

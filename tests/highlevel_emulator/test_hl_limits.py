@@ -67,3 +67,7 @@ async def test_config_rejects_unknown_or_mistyped_settings(stand: Stand) -> None
     assert bad.status_code == 400
     unknown = await stand.http.patch("/_emulator/config", json={"nope": 1})
     assert unknown.status_code == 400
+    url = await stand.http.patch("/_emulator/config", json={"webhook_url": 5})
+    assert url.status_code == 400
+    ok = await stand.http.patch("/_emulator/config", json={"webhook_url": None})
+    assert ok.json()["webhook_url"] is None
