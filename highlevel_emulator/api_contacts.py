@@ -138,6 +138,24 @@ async def add_tags(request: Request, grant: Caller, contact_id: str) -> JSONResp
     return json_response({"tags": doc["tags"]}, status=201)
 
 
+@router.put("/contacts/{contact_id}")
+async def update_contact(request: Request, grant: Caller, contact_id: str) -> JSONResponse:
+    """apps/contacts.json "Update Contact": `UpdateContactDto` (no locationId, no companyName),
+    answer `UpdateContactsSuccessfulResponseDto` `{succeded, contact}` (HighLevel's spelling)."""
+    body = await api_body(request)
+    emu = emu_of(request)
+    doc = _contact(emu, grant, contact_id)
+    if "companyName" in body or "locationId" in body:
+        raise unprocessable(["companyName and locationId are not fields of UpdateContactDto"])
+    try:
+        contacts.check_fields(body)
+    except contacts.ContactError as exc:
+        raise unprocessable([str(exc)]) from exc
+    contacts.update(emu, doc, body)
+    _fire(emu, "ContactUpdate", doc)
+    return json_response({"succeded": True, "contact": doc})
+
+
 @router.get("/contacts/")
 async def list_contacts(
     request: Request,

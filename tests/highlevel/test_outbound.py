@@ -263,3 +263,22 @@ class TestWithoutCrmUrl:
         states = {row.location_id: (row.state, row.attempts) for row in rows}
         assert states[LOCATION][0] == CallbackState.DELIVERED
         assert states[OTHER] == (CallbackState.PENDING, 0)
+
+
+async def test_a_linked_contact_is_updated_even_when_the_email_changed(
+    client: httpx.AsyncClient, hl_emulator: str, db: SessionFactory, state: AppState
+) -> None:
+    await install(client, hl_emulator, LOCATION)
+    await enqueue(db, LOCATION, contact_changed(contact_record(sample_customer()), None, []))
+    await deliver(db, state)
+    [first] = await hl_contacts(hl_emulator, LOCATION)
+    # Synthetic change of the sample: a new email in QuickBooks, the contact linked meanwhile.
+    changed = contact_record(sample_customer(PrimaryEmailAddr={"Address": "bill@windsurf.test"}))
+    await enqueue(db, LOCATION, contact_changed(changed, str(first["id"]), []))
+
+    report = await deliver(db, state)
+
+    assert report.delivered == 1
+    [contact] = await hl_contacts(hl_emulator, LOCATION)
+    assert contact["id"] == first["id"]
+    assert contact["email"] == "bill@windsurf.test"

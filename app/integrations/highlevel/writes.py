@@ -7,7 +7,8 @@ Sources (GoHighLevel/highlevel-api-docs, apps/contacts.json):
   Duplicate Contact' setting at the Location level" (the email/phone priority sequence) to find
   the contact to update; answers `UpsertContactsSuccessfulResponseDto`
   `{new, contact: {id, ...}, traceId}`.
-- `PUT /contacts/{contactId}` (`UpdateContactDto`: the same fields without `locationId`).
+- `PUT /contacts/{contactId}` (`UpdateContactDto`: the same fields without `locationId` and
+  `companyName`).
 - `POST /contacts/{contactId}/tags` (`TagsDTO` `{tags: [...]}`, answer 201 `{tags: [...]}`):
   its summary is "Add Tags" (the contact keeps its other tags).
 Scopes (docs/oauth/Scopes.md): `contacts.write` for all three.
@@ -45,7 +46,7 @@ class ContactFields:
     postal_code: str | None
     country: str | None
 
-    def body(self) -> dict[str, Any]:
+    def body(self, *, for_update: bool = False) -> dict[str, Any]:
         values = {
             "firstName": self.first_name,
             "lastName": self.last_name,
@@ -59,6 +60,9 @@ class ContactFields:
             "postalCode": self.postal_code,
             "country": self.country,
         }
+        if for_update:
+            # UpdateContactDto (apps/contacts.json) has no companyName.
+            values.pop("companyName")
         return {key: value for key, value in values.items() if value}
 
 
@@ -94,7 +98,10 @@ class HighLevelWrites:
         self, location_id: str, contact_id: str, fields: ContactFields, *, token: str
     ) -> None:
         await self._http.put(
-            f"/contacts/{contact_id}", token=token, json=fields.body(), location_id=location_id
+            f"/contacts/{contact_id}",
+            token=token,
+            json=fields.body(for_update=True),
+            location_id=location_id,
         )
 
     async def add_tags(
