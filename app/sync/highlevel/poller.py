@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from app.db.session import session_scope
-from app.errors import AppError
+from app.errors import AppError, PermanentError
 from app.integrations.crm.schemas import validate_event
 from app.integrations.highlevel.reads import HighLevelReads
 from app.integrations.highlevel.webhooks import HlTransaction
@@ -35,6 +35,8 @@ log = get_logger(__name__)
 # The list endpoints filter by day (startAt, YYYY-MM-DD); one day back covers the boundary and
 # time zones, and the fact ids make the re-read items duplicates.
 OVERLAP = timedelta(days=1)
+# A subscription's first charge is made with its order; later ones are renewals.
+FIRST_CHARGE_WINDOW = timedelta(hours=1)
 # A first poll of a location reaches this far back from its install.
 FIRST_LOOKBACK = timedelta(days=1)
 
@@ -98,7 +100,8 @@ async def poll_location(deps: InboundDeps, location_id: str, since: datetime) ->
     for outcome in await _order_outcomes(deps.reads, location_id, since, start_day, opted_in):
         _count(report, (await store_outcome(deps, outcome, location_id)).status)
     for txn in await deps.reads.transactions_since(location_id, start_day):
-        for outcome in transaction_outcomes(txn, location_id, opted_in=opted_in):
+        renewal = await is_renewal(deps.reads, location_id, txn)
+        for outcome in transaction_outcomes(txn, location_id, renewal=renewal, opted_in=opted_in):
             _count(report, (await store_outcome(deps, outcome, location_id)).status)
     async with session_scope(deps.factory) as session:
         await highlevel_locations.set_watermark(session, location_id, started)
@@ -154,16 +157,39 @@ async def _order_outcomes(
     return outcomes
 
 
-def transaction_outcomes(txn: HlTransaction, location_id: str, *, opted_in: bool) -> list[Outcome]:
-    """A renewal (a subscription's charge: no webhook) as a payment; a refunded amount as a
-    refund of the payment the transaction paid."""
+async def is_renewal(reads: HighLevelReads, location_id: str, txn: HlTransaction) -> bool:
+    """A subscription's charge other than its order's first one. HighLevel's transaction example
+    (apps/payments.json TxnResponseSchema) is one: entityType "order", a subscriptionId. Its
+    first charge pays the order itself (synced as the order); a charge well after the order was
+    created, or naming no readable order, is a renewal. (UNKNOWN: HighLevel documents no field
+    saying "renewal"; see the README.)"""
+    if not txn.subscriptionId:
+        return False
+    if txn.entityType != "order" or not txn.entityId:
+        return True
+    try:
+        order = await reads.order(location_id, txn.entityId)
+    except PermanentError:
+        return True
+    return abs(_instant(txn.createdAt) - _instant(order.createdAt)) > FIRST_CHARGE_WINDOW
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def transaction_outcomes(
+    txn: HlTransaction, location_id: str, *, renewal: bool, opted_in: bool
+) -> list[Outcome]:
+    """A renewal (no webhook) as a payment; a refunded amount as a refund of the payment the
+    transaction paid (the renewal itself, else the order)."""
     if txn.liveMode is False and not opted_in:
         return []
     outcomes: list[Outcome] = []
-    if txn.entityType == "subscription" or (txn.subscriptionId and txn.entityType != "order"):
+    if renewal:
         outcomes.append(_renewal(txn, location_id))
     if txn.amountRefunded > 0:
-        outcomes.append(_refund(txn, location_id))
+        outcomes.append(_refund(txn, location_id, renewal=renewal))
     return outcomes
 
 
@@ -200,11 +226,13 @@ def _renewal(txn: HlTransaction, location_id: str) -> Outcome:
     return _valid(document)
 
 
-def _refund(txn: HlTransaction, location_id: str) -> Outcome:
+def _refund(txn: HlTransaction, location_id: str, *, renewal: bool) -> Outcome:
     if txn.entityType == "invoice":
         return Ignored("a refund of an invoice payment is not read from transactions")
-    # The payment our events named: an order's id for an order, the transaction's own otherwise.
-    payment_id = txn.entityId if txn.entityType == "order" and txn.entityId else txn.id
+    # The payment our events named: the renewal's own id, else the order's.
+    payment_id = (
+        txn.entityId if not renewal and txn.entityType == "order" and txn.entityId else txn.id
+    )
     refunded = txn.amountRefunded.quantize(CENT)
     at = txn.updatedAt or txn.createdAt
     return _valid(
