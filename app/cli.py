@@ -333,6 +333,10 @@ async def _purge(db: _Db, args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    if args.crm == "highlevel":
+        from app.demo.highlevel import run_highlevel_demo
+
+        return run_highlevel_demo(data_dir=args.data_dir, keep_running=args.keep_running)
     from app.demo.run import run_demo
 
     return run_demo(data_dir=args.data_dir, keep_running=args.keep_running)
@@ -403,6 +407,12 @@ def _parser() -> argparse.ArgumentParser:
         "--data-dir", default=None, help="keep the demo database here (default: a temp dir)"
     )
     demo.add_argument("--keep-running", action="store_true", help="stay up until Ctrl-C")
+    demo.add_argument(
+        "--crm",
+        choices=("generic", "highlevel"),
+        default="generic",
+        help="the CRM side: the generic stand-in CRM, or HighLevel (its stand-in)",
+    )
     demo.set_defaults(func=_demo)
 
     commands.add_parser(
