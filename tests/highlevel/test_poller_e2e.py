@@ -63,3 +63,7 @@ async def test_a_refund_of_an_order_becomes_a_refund_receipt(
     )
     [refund] = await until(lambda: _all(qbo, "RefundReceipt", 1))
     assert Decimal(str(refund["TotalAmt"])) == Decimal("10.00")
+    # HighLevel keeps only the running total (amountRefunded 10 → 34): the next refund is 24.
+    await hl.call("POST", f"/_emulator/locations/{LOCATION}/transactions/{txn_id}/refund")
+    refunds = await until(lambda: _all(qbo, "RefundReceipt", 2))
+    assert sorted(Decimal(str(r["TotalAmt"])) for r in refunds) == [Decimal(10), Decimal(24)]

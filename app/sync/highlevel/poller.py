@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from app.db.session import session_scope
 from app.errors import AppError, PermanentError
@@ -18,7 +19,7 @@ from app.integrations.crm.schemas import validate_event
 from app.integrations.highlevel.reads import HighLevelReads
 from app.integrations.highlevel.webhooks import HlTransaction
 from app.logging import get_logger
-from app.repositories import highlevel_locations
+from app.repositories import highlevel_locations, highlevel_refunds
 from app.sync.highlevel.inbound import InboundDeps, store_outcome
 from app.sync.highlevel.translate import (
     CENT,
@@ -101,7 +102,14 @@ async def poll_location(deps: InboundDeps, location_id: str, since: datetime) ->
         _count(report, (await store_outcome(deps, outcome, location_id)).status)
     for txn in await deps.reads.transactions_since(location_id, start_day):
         renewal = await is_renewal(deps.reads, location_id, txn)
-        for outcome in transaction_outcomes(txn, location_id, renewal=renewal, opted_in=opted_in):
+        async with session_scope(deps.factory) as session:
+            refunded = await highlevel_refunds.stored_refunds(
+                session, location_id, refund_prefix(txn)
+            )
+        outcomes = transaction_outcomes(
+            txn, location_id, renewal=renewal, opted_in=opted_in, refunded_before=refunded
+        )
+        for outcome in outcomes:
             _count(report, (await store_outcome(deps, outcome, location_id)).status)
     async with session_scope(deps.factory) as session:
         await highlevel_locations.set_watermark(session, location_id, started)
@@ -178,8 +186,17 @@ def _instant(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+def refund_prefix(txn: HlTransaction) -> str:
+    return f"{txn.id}-refund-"
+
+
 def transaction_outcomes(
-    txn: HlTransaction, location_id: str, *, renewal: bool, opted_in: bool
+    txn: HlTransaction,
+    location_id: str,
+    *,
+    renewal: bool,
+    opted_in: bool,
+    refunded_before: Decimal = Decimal(0),
 ) -> list[Outcome]:
     """A renewal (no webhook) as a payment; a refunded amount as a refund of the payment the
     transaction paid (the renewal itself, else the order)."""
@@ -188,8 +205,9 @@ def transaction_outcomes(
     outcomes: list[Outcome] = []
     if renewal:
         outcomes.append(_renewal(txn, location_id))
-    if txn.amountRefunded > 0:
-        outcomes.append(_refund(txn, location_id, renewal=renewal))
+    # HighLevel gives the running total refunded; each new part is one refund of its own.
+    if txn.amountRefunded.quantize(CENT) > refunded_before:
+        outcomes.append(_refund(txn, location_id, renewal=renewal, before=refunded_before))
     return outcomes
 
 
@@ -226,7 +244,7 @@ def _renewal(txn: HlTransaction, location_id: str) -> Outcome:
     return _valid(document)
 
 
-def _refund(txn: HlTransaction, location_id: str, *, renewal: bool) -> Outcome:
+def _refund(txn: HlTransaction, location_id: str, *, renewal: bool, before: Decimal) -> Outcome:
     if txn.entityType == "invoice":
         return Ignored("a refund of an invoice payment is not read from transactions")
     # The payment our events named: the renewal's own id, else the order's.
@@ -242,11 +260,11 @@ def _refund(txn: HlTransaction, location_id: str, *, renewal: bool) -> Outcome:
             "occurred_at": at,
             "location_id": location_id,
             "data": {
-                "id": f"{txn.id}-refund-{refunded}",
+                "id": f"{refund_prefix(txn)}{refunded}",
                 "payment_id": payment_id,
                 "refunded_at": at,
                 "currency": txn.currency,
-                "amount": format(refunded, "f"),
+                "amount": format(refunded - before, "f"),
                 "contact": _contact(txn),
             },
         }
