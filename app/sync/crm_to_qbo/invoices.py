@@ -110,8 +110,9 @@ async def sync_invoice(ctx: FlowContext, event: InvoiceEvent, cache: TaxCodeCach
         if reason == VOIDED_BEFORE_SENT:
             await _remember_void(ctx, data)
         return skipped(KIND, data.id, reason, qbo_id=link.qbo_id if link else None)
-    customer_id = await ensure_customer(ctx, data.contact)
+    # Mapped first: a document refused before the write leaves no customer behind either.
     mapped = await map_document(ctx, data, cache)
+    customer_id = await ensure_customer(ctx, data.contact)
     fields = _fields(data, customer_id, mapped)
     digest = _digest(fields)
     written: Invoice | None = None

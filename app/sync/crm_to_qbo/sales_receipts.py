@@ -30,8 +30,9 @@ async def sync_payment(ctx: FlowContext, event: PaymentEvent, cache: TaxCodeCach
     link = await entity_links.by_crm_id(ctx.session, ctx.connection.id, KIND, data.id)
     if link is not None:
         return skipped(KIND, data.id, "already synced", qbo_id=link.qbo_id)
-    customer_id = await ensure_customer(ctx, data.contact)
+    # Mapped first: a document refused before the write leaves no customer behind either.
     mapped = await map_document(ctx, data, cache)
+    customer_id = await ensure_customer(ctx, data.contact)
     marker_text = marker("payment", data.id)
     note = " ".join(p for p in (marker_text, data.reference or "") if p)
     receipt = for_write(
