@@ -24,7 +24,11 @@ from app.errors import UNEXPECTED_DETAIL, AppError, PermanentError, TransientErr
 from app.integrations.crm.callbacks import CallbackRejectedError
 from app.integrations.crm.schemas import EventValidationError, FieldError
 from app.integrations.crm.signatures import SignatureError
+from app.integrations.highlevel.http import HighLevelApiError, HighLevelUnauthorizedError
+from app.integrations.highlevel.oauth import HighLevelGrantError
+from app.integrations.highlevel.signatures import HighLevelSignatureError
 from app.integrations.quickbooks.auth import OAuthGrantError
+from app.services.highlevel_tokens import HighLevelNotConnected
 from app.services.intake import EventConflictError
 from app.services.locations import UnknownLocationError
 from app.services.tokens import ConnectionPausedError
@@ -61,6 +65,11 @@ EXAMPLES: dict[type[AppError], Callable[[], AppError]] = {
     ConnectionPausedError: lambda: ConnectionPausedError("9130", "disconnected"),
     CallbackRejectedError: lambda: CallbackRejectedError(422, "no"),
     OAuthGrantError: lambda: OAuthGrantError("invalid_grant", "expired"),
+    HighLevelApiError: lambda: HighLevelApiError("POST", "/contacts/upsert", 422, "bad"),
+    HighLevelUnauthorizedError: lambda: HighLevelUnauthorizedError("GET", "/contacts/", 401, ""),
+    HighLevelGrantError: lambda: HighLevelGrantError(401, "invalid_grant"),
+    HighLevelNotConnected: lambda: HighLevelNotConnected("loc_x", "the app is not installed"),
+    HighLevelSignatureError: lambda: HighLevelSignatureError("mismatch", "bad X-GHL-Signature"),
 }
 
 
