@@ -16,8 +16,8 @@ from app.sync.highlevel.translate import (
     Translated,
     contact_event,
     invoice_event,
-    order_event,
 )
+from app.sync.highlevel.translate_orders import order_event
 
 SAMPLES = Path(__file__).parent / "samples"
 

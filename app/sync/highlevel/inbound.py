@@ -41,8 +41,8 @@ from app.sync.highlevel.translate import (
     Translated,
     contact_event,
     invoice_event,
-    order_event,
 )
+from app.sync.highlevel.translate_orders import order_event
 
 log = get_logger(__name__)
 

@@ -28,8 +28,8 @@ from app.sync.highlevel.translate import (
     Translated,
     fact_id,
     invoice_event,
-    order_event,
 )
+from app.sync.highlevel.translate_orders import order_event
 
 log = get_logger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.integrations.crm.schemas import CrmEventModel, validate_event
-from app.integrations.highlevel.webhooks import HlInvoice, HlOrder
+from app.integrations.highlevel.webhooks import HlInvoice
 
 CENT = Decimal("0.01")
 # HighLevel invoice status → (our event type, our status). `payment_processing` is a payment
@@ -59,7 +59,7 @@ def fact_id(kind: str, *parts: object) -> str:
     return f"hl-{kind}-{digest[:40]}"
 
 
-def _money(value: Decimal) -> str:
+def money(value: Decimal) -> str:
     return format(value.quantize(CENT, rounding=ROUND_HALF_UP), "f")
 
 
@@ -68,7 +68,7 @@ def _day(text: str | None) -> str | None:
     return text[:10] if text else None
 
 
-def _address(
+def address(
     line1: str | None,
     line2: str | None,
     city: str | None,
@@ -90,7 +90,7 @@ def _address(
 
 def _invoice_contact(invoice: HlInvoice) -> dict[str, Any]:
     details = invoice.contactDetails
-    address = details.address
+    where = details.address
     # HighLevel's contactDetails has one `name`; it is not split (no rule says where).
     return {
         "id": details.id,
@@ -98,20 +98,20 @@ def _invoice_contact(invoice: HlInvoice) -> dict[str, Any]:
         "first_name": details.name,
         "company_name": details.companyName,
         "phone": details.phoneNo,
-        "address": _address(
-            address.addressLine1,
-            address.addressLine2,
-            address.city,
-            address.state,
-            address.postalCode,
-            address.countryCode,
+        "address": address(
+            where.addressLine1,
+            where.addressLine2,
+            where.city,
+            where.state,
+            where.postalCode,
+            where.countryCode,
         )
-        if address
+        if where
         else None,
     }
 
 
-def _validated(document: dict[str, Any]) -> Outcome:
+def validated(document: dict[str, Any]) -> Outcome:
     try:
         return Translated(validate_event(document))
     except ValidationError as exc:
@@ -151,7 +151,7 @@ def _invoice_discount(invoice: HlInvoice) -> dict[str, Any] | Ignored | None:
     if restricted and any(item.taxes for item in invoice.invoiceItems):
         return Ignored("a discount on some products of a taxed invoice has no exact mapping")
     # HighLevel's computed amount, taken off the invoice as a whole: the same total to the cent.
-    return {"type": "fixed", "value": _money(summary.discount)}
+    return {"type": "fixed", "value": money(summary.discount)}
 
 
 def invoice_event(invoice: HlInvoice, location_id: str, *, from_api: bool) -> Outcome:
@@ -159,7 +159,7 @@ def invoice_event(invoice: HlInvoice, location_id: str, *, from_api: bool) -> Ou
         return Ignored("draft invoice")
     event_id = fact_id("invoice", invoice.id, invoice.updatedAt, invoice.status, invoice.amountPaid)
     if invoice.status == "delete":
-        return _validated(
+        return validated(
             {
                 "id": event_id,
                 "type": "invoice.deleted",
@@ -182,7 +182,7 @@ def invoice_event(invoice: HlInvoice, location_id: str, *, from_api: bool) -> Ou
     summary = invoice.totalSummary
     assert summary is not None
     event_type, status = mapped
-    return _validated(
+    return validated(
         {
             "id": event_id,
             "type": event_type,
@@ -218,134 +218,13 @@ def invoice_event(invoice: HlInvoice, location_id: str, *, from_api: bool) -> Ou
                 ],
                 "discount": discount,
                 "totals": {
-                    "subtotal": _money(summary.subTotal),
-                    "discount": _money(summary.discount),
-                    "tax": _money(summary.tax or Decimal(0)),
-                    "total": _money(invoice.total),
-                    "amount_paid": _money(invoice.amountPaid),
-                    "amount_due": _money(invoice.amountDue),
+                    "subtotal": money(summary.subTotal),
+                    "discount": money(summary.discount),
+                    "tax": money(summary.tax or Decimal(0)),
+                    "total": money(invoice.total),
+                    "amount_paid": money(invoice.amountPaid),
+                    "amount_due": money(invoice.amountDue),
                 },
-            },
-        }
-    )
-
-
-def payment_source(kind: str | None, sub_type: str | None) -> str:
-    """Our payment source for HighLevel's OrderSource type/subType (apps/payments.json)."""
-    if sub_type and "subscription" in sub_type:
-        return "subscription"
-    if kind == "calendar":
-        return "calendar"
-    if kind in ("membership", "communities"):
-        return "membership"
-    if sub_type in ("one_step_order_form", "two_step_order_form", "upsell") or kind == "form":
-        return "order_form"
-    # Store, point of sale, payment links, text2Pay...: named in the reference.
-    return "other"
-
-
-def _order_contact(order: HlOrder) -> dict[str, Any] | None:
-    snap = order.contactSnapshot
-    contact_id = order.contactId or (snap.id if snap else None)
-    if contact_id is None:
-        return None
-    if snap is None:
-        return {"id": contact_id}
-    return {
-        "id": contact_id,
-        "email": snap.email,
-        "first_name": snap.firstName,
-        "last_name": snap.lastName,
-        "company_name": snap.companyName,
-        "phone": snap.phone,
-        "address": _address(
-            snap.address1, None, snap.city, snap.state, snap.postalCode, snap.country
-        ),
-    }
-
-
-def _order_gap(order: HlOrder) -> str | None:
-    if not order.items:
-        return "no items"
-    if order.amountSummary is None:
-        return "no amountSummary"
-    taxed = any(item.product and item.product.taxes for item in order.items)
-    if order.amountSummary.tax is None and taxed:
-        return "taxed items without a tax total"
-    return None
-
-
-def _order_lines(order: HlOrder) -> list[dict[str, Any]]:
-    lines = [
-        {
-            "name": item.name,
-            "quantity": format(item.qty, "f"),
-            "unit_price": format(item.price.amount, "f"),
-            "taxes": [
-                {
-                    "name": tax.name,
-                    "rate": format(tax.rate, "f"),
-                    "inclusive": tax.calculation == "inclusive",
-                }
-                for tax in (item.product.taxes if item.product else [])
-            ],
-        }
-        for item in order.items
-    ]
-    assert order.amountSummary is not None
-    if order.amountSummary.shipping > 0:
-        # Shipping is part of what the customer paid; an untaxed line keeps the total exact.
-        lines.append(
-            {
-                "name": "Shipping",
-                "quantity": "1",
-                "unit_price": _money(order.amountSummary.shipping),
-            }
-        )
-    return lines
-
-
-def order_event(order: HlOrder, location_id: str, *, from_api: bool) -> Outcome:
-    if order.status != "completed":
-        return Ignored(f"order status {order.status!r} is not a completed payment")
-    source = order.source
-    if source is not None and source.type == "invoice":
-        return Ignored("an invoice's order: the invoice events carry its payment")
-    gap = _order_gap(order)
-    if gap is not None:
-        if from_api:
-            return Ignored(f"HighLevel's own order lacks an exact total: {gap}")
-        return NeedsFullObject("order", order.id, gap)
-    contact = _order_contact(order)
-    if contact is None:
-        return Ignored("an order without a contact")
-    summary = order.amountSummary
-    assert summary is not None
-    discount = {"type": "fixed", "value": _money(summary.discount)} if summary.discount else None
-    kind, sub_type = (source.type, source.subType) if source else (None, None)
-    return _validated(
-        {
-            "id": fact_id("order", order.id, order.updatedAt, order.status, order.amount),
-            "type": "payment.succeeded",
-            "occurred_at": order.updatedAt,
-            "location_id": location_id,
-            "data": {
-                "id": order.id,
-                "source": payment_source(kind, sub_type),
-                "paid_at": order.updatedAt,
-                "currency": order.currency,
-                "contact": contact,
-                "billing_email": contact.get("email"),
-                "line_items": _order_lines(order),
-                "discount": discount,
-                "totals": {
-                    "subtotal": _money(summary.subtotal + summary.shipping),
-                    "discount": _money(summary.discount),
-                    "tax": _money(summary.tax or Decimal(0)),
-                    "total": _money(order.amount),
-                },
-                "payment_method": "HighLevel",
-                "reference": f"HighLevel order {order.id} ({kind or '?'}/{sub_type or '?'})"[:500],
             },
         }
     )
@@ -360,7 +239,7 @@ def contact_event(document: dict[str, Any], location_id: str) -> Outcome:
         document.get("webhookId")
         or hashlib.sha256(repr(sorted(document.items())).encode()).hexdigest()
     )
-    return _validated(
+    return validated(
         {
             "id": fact_id("contact", contact_id, marker),
             "type": "contact.updated",
@@ -375,7 +254,7 @@ def contact_event(document: dict[str, Any], location_id: str) -> Outcome:
                 "last_name": document.get("lastName"),
                 "company_name": document.get("companyName"),
                 "phone": document.get("phone"),
-                "address": _address(
+                "address": address(
                     document.get("address1"),
                     None,
                     document.get("city"),
