@@ -242,3 +242,26 @@ async def test_a_bad_signature_is_refused(live_service: tuple[str, Settings]) ->
 async def _first(qbo: Qbo, entity: str) -> dict[str, Any] | None:
     found = await qbo.all(entity)
     return found[0] if found else None
+
+
+async def test_a_taxed_invoice_is_read_in_full_before_it_is_synced(
+    installed: HighLevel, qbo: Qbo
+) -> None:
+    # The webhook's totalSummary has no tax (docs/webhook events/InvoiceSent.md): the service
+    # reads GET /invoices/{id} for HighLevel's own tax total instead of computing one.
+    hl = installed
+    await sent_invoice(
+        hl,
+        await contact(hl),
+        items=[
+            {
+                "name": "Consultation",
+                "qty": 1,
+                "amount": 100,
+                "taxes": [{"_id": "tax-1", "name": "Sales tax", "rate": 8.25}],
+            }
+        ],
+    )
+    await hl.flush()
+    invoice = await until(lambda: _first(qbo, "Invoice"))
+    assert Decimal(str(invoice["TotalAmt"])) == Decimal("108.25")
