@@ -14,6 +14,7 @@ RUN pip install --require-hashes -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY app ./app
 COPY qbo_emulator ./qbo_emulator
+COPY highlevel_emulator ./highlevel_emulator
 RUN pip install --no-deps .
 
 FROM python:3.11-slim AS runtime
