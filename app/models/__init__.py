@@ -5,6 +5,7 @@ from app.models.company_release import CompanyRelease
 from app.models.connection import Connection
 from app.models.crm_callback import CrmCallback
 from app.models.crm_event import CrmEvent
+from app.models.doctor_result import DoctorResult
 from app.models.entity_link import EntityLink
 from app.models.highlevel_location import HighLevelLocation
 from app.models.oauth_state import OAuthState
@@ -20,6 +21,7 @@ __all__ = [
     "Connection",
     "CrmCallback",
     "CrmEvent",
+    "DoctorResult",
     "EntityLink",
     "HighLevelLocation",
     "OAuthState",

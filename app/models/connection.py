@@ -55,6 +55,11 @@ class Connection(TimestampMixin, Base):
 
     # The Income account new Service items post to, chosen once per connection (S3 items).
     income_account_id: Mapped[str | None] = mapped_column(sa.String(64))
+    # Where sales receipts and invoice payments deposit (None: QBO's default, Undeposited
+    # Funds), and the expense account a CRM payment's processor fee is booked to (None: fees
+    # are not recorded). Chosen on the card or by PATCH (app/sync/connections/payment_accounts).
+    deposit_account_id: Mapped[str | None] = mapped_column(sa.String(64))
+    fee_expense_account_id: Mapped[str | None] = mapped_column(sa.String(64))
 
     # Initial import of QBO customers (and invoices): queued at connect, run by the importer.
     # An `ImportState`, then ": <reason>" when retrying, paused or failed, as GET and the
