@@ -19,6 +19,7 @@ from app.api.routes import (
     card,
     connections,
     crm_events,
+    doctor,
     health,
     highlevel,
     highlevel_oauth,
@@ -101,6 +102,7 @@ def create_app(
     for module in (crm_events, qbo_webhooks, health, metrics, connections, oauth, sync_log, card):
         app.include_router(module.router)
     app.include_router(callbacks.router)
+    app.include_router(doctor.router)
     app.include_router(highlevel.router)
     app.include_router(highlevel_oauth.router)
     install_openapi(app)

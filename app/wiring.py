@@ -25,6 +25,7 @@ from app.sync.connections import resume
 from app.sync.connections import status as connection_status
 from app.sync.connections.connect import ConnectFlow
 from app.sync.crm_to_qbo.handlers import handle_crm_event
+from app.sync.doctor import run as doctor
 from app.sync.highlevel.outbound import callback_router
 from app.sync.mapping.company import CompanyFacts, company_facts
 from app.sync.qbo_to_crm.changes import handle_change
@@ -103,6 +104,7 @@ def build_connect_flow(
         session: AsyncSession, connection: Connection, first_time: bool
     ) -> None:
         await resume.after_connect(session, job_app, connection, first_time)
+        await doctor.defer_run(session, job_app, connection.location_id)
 
     return ConnectFlow(
         settings=settings,

@@ -16,6 +16,7 @@ from app.services import callback_delivery
 from app.services import job_names as names
 from app.sync import dispatch
 from app.sync.connections import resume
+from app.sync.doctor import run as doctor
 from app.sync.retention import purge as purge_past_retention
 
 log = get_logger(__name__)
@@ -87,6 +88,21 @@ async def keep_tokens_alive(context: JobContext, timestamp: int) -> None:
             log.warning("qbo.token.keepalive_failed", realm_id=realm_id, error=str(exc))
 
 
+async def run_doctor(context: JobContext, location_id: str, trigger: str) -> None:
+    """The settings doctor of one location (queued at connect)."""
+    runtime = runtime_of(context)
+    try:
+        await doctor.run_doctor(runtime.session_factory, runtime.services, location_id, trigger)
+    except AppError as exc:
+        log.warning("doctor.run_failed", location_id=location_id, error=str(exc))
+
+
+async def run_doctor_daily(context: JobContext, timestamp: int) -> None:
+    """The settings doctor of every active connection, once a day."""
+    runtime = runtime_of(context)
+    await doctor.run_all(runtime.session_factory, runtime.services, "daily")
+
+
 def register_tasks(app: App, retry: CappedJitterBackoff) -> None:
     app.task(name=names.CRM_EVENT_TASK, pass_context=True, retry=retry)(process_crm_event)
     app.task(name=names.QBO_CHANGE_TASK, pass_context=True, retry=retry)(
@@ -141,3 +157,12 @@ def register_tasks(app: App, retry: CappedJitterBackoff) -> None:
     )(highlevel_tasks.poll_highlevel_task)
     # Each installed HighLevel location is polled once HIGHLEVEL_POLL_INTERVAL_S has passed.
     app.periodic(cron="* * * * * */10", periodic_id=names.HIGHLEVEL_POLL_ALL_TASK)(poll_highlevel)
+    app.task(name=names.DOCTOR_TASK, pass_context=True)(run_doctor)
+    doctor_daily = app.task(
+        name=names.DOCTOR_DAILY_TASK,
+        pass_context=True,
+        lock=names.DOCTOR_DAILY_TASK,
+        queueing_lock=names.DOCTOR_DAILY_TASK,
+    )(run_doctor_daily)
+    # Daily, after the token keep-alive (03:17), so the token check sees its refresh.
+    app.periodic(cron="53 5 * * *", periodic_id=names.DOCTOR_DAILY_TASK)(doctor_daily)

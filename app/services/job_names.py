@@ -12,6 +12,8 @@ RESUME_TASK = "sync.resume.requeue"
 CDC_POLL_TASK = "qbo.cdc.poll"
 CDC_POLL_ALL_TASK = "qbo.cdc.poll_all"
 HIGHLEVEL_POLL_ALL_TASK = "highlevel.poll_all"
+DOCTOR_TASK = "connections.doctor.run"
+DOCTOR_DAILY_TASK = "connections.doctor.daily"
 
 
 def crm_object_lock(location_id: str, object_kind: str, object_id: str) -> str:
@@ -31,3 +33,8 @@ def resume_lock(location_id: str) -> str:
 
 def cdc_lock(connection_id: str) -> str:
     return f"cdc:{connection_id}"
+
+
+def doctor_lock(location_id: str) -> str:
+    # One doctor run of a location at a time, and one more waiting (queueing lock).
+    return f"doctor:{location_id}"

@@ -14,6 +14,7 @@ from app.api.auth import require_crm_api_key
 from app.db.session import session_scope
 from app.state import app_state
 from app.sync.connections import admin as connections_admin
+from app.sync.connections import payment_accounts
 from app.sync.connections import release as company_release
 from app.sync.connections.connect import LOCATION_ID_HELP, LocationIdError
 from app.sync.mapping.us import UsTaxMode
@@ -62,10 +63,33 @@ class ConnectionPatch(BaseModel):
         ),
     )
 
+    deposit_account_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description=(
+            "The QuickBooks account (Id) sales receipts and invoice payments deposit to: a Bank "
+            "or Other Current Asset account, active. `null` goes back to QuickBooks' default, "
+            "Undeposited Funds. 422 naming the field when QuickBooks has no such usable account."
+        ),
+    )
+    fee_expense_account_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description=(
+            "The expense account (Expense, Other Expense or Cost of Goods Sold) a CRM payment's "
+            "processor fee (`data.fee`) is booked to, as an expense paid from the deposit "
+            "account (which must then be a Bank account). `null`: fees are not recorded."
+        ),
+    )
+
     @model_validator(mode="after")
     def _something_to_change(self) -> ConnectionPatch:
-        if self.review_automation is None and self.us_tax_mode is None:
-            raise ValueError("give review_automation or us_tax_mode")
+        if not self.model_fields_set:
+            raise ValueError(
+                "give review_automation, us_tax_mode, deposit_account_id or fee_expense_account_id"
+            )
         return self
 
 
@@ -116,8 +140,23 @@ async def get_connection(request: Request, location_id: LocationId) -> dict[str,
 async def patch_connection(
     request: Request, location_id: LocationId, body: ConnectionPatch
 ) -> dict[str, Any]:
-    """Switch review automation on or off; choose how a US company's sales tax is recorded."""
+    """Switch review automation on or off; choose how a US company's sales tax is recorded;
+    choose where payments are deposited and where processor fees are booked."""
     state = app_state(request)
+    choices = [
+        payment_accounts.Choice(name, getattr(body, name))
+        for name in ("deposit_account_id", "fee_expense_account_id")
+        if name in body.model_fields_set
+    ]
+    if choices:
+        try:
+            await payment_accounts.set_payment_accounts(
+                state.session_factory, state.services, location_id, choices
+            )
+        except payment_accounts.AccountChoiceError as exc:
+            loc = ("body", exc.field)
+            error = {"loc": loc, "msg": str(exc), "type": "value_error"}
+            raise RequestValidationError([error]) from None
     async with session_scope(state.session_factory) as session:
         if body.review_automation is not None:
             await connections_admin.set_review_automation(

@@ -37,6 +37,9 @@ async def describe(session: AsyncSession, location_id: str) -> dict[str, Any]:
         "import_invoices": connection.import_invoices,
         "review_automation": connection.review_automation,
         "us_tax_mode": connection.us_tax_mode,
+        # None: QBO's default, Undeposited Funds / processor fees not recorded.
+        "deposit_account_id": connection.deposit_account_id,
+        "fee_expense_account_id": connection.fee_expense_account_id,
         "connected_at": _iso(connection.connected_at),
         "disconnected_at": _iso(connection.disconnected_at),
         "company": {

@@ -51,6 +51,13 @@ def currency_ref(ctx: FlowContext, currency: str) -> Ref | None:
     return Ref(value=currency.upper())
 
 
+def deposit_ref(ctx: FlowContext) -> Ref | None:
+    """Where the connection's payments are deposited; None leaves QBO's default, Undeposited
+    Funds (Intuit's SalesReceipt and Payment references, DepositToAccountRef)."""
+    account = ctx.connection.deposit_account_id
+    return Ref(value=account) if account else None
+
+
 async def map_document(
     ctx: FlowContext, data: InvoiceData | PaymentData, cache: TaxCodeCache
 ) -> MappedDocument:

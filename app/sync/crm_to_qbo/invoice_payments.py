@@ -9,7 +9,7 @@ from app.integrations.quickbooks.entities import Ref, for_write
 from app.integrations.quickbooks.errors import QboStaleObjectError
 from app.integrations.quickbooks.transactions import LinkedTxn, Payment, PaymentLine
 from app.models.entity_link import LinkState
-from app.sync.crm_to_qbo.document_lines import currency_ref
+from app.sync.crm_to_qbo.document_lines import currency_ref, deposit_ref
 from app.sync.crm_to_qbo.lookups import Intent, Lookup, adopt_earlier, create_once
 from app.sync.flow import FlowContext, marker
 
@@ -51,6 +51,7 @@ async def record_amount_paid(
             TxnDate=txn_date,
             PrivateNote=note,
             CurrencyRef=currency_ref(ctx, data.currency),
+            DepositToAccountRef=deposit_ref(ctx),
             Line=[
                 PaymentLine(
                     Amount=difference, LinkedTxn=[LinkedTxn(TxnId=invoice_id, TxnType="Invoice")]

@@ -9,7 +9,7 @@ from app.models.states import LinkOrigin
 from app.repositories import entity_links
 from app.services.tax_codes import TaxCodeCache
 from app.sync.crm_to_qbo.customers import ensure_customer
-from app.sync.crm_to_qbo.document_lines import currency_ref, map_document
+from app.sync.crm_to_qbo.document_lines import currency_ref, deposit_ref, map_document
 from app.sync.crm_to_qbo.lookups import Intent, Lookup, create_once
 from app.sync.flow import FlowContext, marker
 from app.sync.mapping.documents import totals_match
@@ -45,6 +45,7 @@ async def sync_payment(ctx: FlowContext, event: PaymentEvent, cache: TaxCodeCach
             GlobalTaxCalculation=mapped.global_tax_calculation,
             TxnTaxDetail=mapped.txn_tax_detail,
             CurrencyRef=currency_ref(ctx, data.currency),
+            DepositToAccountRef=deposit_ref(ctx),
         )
     )
     # Found again by customer, date and marker; not by total, which QBO computes (a receipt

@@ -8,13 +8,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from procrastinate import App
+from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.session import SessionFactory, session_scope
 from app.errors import AppError
 from app.logging import get_logger
 from app.repositories import doctor as doctor_rows
+from app.services import job_names as names
 from app.services.container import Services
+from app.services.job_queue import defer_in_transaction
 from app.services.locations import require_connection
 from app.sync.doctor import checks_company as company_rules
 from app.sync.doctor import checks_health as health_rules
@@ -131,3 +135,20 @@ async def run_all(factory: SessionFactory, services: Services, trigger: str) -> 
         except AppError as exc:
             log.warning("doctor.run_failed", location_id=location_id, error=str(exc))
     return len(locations)
+
+
+async def defer_run(session: AsyncSession, job_app: App, location_id: str) -> None:
+    """Queue a doctor run in the caller's transaction (at connect): its result is on the card
+    by the time the person is back from Intuit, before the waiting events have synced."""
+    try:
+        await defer_in_transaction(
+            session,
+            job_app,
+            names.DOCTOR_TASK,
+            lock=names.doctor_lock(location_id),
+            queueing_lock=names.doctor_lock(location_id),
+            location_id=location_id,
+            trigger="connect",
+        )
+    except AlreadyEnqueued:
+        log.info("doctor.already_queued", location_id=location_id)
