@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from procrastinate import JobContext
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -11,7 +11,7 @@ from app.db.direct import direct_pool
 from app.jobs.context import runtime_of
 from app.services.intake_batch import IntakeBatcher
 from app.sync.highlevel.inbound import InboundDeps
-from app.sync.highlevel.poller import poll_all
+from app.sync.highlevel.poller import due_locations, poll_all
 from app.sync.highlevel.reads_factory import reads_of
 
 
@@ -21,6 +21,11 @@ async def poll_highlevel_task(context: JobContext, timestamp: int) -> None:
     bind = runtime.session_factory.kw["bind"]
     assert isinstance(bind, AsyncEngine)
     group = runtime.settings.highlevel
+    due = await due_locations(
+        runtime.session_factory, datetime.now(UTC), timedelta(seconds=group.poll_interval_s)
+    )
+    if not due:
+        return
     # The same one-statement intake the webhook route uses, on a small pool of its own.
     async with direct_pool(bind.url.render_as_string(hide_password=False), max_size=2) as pool:
         deps = InboundDeps(
@@ -31,4 +36,4 @@ async def poll_highlevel_task(context: JobContext, timestamp: int) -> None:
             reads=reads_of(runtime.services.highlevel),
             replay_window=timedelta(seconds=group.replay_window_s),
         )
-        await poll_all(deps, timedelta(seconds=group.poll_interval_s))
+        await poll_all(deps, due)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from app.db.session import session_scope
+from app.db.session import SessionFactory, session_scope
 from app.errors import AppError, PermanentError
 from app.integrations.crm.schemas import validate_event
 from app.integrations.highlevel.reads import HighLevelReads
@@ -50,11 +50,12 @@ class PollReport:
     ignored: int = 0
 
 
-async def due_locations(deps: InboundDeps, interval: timedelta) -> list[tuple[str, datetime]]:
+async def due_locations(
+    factory: SessionFactory, now: datetime, interval: timedelta
+) -> list[tuple[str, datetime]]:
     """Installed locations with tokens whose last poll is older than the interval, with the
     time the poll reads from (the watermark, else just before the install)."""
-    now = deps.now()
-    async with session_scope(deps.factory) as session:
+    async with session_scope(factory) as session:
         rows = await highlevel_locations.installed(session)
     due: list[tuple[str, datetime]] = []
     for row in rows:
@@ -66,9 +67,10 @@ async def due_locations(deps: InboundDeps, interval: timedelta) -> list[tuple[st
     return due
 
 
-async def poll_all(deps: InboundDeps, interval: timedelta) -> list[PollReport]:
+async def poll_all(deps: InboundDeps, due: list[tuple[str, datetime]]) -> list[PollReport]:
+    """Poll each due location (from :func:`due_locations`)."""
     reports = []
-    for location_id, since in await due_locations(deps, interval):
+    for location_id, since in due:
         try:
             reports.append(await poll_location(deps, location_id, since))
         except AppError as exc:
