@@ -394,6 +394,9 @@ def _parser() -> argparse.ArgumentParser:
     from app.verify_cli import add_parser as add_verify_parser
 
     add_verify_parser(commands, settings=_settings, database=_database)
+    from app.doctor_cli import add_parser as add_doctor_parser
+
+    add_doctor_parser(commands, settings=_settings, database=_database)
     purge = commands.add_parser(
         "purge", help="delete finished records past their retention (QBS_RETENTION_*)"
     )

@@ -17,6 +17,7 @@ from app.api.openapi import install_openapi
 from app.api.routes import (
     callbacks,
     card,
+    card_doctor,
     connections,
     crm_events,
     doctor,
@@ -103,6 +104,7 @@ def create_app(
         app.include_router(module.router)
     app.include_router(callbacks.router)
     app.include_router(doctor.router)
+    app.include_router(card_doctor.router)
     app.include_router(highlevel.router)
     app.include_router(highlevel_oauth.router)
     install_openapi(app)

@@ -26,6 +26,10 @@ from app.sync.mapping.us import US_TAX_MODES, UsTaxMode
 log = get_logger(__name__)
 
 NOTICES = {
+    "doctor_ran": ("ok", "The health check ran again; its results are below."),
+    "doctor_failed": ("error", "The health check could not run; try again in a moment."),
+    "deposit_set": ("ok", "New payments will be deposited to the chosen account."),
+    "deposit_refused": ("error", "That account cannot take deposits; nothing changed."),
     "connected": ("ok", "QuickBooks is connected."),
     "highlevel_installed": (
         "ok",

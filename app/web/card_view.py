@@ -16,6 +16,8 @@ from app.models import Connection, SyncLogEntry
 from app.models.states import ConnectionStatus, Direction, ImportState, InboundState, SyncState
 from app.repositories import connections, crm_events, sync_log
 from app.sync import sync_log as sync_log_service
+from app.sync.doctor import run as doctor
+from app.sync.doctor.model import DoctorReport
 
 # The newest entries, for the last sync time and the activity list.
 RECENT_WINDOW = 500
@@ -114,6 +116,9 @@ class CardView:
     failures: list[Failure] = field(default_factory=list)
     failures_total: int = 0
     activity: list[Activity] = field(default_factory=list)
+    # The settings doctor's last result (None until it first ran) and the deposit account.
+    doctor: DoctorReport | None = None
+    deposit_account_id: str | None = None
 
 
 NOT_CONNECTED = Health(
@@ -286,4 +291,6 @@ async def load(session: AsyncSession, location_id: str) -> CardView:
         failures=[await failure_of(session, e) for e in failed],
         failures_total=await sync_log.unresolved_failure_count(session, connection.id),
         activity=[activity_of(e) for e in entries[:ACTIVITY_SHOWN]],
+        doctor=await doctor.latest(session, location_id),
+        deposit_account_id=connection.deposit_account_id,
     )
