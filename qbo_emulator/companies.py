@@ -69,9 +69,11 @@ def create_company(emu: Emulator, spec: dict[str, Any]) -> Company:
         custom_txn_numbers=bool(spec.get("custom_txn_numbers", False)),
         created=emu.clock.now(),
     )
-    for key in ("honor_requestid", "warn_duplicate_doc_number"):
+    company.automated_sales_tax = company.is_us
+    for key in ("honor_requestid", "warn_duplicate_doc_number", "sales_tax", "automated_sales_tax"):
         if key in spec:
             setattr(company, key, bool(spec[key]))
+    company.book_close_date = str(spec.get("book_close_date") or "")
     _bootstrap(emu, company, spec.get("tax_codes"))
     emu.companies[company.realm_id] = company
     emu.latest_realm = company.realm_id
@@ -191,9 +193,34 @@ def _company_info(company: Company) -> JSON:
     }
 
 
+def sync_preferences(company: Company) -> None:
+    """The stored Preferences made to show the company's settings after a control-API change.
+
+    Shapes from a real Preferences response (Craig's Design sandbox, 2018; copied to
+    tests/sync/doctor/fixtures/preferences-sample.json): `AccountingInfoPrefs.BookCloseDate` is a
+    "YYYY-MM-DD" string, `TaxPrefs.UsingSalesTax` a boolean; `PartnerTaxEnabled` as in Intuit's
+    Preferences reference (qbo-api.md §6.7). UNKNOWN: whether QBO omits BookCloseDate or sends
+    null when no closing date is set (omitted here, as QBO omits unset fields elsewhere).
+    """
+    record = next(company.live("Preferences"), None)
+    if record is None:
+        return
+    fresh = _preferences(company)
+    for section in ("TaxPrefs", "AccountingInfoPrefs"):
+        record.data[section] = fresh[section]
+    record.data["CurrencyPrefs"]["MultiCurrencyEnabled"] = company.multicurrency
+    record.data["SalesFormsPrefs"]["CustomTxnNumbers"] = company.custom_txn_numbers
+
+
 def _preferences(company: Company) -> JSON:
+    accounting: JSON = {"CustomerTerminology": "Customers"}
+    if company.book_close_date:
+        accounting["BookCloseDate"] = company.book_close_date
     return {
-        "TaxPrefs": {"UsingSalesTax": True, "PartnerTaxEnabled": company.is_us},
+        "TaxPrefs": {
+            "UsingSalesTax": company.sales_tax,
+            "PartnerTaxEnabled": company.automated_sales_tax,
+        },
         "CurrencyPrefs": {
             "MultiCurrencyEnabled": company.multicurrency,
             "HomeCurrency": {"value": company.currency},
@@ -205,6 +232,6 @@ def _preferences(company: Company) -> JSON:
             "AutoApplyPayments": False,
             "AutoApplyCredit": True,
         },
-        "AccountingInfoPrefs": {"CustomerTerminology": "Customers", "BookCloseDate": None},
+        "AccountingInfoPrefs": accounting,
         "OtherPrefs": {"NameValue": []},
     }

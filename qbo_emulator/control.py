@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from qbo_emulator import service
 from qbo_emulator.accounting import emulator
-from qbo_emulator.companies import create_company
+from qbo_emulator.companies import create_company, sync_preferences
 from qbo_emulator.jsonutil import dumps, loads
 from qbo_emulator.limits import FAULT_KINDS
 from qbo_emulator.names import merge_customers
@@ -114,6 +114,7 @@ async def change_company(realm_id: str, request: Request) -> Response:
             raise ControlError(400, f"{key} must be a {COMPANY_SETTINGS[key].__name__}")
     for key, value in body.items():
         setattr(company, key, value)
+    sync_preferences(company)
     return _json(_summary(company))
 
 

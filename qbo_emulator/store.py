@@ -31,6 +31,11 @@ COMPANY_SETTINGS: dict[str, type] = {
     "custom_txn_numbers": bool,
     "honor_requestid": bool,
     "warn_duplicate_doc_number": bool,
+    # Preferences (qbo_emulator/companies.py `sync_preferences`): TaxPrefs.UsingSalesTax,
+    # TaxPrefs.PartnerTaxEnabled, AccountingInfoPrefs.BookCloseDate ("YYYY-MM-DD", "" = none).
+    "sales_tax": bool,
+    "automated_sales_tax": bool,
+    "book_close_date": str,
 }
 
 
@@ -102,6 +107,9 @@ class Company:
     # Company settings a test changes with PATCH /_emulator/companies/{realm} (COMPANY_SETTINGS).
     honor_requestid: bool = True
     warn_duplicate_doc_number: bool = True
+    sales_tax: bool = True
+    automated_sales_tax: bool = False
+    book_close_date: str = ""
 
     @property
     def is_us(self) -> bool:
