@@ -47,7 +47,7 @@ async def doctor(base: str, run: bool = True) -> dict[str, Any]:
 
 
 def check(result: dict[str, Any], key: str) -> dict[str, Any]:
-    found = [c for c in result["checks"] if c["key"] == key]
+    found: list[dict[str, Any]] = [c for c in result["checks"] if c["key"] == key]
     assert found, [c["key"] for c in result["checks"]]
     return found[0]
 
