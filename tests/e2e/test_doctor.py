@@ -233,3 +233,29 @@ async def test_deposit_account_chosen_checked_and_used(
     back = await patch_connection(base, {"deposit_account_id": None})
     assert back.status_code == 200
     assert back.json()["deposit_account_id"] is None
+
+
+async def test_non_us_tax_codes_for_every_crm_rate(
+    live_service: tuple[str, Settings], emulator: str, db: SessionFactory
+) -> None:
+    base, _ = live_service
+    codes = [{"name": "20.0% S", "rate": "20"}, {"name": "No VAT", "rate": "0"}]
+    async with httpx.AsyncClient(base_url=emulator) as http:
+        created = await http.post(
+            "/_emulator/companies",
+            json={"country": "GB", "currency": "GBP", "tax_codes": codes, "name": "UK Ltd"},
+        )
+    realm = created.json()["realm_id"]
+    visited = await browse((await start_connect(base))["connect_url"])
+    assert "status=connected" in visited[-1], visited
+    assert (await describe(base))["realm_id"] == realm
+    assert check(await doctor(base), "tax_codes")["message"].startswith("No CRM documents")
+    seven = invoice_event(
+        "e7", currency="GBP", line_items=TAXED_LINES, discount=None, totals=TAXED_TOTALS
+    )
+    assert (await post(base, seven)).status_code == 202
+    await settle(db)
+    missing = check(await doctor(base), "tax_codes")
+    assert missing["status"] == "fail"
+    assert "7 %" in missing["message"]
+    assert "sales_tax" not in {c["key"] for c in (await doctor(base))["checks"]}
