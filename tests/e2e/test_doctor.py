@@ -259,3 +259,32 @@ async def test_non_us_tax_codes_for_every_crm_rate(
     assert missing["status"] == "fail"
     assert "7 %" in missing["message"]
     assert "sales_tax" not in {c["key"] for c in (await doctor(base))["checks"]}
+
+
+async def test_processor_fee_recorded_so_the_bank_moves_by_what_it_receives(
+    live_service: tuple[str, Settings], connected_realm: str, qbo: Qbo, db: SessionFactory
+) -> None:
+    base, _ = live_service
+    fees = await qbo.create(
+        "Account",
+        {"Name": "Merchant fees", "AccountType": "Expense", "AccountSubType": "BankCharges"},
+    )
+    checking = next(a for a in await qbo.all("Account") if a["Name"] == "Checking")["Id"]
+    refused = await patch_connection(base, {"fee_expense_account_id": checking})
+    assert refused.status_code == 422
+    assert "body.fee_expense_account_id" in refused.text
+    chosen = await patch_connection(
+        base, {"deposit_account_id": checking, "fee_expense_account_id": fees["Id"]}
+    )
+    assert chosen.status_code == 200, chosen.text
+    assert check(await doctor(base), "fee_account")["status"] == "ok"
+    assert (await post(base, payment_event("p1", fee="3.47"))).status_code == 202
+    await settle(db)
+    receipt = await qbo.one("SalesReceipt")
+    expense = await qbo.one("Purchase")
+    assert receipt["DepositToAccountRef"]["value"] == checking
+    assert expense["AccountRef"]["value"] == checking
+    assert str(expense["TotalAmt"]) == "3.47"
+    line = expense["Line"][0]["AccountBasedExpenseLineDetail"]
+    assert line["AccountRef"]["value"] == fees["Id"]
+    assert expense["TxnDate"] == receipt["TxnDate"]

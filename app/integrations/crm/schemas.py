@@ -180,6 +180,15 @@ class PaymentData(_Data):
     totals: PaymentTotals
     payment_method: Annotated[ShortText, Field(min_length=1)]
     reference: ShortText | None = None
+    fee: Annotated[Money, Field(ge=0)] | None = Field(
+        default=None,
+        description=(
+            "The payment processor's fee, in the payment's currency, when the CRM knows it. "
+            "With a fee expense account chosen for the connection (and a Bank deposit account), "
+            "it is recorded as an expense paid from the deposit account, so the deposit "
+            "matches what the bank receives."
+        ),
+    )
 
     @field_validator("invoice_id")
     @classmethod

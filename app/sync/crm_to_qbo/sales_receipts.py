@@ -8,6 +8,7 @@ from app.integrations.quickbooks.transactions import SalesReceipt
 from app.models.states import LinkOrigin
 from app.repositories import entity_links
 from app.services.tax_codes import TaxCodeCache
+from app.sync.crm_to_qbo import payment_fees
 from app.sync.crm_to_qbo.customers import ensure_customer
 from app.sync.crm_to_qbo.document_lines import currency_ref, deposit_ref, map_document
 from app.sync.crm_to_qbo.lookups import Intent, Lookup, create_once
@@ -66,6 +67,7 @@ async def sync_payment(ctx: FlowContext, event: PaymentEvent, cache: TaxCodeCach
         sync_token=created.SyncToken,
     )
     ctx.qbo_ids["sales_receipt"] = created.Id
+    await payment_fees.record_fee(ctx, data)
     ctx.notes.extend(mapped.notes)
     if created.TotalAmt is None or not totals_match(mapped.expected_total, created.TotalAmt):
         return failed(
