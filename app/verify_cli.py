@@ -182,7 +182,7 @@ def print_report(report: Report) -> None:
     left = [
         e
         for e in report.cleanup
-        if not str(e.get("action", "")).startswith(("made", "void", "already"))
+        if not str(e.get("action", "")).startswith(("made", "void", "deleted", "already"))
     ]
     if left:
         _out(f"Cleanup left {len(left)} object(s) as they were: see the report's 'cleanup'.")

@@ -8,7 +8,14 @@ modelled behaviour and is marked unknown: a sandbox run settles it.
 
 from __future__ import annotations
 
-from app.integrations.quickbooks.contract import checks_api, checks_money, checks_names
+from app.integrations.quickbooks.contract import (
+    checks_api,
+    checks_money,
+    checks_names,
+    checks_refunds,
+    checks_schema,
+    checks_tax,
+)
 from app.integrations.quickbooks.contract.model import Check, CheckResult, Report, Verdict
 from app.integrations.quickbooks.contract.runner import new_run_id, run_checks
 from app.integrations.quickbooks.contract.targets import EmulatorTarget, SandboxTarget
@@ -23,6 +30,10 @@ ALL_CHECKS: tuple[Check, ...] = (
     checks_money.CHECKS[4],
     checks_names.CHECKS[3],
     *checks_api.CHECKS[5:],
+    *checks_tax.CHECKS,
+    *checks_schema.CHECKS,
+    *checks_refunds.CHECKS,
+    *checks_names.CHECKS[4:],
 )
 
 __all__ = [

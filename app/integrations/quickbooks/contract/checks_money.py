@@ -23,7 +23,7 @@ def totals_text(invoice: dict[str, Any]) -> str:
     return f"TotalTax {cents(tax)}, TotalAmt {cents(invoice.get('TotalAmt'))}"
 
 
-def _item_line(item: str, amount: Decimal, code: str, **detail: Any) -> dict[str, Any]:
+def item_line(item: str, amount: Decimal, code: str, **detail: Any) -> dict[str, Any]:
     return {
         "DetailType": "SalesItemLineDetail",
         "Amount": amount,
@@ -38,9 +38,9 @@ def _item_line(item: str, amount: Decimal, code: str, **detail: Any) -> dict[str
 async def _au_inclusive(session: CheckSession, *, with_gross: bool) -> dict[str, Any]:
     item, gst = await session.item_id(), await session.tax_code_id("GST")
     lines = [
-        _item_line(item, net, gst, Qty=qty, UnitPrice=price, TaxInclusiveAmt=gross)
+        item_line(item, net, gst, Qty=qty, UnitPrice=price, TaxInclusiveAmt=gross)
         if with_gross
-        else _item_line(item, gross, gst)
+        else item_line(item, gross, gst)
         for net, gross, qty, price in au_sample.LINES
     ]
     return await session.invoice_ok(lines, GlobalTaxCalculation="TaxInclusive")
@@ -76,7 +76,7 @@ async def tax_inclusive_gross_only(session: CheckSession) -> Outcome:
 async def inclusive_amounts_disagree(session: CheckSession) -> Outcome:
     item, gst = await session.item_id(), await session.tax_code_id("GST")
     # 100.00 net with 115.00 gross: 10 % GST says the gross is 110.00.
-    line = _item_line(item, Decimal("100.00"), gst, TaxInclusiveAmt=Decimal("115.00"))
+    line = item_line(item, Decimal("100.00"), gst, TaxInclusiveAmt=Decimal("115.00"))
     invoice = await session.invoice_ok([line], GlobalTaxCalculation="TaxInclusive")
     stored: dict[str, Any] = next(
         (ln for ln in invoice.get("Line", []) if ln.get("DetailType") == "SalesItemLineDetail"),
@@ -102,8 +102,8 @@ async def multi_rate_discount(session: CheckSession) -> Outcome:
     item = await session.item_id()
     standard, reduced = await session.tax_code_id("20.0% S"), await session.tax_code_id("5.0% R")
     lines = [
-        _item_line(item, Decimal("66.66"), standard, Qty=Decimal(2), UnitPrice=Decimal("33.33")),
-        _item_line(item, Decimal("37.05"), reduced, Qty=Decimal(3), UnitPrice=Decimal("12.35")),
+        item_line(item, Decimal("66.66"), standard, Qty=Decimal(2), UnitPrice=Decimal("33.33")),
+        item_line(item, Decimal("37.05"), reduced, Qty=Decimal(3), UnitPrice=Decimal("12.35")),
         {
             "DetailType": "DiscountLineDetail",
             "DiscountLineDetail": {"PercentBased": True, "DiscountPercent": Decimal("7.5")},

@@ -12,6 +12,7 @@ from app.integrations.quickbooks.contract.runner import outcome
 from app.integrations.quickbooks.contract.session import CheckSession
 
 TWO_EMAILS = "a@example.com, b@example.org"
+PRINT_NAME_MAX = 110
 ALLOW_DUPLICATE = "allowduplicatedocnum"
 
 
@@ -107,6 +108,49 @@ async def several_bill_emails(session: CheckSession) -> Outcome:
     return outcome(f"200, BillEmail read back {TWO_EMAILS!r}", observed, invoice_id=invoice_id)
 
 
+async def several_primary_emails(session: CheckSession) -> Outcome:
+    body = {"DisplayName": session.name("emails"), "PrimaryEmailAddr": {"Address": TWO_EMAILS}}
+    made = await session.create("Customer", body)
+    expected = f"200, PrimaryEmailAddr read back {TWO_EMAILS!r}"
+    if not made.ok:
+        return outcome(expected, _status(made), answer=made.summary())
+    customer_id = str(made.entity("Customer")["Id"])
+    read = entity_of(await session.qbo.read("Customer", customer_id), "Customer", "read customer")
+    stored = (read.get("PrimaryEmailAddr") or {}).get("Address")
+    observed = f"{made.status}, PrimaryEmailAddr read back {stored!r}"
+    return outcome(expected, observed, customer_id=customer_id)
+
+
+async def long_print_name(session: CheckSession) -> Outcome:
+    explicit = {
+        "DisplayName": session.name("print"),
+        "PrintOnCheckName": session.name("print").ljust(PRINT_NAME_MAX + 1, "x"),
+    }
+    refused = await session.create("Customer", explicit)
+    hundred_one = {
+        "DisplayName": session.name("print"),
+        "PrintOnCheckName": session.name("print").ljust(101, "x"),
+    }
+    between = await session.create("Customer", hundred_one)
+    long_name = session.name("display").ljust(150, "x")
+    copied = await session.create("Customer", {"DisplayName": long_name})
+    printed = copied.entity("Customer").get("PrintOnCheckName")
+    if printed == long_name:
+        shown = "the DisplayName (150)"
+    else:
+        shown = f"{len(printed)} characters" if isinstance(printed, str) else repr(printed)
+    observed = (
+        f"PrintOnCheckName of 111: {_status(refused)}; of 101: {_status(between)}; "
+        f"DisplayName of 150 without one: {_status(copied)}, PrintOnCheckName {shown}"
+    )
+    expected = (
+        "PrintOnCheckName of 111: 400 2050; of 101: 200; DisplayName of 150 without one: 200, "
+        "PrintOnCheckName the DisplayName (150)"
+    )
+    details = {"refused": refused.summary(), "print_on_check_name": printed}
+    return outcome(expected, observed, **details)
+
+
 CHECKS = (
     Check(
         name="duplicate DocNumber, custom transaction numbers on",
@@ -142,6 +186,27 @@ CHECKS = (
         sends=f"invoice with BillEmail.Address {TWO_EMAILS!r}",
         expects=f"200, BillEmail read back {TWO_EMAILS!r}",
         run=several_bill_emails,
+        unknown=True,
+    ),
+    Check(
+        name="multi-address PrimaryEmailAddr",
+        source="emulator's model (qbo_emulator/names.py: accepted when it holds an '@' and a "
+        "'.'); Breadwinner and bill.com help pages say QBO holds several addresses "
+        "comma-separated, which the service sends (app/sync/mapping/customer_text.py)",
+        sends=f"customer with PrimaryEmailAddr.Address {TWO_EMAILS!r}",
+        expects=f"200, PrimaryEmailAddr read back {TWO_EMAILS!r}",
+        run=several_primary_emails,
+        unknown=True,
+    ),
+    Check(
+        name="PrintOnCheckName over 110",
+        source="Intuit Customer reference as copied in abossenbroek/qbo-mcp (PrintOnCheckName "
+        "max 110; another summary says 100) and the emulator's model (qbo_emulator/names.py: "
+        "a missing PrintOnCheckName is the DisplayName as is, whatever its length)",
+        sends="customers with a 111- and a 101-character PrintOnCheckName, and one with a "
+        "150-character DisplayName and no PrintOnCheckName",
+        expects="111 refused (2050), 101 accepted, the 150-character DisplayName copied",
+        run=long_print_name,
         unknown=True,
     ),
 )

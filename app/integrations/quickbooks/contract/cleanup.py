@@ -4,7 +4,11 @@ Every object a check creates carries the run's prefix (`qbs-verify-<run id>`): n
 it, transactions carry it in PrivateNote. Cleanup reads each object back first and touches it only
 when it still carries the prefix, so a mix-up of ids can never void or deactivate a user's object.
 QBO deletes no name-list object (customers and items only go inactive), and a voided invoice
-stays as a zero-amount record: both remain visible, recognisable by the prefix.
+stays as a zero-amount record: both remain visible, recognisable by the prefix. Payments, credit
+memos, expenses (Purchase) and refund receipts are deleted (`?operation=delete`, which Intuit's
+API reference documents for each of the four; a void would leave a zero-amount record): the
+payment first, since QBO refuses to delete or void a transaction a payment still links, then the
+others, then the names (a customer with an open balance cannot go inactive).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from app.integrations.quickbooks.contract.raw import Answer, RawQbo
 
 NAME_FIELD = {"Customer": "DisplayName", "Item": "Name"}
 VOIDABLE = frozenset({"Invoice"})
+# Deleted in this order, before anything else: a payment links the credit memo and the expense.
+DELETABLE = ("Payment", "RefundReceipt", "CreditMemo", "Purchase")
 DELETED_SUFFIX = " (deleted)"
 
 
@@ -56,7 +62,7 @@ class Tracker:
 async def clean_up(qbo: RawQbo, tracker: Tracker) -> list[dict[str, Any]]:
     """Void the transactions, then deactivate the names (a customer with an open invoice cannot
     go inactive); one entry per object saying what was done. Never raises: the report says."""
-    ordered = sorted(tracker.created, key=lambda c: c.entity not in VOIDABLE)
+    ordered = sorted(tracker.created, key=_cleanup_order)
     results = []
     for item in ordered:
         try:
@@ -65,6 +71,12 @@ async def clean_up(qbo: RawQbo, tracker: Tracker) -> list[dict[str, Any]]:
             action = f"error: {type(exc).__name__}: {exc}"
         results.append({"entity": item.entity, "id": item.entity_id, "action": action})
     return results
+
+
+def _cleanup_order(item: Created) -> int:
+    if item.entity in DELETABLE:
+        return DELETABLE.index(item.entity)
+    return len(DELETABLE) + (0 if item.entity in VOIDABLE else 1)
 
 
 async def _retire(qbo: RawQbo, item: Created, prefix: str) -> str:
@@ -76,6 +88,12 @@ async def _retire(qbo: RawQbo, item: Created, prefix: str) -> str:
         return f"left alone: does not carry {prefix!r}"
     if item.entity in VOIDABLE:
         return await _void(qbo, item.entity, data)
+    if item.entity in DELETABLE:
+        body = {"Id": data["Id"], "SyncToken": data["SyncToken"]}
+        done = await qbo.send(
+            "POST", item.entity.lower(), body=body, params={"operation": "delete"}
+        )
+        return "deleted" if done.ok else f"delete refused ({done.summary()})"
     if data.get("Active") is False:
         return "already inactive"
     body = {"Id": data["Id"], "SyncToken": data["SyncToken"], "sparse": True, "Active": False}

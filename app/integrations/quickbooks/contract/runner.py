@@ -56,12 +56,15 @@ async def run_one(
         return _result(check, Verdict.SKIPPED, check.expects, str(skip), {}), []
     except Exception as exc:
         return _result(check, Verdict.ERROR, check.expects, _error(exc), {}), []
-    session = CheckSession(qbo, facts, Tracker(run_prefix(run_id)), tag)
+    session = CheckSession(qbo, facts, Tracker(run_prefix(run_id)), tag, target.kind)
     details: dict[str, Any] = {"realm_id": facts.realm_id}
     if target.kind == "sandbox" and emulator_only_settings(check.needs):
         details["assumed_company_settings"] = dict(check.needs.settings)
     try:
         outcome = await asyncio.wait_for(check.run(session), CHECK_TIMEOUT_S)
+    except SkipCheck as skip:
+        # The company lacks what the check is about (found only by looking, e.g. a tax code).
+        result = _result(check, Verdict.SKIPPED, check.expects, str(skip), details)
     except Exception as exc:
         result = _result(check, Verdict.ERROR, check.expects, _error(exc), details)
     else:
