@@ -7,8 +7,9 @@ and the request log.
 Answers lost after a committed write (drop_after_write, 500_after_write, a slow write the caller
 stopped waiting for) are the case requestid exists for (Intuit blog 2015-04-06, cited by
 node-quickbooks #38) and the one QuickBooks-V3-DotNET-SDK #352 reports duplicates from. Which of
-them real QBO de-duplicates is UNKNOWN (verify-qbo "requestid replay"); honor_requestid=False
-models the reports that it does not.
+them real QBO de-duplicates is UNKNOWN (verify-qbo "requestid replay (same id twice, same
+body)" sees a replay after a delivered answer only); honor_requestid=False models the reports
+that it does not.
 It is plain ASGI rather than BaseHTTPMiddleware to keep the per-request cost low.
 """
 

@@ -252,7 +252,7 @@ def validate(query: Query, entity: str) -> None:
         )
     if query.start < 1 or query.max_results < 0:
         # Intuit's query docs: STARTPOSITION is 1-based. QBO's text for 0 or less: UNKNOWN
-        # (verify-qbo "non-filterable query field"); worded like the MAXRESULTS one.
+        # (verify-qbo "query paging and Id operators"); worded like the MAXRESULTS one.
         bad = query.start if query.start < 1 else query.max_results
         raise query_validation(f"value {bad} is too small. Min allowed value is 1")
     for condition in query.where:
@@ -261,7 +261,7 @@ def validate(query: Query, entity: str) -> None:
             raise query_validation(reason)
         if condition.field.casefold() == "id" and condition.op not in ("=", "IN"):
             # Intuit "Query operations and syntax": Id supports only = and IN. QBO's text for
-            # another operator: UNKNOWN (verify-qbo "non-filterable query field").
+            # another operator: UNKNOWN (verify-qbo "query paging and Id operators").
             raise query_validation(f"operator '{condition.op}' is not supported for property 'Id'")
 
 

@@ -122,8 +122,10 @@ register(
 # how Intuit's help page "Refund your customer for a paid invoice in QuickBooks Online" pays a
 # refund out; the Payment reference lists "Expense -- Payment is reimbursement for expense paid
 # by cash made on behalf of the customer" as a line a Payment can link. Such a line raises the
-# customer's balance until a Payment links it. UNKNOWN (verify-qbo "refund expense on A/R"):
-# the fault a real company gives for an A/R line without a customer payee (here 6000).
+# customer's balance until a Payment links it. UNKNOWN (verify-qbo "expense line on Accounts
+# Receivable"): the fault a real company gives for an A/R line without a customer payee (here
+# 6000). The zero Payment linking such an expense and a credit memo: verify-qbo "zero payment
+# linking a credit memo and an expense".
 PAYMENT_TYPES = {"Cash": "Bank", "Check": "Bank", "CreditCard": "Credit Card"}
 RECEIVABLE = "Accounts Receivable"
 

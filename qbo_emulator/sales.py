@@ -109,7 +109,7 @@ def _us_line_code(company: Company, detail: JSON, item: Record | None) -> str:
     Without a TaxCodeRef the line follows the item's taxability (Intuit blog 2018-03-28 on
     TaxCodeRef under AST; qbo-api.md correction 8). A TaxCodeRef must be TAX, NON or an
     existing TaxCode's id; anything else is refused. QBO's code and text for that are UNKNOWN
-    (verify-qbo "US AST line without a tax code"): 2500 Invalid Reference Id here.
+    (verify-qbo "invalid line tax code in a US company"): 2500 Invalid Reference Id here.
     """
     ref = detail.get("TaxCodeRef")
     value = str(ref.get("value") or "") if isinstance(ref, dict) else ""
