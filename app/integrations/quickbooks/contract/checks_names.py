@@ -91,8 +91,43 @@ async def inactive_name(session: CheckSession) -> Outcome:
         shown_as = f"name + {shown[len(name) :]!r}"
     else:
         shown_as = repr(shown)
-    observed = f"Active {read.get('Active')}, DisplayName: {shown_as}"
-    return outcome("Active False, DisplayName: name + ' (deleted)'", observed, read_back=shown)
+    # What a lookup by the bare name finds while the customer is inactive (the service asks
+    # for both spellings: app/sync lookups), then whether reactivating restores the name.
+    matches = len(await session.rows_where("Customer", "DisplayName", name))
+    again = {"Id": read["Id"], "SyncToken": read["SyncToken"], "sparse": True, "Active": True}
+    back = entity_of(await session.qbo.create("Customer", again), "Customer", "reactivate")
+    restored = "restored" if back.get("DisplayName") == name else repr(back.get("DisplayName"))
+    item_element = await _item_duplicate_element(session)
+    observed = (
+        f"Active {read.get('Active')}, DisplayName: {shown_as}; DisplayName = name matches "
+        f"{matches}; reactivated: {restored}; duplicate item name: {item_element}"
+    )
+    expected = (
+        "Active False, DisplayName: name + ' (deleted)'; DisplayName = name matches 0; "
+        "reactivated: restored; duplicate item name: 6240 element 'Name'"
+    )
+    return outcome(expected, observed, read_back=shown)
+
+
+async def _item_duplicate_element(session: CheckSession) -> str:
+    """A second item with an existing item's name: the 6240's code and element."""
+    first = entity_of(
+        await session.create("Item", await _item_body(session, session.name("dup"))),
+        "Item",
+        "create item",
+    )
+    second = await session.create("Item", await _item_body(session, str(first["Name"])))
+    errors = second.errors()
+    element = errors[0].get("element") if errors else None
+    return f"{','.join(second.codes()) or second.status} element {element!r}"
+
+
+async def _item_body(session: CheckSession, name: str) -> dict[str, Any]:
+    return {
+        "Name": name,
+        "Type": "Service",
+        "IncomeAccountRef": {"value": await session.income_account_id()},
+    }
 
 
 async def several_bill_emails(session: CheckSession) -> Outcome:
@@ -175,9 +210,13 @@ CHECKS = (
         name="inactive names",
         source="Intuit community article 1773334 and real QBO data ('Mortgage interest "
         "(deleted)'): an inactive name reads back with ' (deleted)' appended",
-        sends="create a customer, make it inactive (sparse update), read it",
-        expects="Active False, DisplayName: name + ' (deleted)'",
+        sends="create a customer, make it inactive (sparse update), read it, query "
+        "DisplayName = its name, make it active again; two items with one name",
+        expects="Active False, DisplayName: name + ' (deleted)' (sourced); the bare name "
+        "matches nothing, reactivating restores it, an item's 6240 names element 'Name' "
+        "(the emulator's model, qbo_emulator/names.py)",
         run=inactive_name,
+        unknown=True,  # the lookup, reactivation and item 6240 parts
     ),
     Check(
         name="multi-address BillEmail",
