@@ -175,8 +175,9 @@ class HighLevelSettings(BaseSettings):
     oauth_base_url: str = "https://marketplace.gohighlevel.com"
     # Default: PUBLIC_BASE_URL/v1/highlevel/oauth/callback (must match the app's redirect URL).
     redirect_uri: str | None = None
-    # Ed25519 key for `X-GHL-Signature`: PEM, or base64 of the raw 32 bytes. Empty: every
-    # webhook is refused 401 and the log says the key is not configured.
+    # Ed25519 key for `X-GHL-Signature`: PEM, or base64 of the raw 32 bytes. Empty: a delivery
+    # signed with `X-GHL-Signature` is refused 401 and the log says the key is not configured;
+    # one carrying only the legacy `X-WH-Signature` is still checked with the RSA key below.
     webhook_public_key: str | None = None
     legacy_rsa_public_key: str = HIGHLEVEL_LEGACY_RSA_PUBLIC_KEY
     poll_interval_s: float = Field(default=300.0, gt=0)

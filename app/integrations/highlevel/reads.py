@@ -7,12 +7,22 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any, Protocol, TypeVar
 
-from app.integrations.highlevel.http import HighLevelHttp
+from app.integrations.highlevel.http import HighLevelHttp, HighLevelUnavailableError
 from app.integrations.highlevel.webhooks import HlInvoice, HlOrder, HlTransaction
 
 T = TypeVar("T")
 PAGE = 100
-MAX_PAGES = 50
+# A bound on one poll's reading (a million rows, about 17 minutes at HighLevel's 100 requests
+# per 10 s), only so a list that never ends cannot loop forever. Reaching it is an error, never
+# a silent cut: the poller's watermark must not move past rows it did not read.
+MAX_PAGES = 10_000
+
+
+def _too_many(path: str) -> HighLevelUnavailableError:
+    return HighLevelUnavailableError(
+        f"HighLevel {path} returned more than {MAX_PAGES * PAGE} rows in one poll; "
+        "the watermark stays where it was"
+    )
 
 
 class TokenCaller(Protocol):
@@ -58,8 +68,8 @@ class HighLevelReads:
             batch = body.get("invoices") or []
             found.extend(HlInvoice.model_validate(item) for item in batch)
             if len(batch) < PAGE:
-                break
-        return found
+                return found
+        raise _too_many("/invoices/")
 
     async def order(self, location_id: str, order_id: str) -> HlOrder:
         """GET /payments/orders/{orderId} (the list omits items)."""
@@ -109,5 +119,5 @@ class HighLevelReads:
             batch = body.get("data") or []
             found.extend(row for row in batch if isinstance(row, dict))
             if len(batch) < PAGE:
-                break
-        return found
+                return found
+        raise _too_many(path)
