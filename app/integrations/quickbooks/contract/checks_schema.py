@@ -44,6 +44,9 @@ async def wrong_types(session: CheckSession) -> Outcome:
     sent["object for a list"] = await session.create("Invoice", {**invoice, "Line": line})
     dated = session.invoice_body([line], CustomerRef=customer_ref, TxnDate=BAD_DATE)
     sent[f"date {BAD_DATE}"] = await session.create("Invoice", dated)
+    misplaced = {**line, "DepartmentRef": {"value": "1"}}
+    placed = session.invoice_body([misplaced], CustomerRef=customer_ref)
+    sent["line DepartmentRef"] = await session.create("Invoice", placed)
     # What each accepted value reads back as, with its JSON type: Jackson coerces the strings
     # (12.50 a number, true a boolean); the emulator keeps them as sent (strings), so the
     # read-back is reported, not judged.
@@ -55,7 +58,7 @@ async def wrong_types(session: CheckSession) -> Outcome:
     observed = "; ".join(f"{what}: {_status(answer)}" for what, answer in sent.items())
     expected = (
         "decimal as '12.50': 200; boolean as 'true': 200; object for a string: 400 2010; "
-        f"object for a list: 400 2010; date {BAD_DATE}: 200"
+        f"object for a list: 400 2010; date {BAD_DATE}: 200; line DepartmentRef: 400 2010"
     )
     details: dict[str, Any] = {what: answer.summary() for what, answer in sent.items()}
     details["read_back"] = {
@@ -81,16 +84,18 @@ async def query_paging(session: CheckSession) -> Outcome:
     return Outcome(expected, observed, observed == expected, details)
 
 
-CHECKS = (
+CHECKS: tuple[Check, ...] = (
     Check(
         name="wrong type",
         source="emulator's model (qbo_emulator/schema.py: Jackson's default coercions, a decimal "
         "from a numeric string and a boolean from 'true'; an object for a string or a list "
-        "refused with 2010; dates not parsed); qbo-api.md correction 3 quotes a wrong-type 2010",
+        "refused with 2010; dates not parsed; a property where the schema has none refused "
+        "with 2010); qbo-api.md correction 3 quotes a wrong-type 2010",
         sends="an Item with UnitPrice '12.50', an Item with Taxable 'true', a Customer with "
-        f"CompanyName an object, an Invoice with Line one object, an Invoice dated {BAD_DATE}",
+        f"CompanyName an object, an Invoice with Line one object, an Invoice dated {BAD_DATE}, "
+        "an Invoice with a DepartmentRef on its line (a property of the Invoice, not the line)",
         expects="the two strings accepted and read back typed, the two objects refused (2010), "
-        "the date kept as sent",
+        "the date kept as sent, the misplaced DepartmentRef refused (2010)",
         run=wrong_types,
         unknown=True,
     ),
@@ -102,6 +107,48 @@ CHECKS = (
         sends="; ".join(text for _, text, _ in QUERIES),
         expects="; ".join(f"{what}: {want}" for what, _, want in QUERIES),
         run=query_paging,
+        unknown=True,
+    ),
+)
+
+
+async def _vendor(session: CheckSession, **fields: Any) -> Answer:
+    return await session.create("Vendor", {"DisplayName": session.name("vendor"), **fields})
+
+
+async def other_lengths(session: CheckSession) -> Outcome:
+    sent: dict[str, Answer] = {}
+    sent["Vendor CompanyName of 101"] = await _vendor(session, CompanyName="v" * 101)
+    sent["Item PurchaseDesc of 1001"] = await _item(session, PurchaseDesc="d" * 1001)
+    phone = {"FreeFormNumber": "1" * 31}
+    sent["Customer phone of 31"] = await session.create(
+        "Customer", {"DisplayName": session.name("phone"), "PrimaryPhone": phone}
+    )
+    both = {"DisplayName": session.name("two"), "GivenName": "g" * 101, "FamilyName": "f" * 101}
+    sent["GivenName and FamilyName of 101"] = await session.create("Customer", both)
+    observed = "; ".join(f"{what}: {_status(answer)}" for what, answer in sent.items())
+    errors = len(sent["GivenName and FamilyName of 101"].errors())
+    observed += f" ({errors} Error{'s' if errors != 1 else ''})"
+    expected = (
+        "Vendor CompanyName of 101: 400 2050; Item PurchaseDesc of 1001: 200; Customer phone "
+        "of 31: 200; GivenName and FamilyName of 101: 400 2050 (1 Error)"
+    )
+    details = {what: answer.summary() for what, answer in sent.items()}
+    return Outcome(expected, observed, observed == expected, details)
+
+
+CHECKS = (  # the length check's helpers come after the first two checks
+    *CHECKS,
+    Check(
+        name="length limits outside the Customer page",
+        source="emulator's model (qbo_emulator/schema.py MAX_LENGTHS: Vendor CompanyName 100 "
+        "from a summary of Intuit's Vendor page; Item PurchaseDesc and phone numbers not "
+        "enforced, the figures disagree; only the first over-long property reported)",
+        sends="a Vendor with a 101-character CompanyName, an Item with a 1001-character "
+        "PurchaseDesc, a Customer with a 31-character phone, a Customer with GivenName and "
+        "FamilyName of 101",
+        expects="the first refused (2050), the next two accepted, the last refused with one Error",
+        run=other_lengths,
         unknown=True,
     ),
 )

@@ -18,7 +18,7 @@ from typing import Any
 
 from app.integrations.quickbooks.contract.raw import Answer, RawQbo
 
-NAME_FIELD = {"Customer": "DisplayName", "Item": "Name"}
+NAME_FIELD = {"Customer": "DisplayName", "Vendor": "DisplayName", "Item": "Name"}
 VOIDABLE = frozenset({"Invoice"})
 # Deleted in this order, before anything else: a payment links the credit memo and the expense.
 DELETABLE = ("Payment", "RefundReceipt", "CreditMemo", "Purchase")
