@@ -11,7 +11,14 @@ from typing import Any
 from sqlalchemy import Table, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import CompanyRelease, Connection, EntityLink, ReviewRequest, WriteIntent
+from app.models import (
+    CompanyRelease,
+    Connection,
+    DoctorResult,
+    EntityLink,
+    ReviewRequest,
+    WriteIntent,
+)
 
 # Tables whose rows hold QBO ids of the connection's company (checked by a test against every
 # foreign key to connections.id, so a new such table cannot be forgotten here).
@@ -20,7 +27,8 @@ ARCHIVED_TABLES: tuple[Table, ...] = (EntityLink.__table__, ReviewRequest.__tabl
 KEPT_TABLES = ("sync_log", "company_releases")
 # Dropped at release: a write intent names an object (or a lookup) in the released company, and
 # read by its Id in the next company it could adopt an unrelated object with the same Id.
-DROPPED_TABLES = ("write_intents",)
+# The doctor's last result describes (and lists the accounts of) the released company.
+DROPPED_TABLES = ("write_intents", "doctor_results")
 
 
 async def _rows_as_json(session: AsyncSession, table: Table, connection_id: uuid.UUID) -> list[Any]:
@@ -54,6 +62,7 @@ async def archive(session: AsyncSession, connection: Connection) -> CompanyRelea
     await session.execute(delete(EntityLink).where(EntityLink.connection_id == connection.id))
     await session.execute(delete(ReviewRequest).where(ReviewRequest.connection_id == connection.id))
     await session.execute(delete(WriteIntent).where(WriteIntent.connection_id == connection.id))
+    await session.execute(delete(DoctorResult).where(DoctorResult.connection_id == connection.id))
     await session.flush()
     return release
 

@@ -30,7 +30,7 @@ class AccountChoiceError(AppError):
     http_status = 422
     public_code = "invalid_account"
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, message: str, *, field: str = "deposit_account_id") -> None:
         super().__init__(message)
         self.field = field
 
@@ -77,13 +77,14 @@ async def _check(realm: RealmClient, choice: Choice) -> None:
         account = None
     if account is None or account.Id is None:
         raise AccountChoiceError(
-            choice.field, f"QuickBooks has no account with id {choice.account_id}"
+            f"QuickBooks has no account with id {choice.account_id}", field=choice.field
         )
     if account.Active is False:
-        raise AccountChoiceError(choice.field, f"the QuickBooks account {account.Name} is inactive")
+        message = f"the QuickBooks account {account.Name} is inactive"
+        raise AccountChoiceError(message, field=choice.field)
     if account.AccountType not in types:
         raise AccountChoiceError(
-            choice.field,
             f"the QuickBooks account {account.Name} is a {account.AccountType} account; "
             f"choose a {allowed} account",
+            field=choice.field,
         )

@@ -64,6 +64,9 @@ def _forget_company(connection: Connection) -> None:
     connection.sales_tax_mode = None
     connection.custom_txn_numbers = None
     connection.income_account_id = None
+    # Accounts of the released company: the next company starts from QBO's defaults.
+    connection.deposit_account_id = None
+    connection.fee_expense_account_id = None
     connection.set_import_state(None)
     connection.import_progress = {}
     connection.cdc_watermark = None
