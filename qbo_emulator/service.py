@@ -144,7 +144,7 @@ def _commit(
         record.voided = old.voided
     if handler.after is not None:
         handler.after(emu, company, data, old.data if old else None)
-    notify(emu, company, entity, data["Id"], "Create" if old is None else "Update")
+    notify(emu, company, entity, data["Id"], "Create" if old is None else "Update", at=now)
     return data
 
 
@@ -157,13 +157,21 @@ def bump(emu: Emulator, company: Company, entity: str, record: Record, operation
         "LastUpdatedTime": emu.clock.meta_time(now),
     }
     record.updated = now
-    notify(emu, company, entity, record.data["Id"], operation)
+    notify(emu, company, entity, record.data["Id"], operation, at=now)
 
 
-def notify(emu: Emulator, company: Company, entity: str, entity_id: str, operation: str) -> None:
+def notify(
+    emu: Emulator,
+    company: Company,
+    entity: str,
+    entity_id: str,
+    operation: str,
+    at: float | None = None,
+) -> None:
     # Intuit only notifies apps about companies connected to them (and not disconnected).
     if emu.tokens.connected(company.realm_id):
-        emu.webhooks.notify(emu.webhooks.new_event(company.realm_id, entity, entity_id, operation))
+        event = emu.webhooks.new_event(company.realm_id, entity, entity_id, operation, at=at)
+        emu.webhooks.notify(event)
 
 
 def delete(emu: Emulator, company: Company, entity: str, body: JSON) -> JSON:

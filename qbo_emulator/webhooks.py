@@ -232,6 +232,12 @@ class WebhookDispatcher:
         entity_id: str,
         operation: str,
         data: dict[str, Any] | None = None,
+        at: float | None = None,
     ) -> Event:
+        """`at`: the change's own time, the one its MetaData.LastUpdatedTime shows (legacy
+        `lastUpdated` and CloudEvents `time` name when the entity changed: qbo-api.md §7.3/§7.4,
+        "time = legacy lastUpdated"; that it equals MetaData.LastUpdatedTime to the second is
+        UNKNOWN, see qbo_emulator/README.md)."""
         event_id = f"{uuid.uuid4()}-{entity}-{entity_id}"
-        return Event(realm_id, entity, entity_id, operation, self.clock.now(), event_id, data)
+        when = self.clock.now() if at is None else at
+        return Event(realm_id, entity, entity_id, operation, when, event_id, data)

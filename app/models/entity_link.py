@@ -65,6 +65,10 @@ class EntityLink(TimestampMixin, Base):
     sync_token: Mapped[str | None] = mapped_column(sa.String(32))
     # Hash of the fields we last wrote or read, so our own echoes are recognised.
     content_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    # MetaData.LastUpdatedTime QBO answered our last write with, while that write's webhook is
+    # still expected: the webhook naming this time is our echo and is not read back (cleared
+    # once recognised, or when the object is read). See app/sync/own_echoes.py.
+    echo_updated_at: Mapped[datetime | None]
     # Flow-specific progress (e.g. the invoice snapshot last applied, the amount paid so far):
     # a `LinkState` as JSON, read through `link_state`.
     state: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")

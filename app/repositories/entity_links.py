@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, text, update
@@ -87,12 +88,18 @@ async def upsert(
     sync_token: str | None,
     content_hash: str | None = None,
     state: LinkState | None = None,
+    echo_updated_at: datetime | None = None,
 ) -> EntityLink:
-    """Create or update the link of a CRM object; the QBO id of an existing link may change."""
+    """Create or update the link of a CRM object; the QBO id of an existing link may change.
+
+    `echo_updated_at`: the LastUpdatedTime QBO answered this write with, when the write's
+    webhook may be recognised as our echo (None: any webhook of the object is read).
+    """
     values: dict[str, Any] = {
         "qbo_id": qbo_id,
         "sync_token": sync_token,
         "content_hash": content_hash,
+        "echo_updated_at": echo_updated_at,
     }
     if state is not None:
         values["state"] = state.stored()
@@ -119,6 +126,7 @@ async def record_own_write(
     origin: LinkOrigin,
     sync_token: str | None,
     content_hash: str | None,
+    echo_updated_at: datetime | None = None,
 ) -> str | None:
     """Link a QBO object this service just wrote to its CRM object.
 
@@ -144,5 +152,6 @@ async def record_own_write(
         origin=origin,
         sync_token=sync_token,
         content_hash=content_hash,
+        echo_updated_at=echo_updated_at,
     )
     return None

@@ -46,7 +46,10 @@ async def record_seen(
     sync_token: str | None,
     state: LinkState,
 ) -> None:
-    """Remember the SyncToken last seen and merge `state` into the link, creating it if absent."""
+    """Remember the SyncToken last seen and merge `state` into the link, creating it if absent.
+
+    The object was just read, so no webhook of it is taken for our echo any more.
+    """
     statement = insert(EntityLink).values(
         connection_id=connection_id,
         kind=kind,
@@ -62,6 +65,7 @@ async def record_seen(
             set_={
                 "sync_token": statement.excluded.sync_token,
                 "state": EntityLink.state.op("||")(statement.excluded.state),
+                "echo_updated_at": None,
                 "updated_at": func.now(),
             },
         )
@@ -86,7 +90,37 @@ async def move_to_survivor(
     await session.execute(
         update(EntityLink)
         .where(EntityLink.id == moved.id)
-        .values(qbo_id=to_qbo_id, sync_token=None, updated_at=func.now())
+        .values(qbo_id=to_qbo_id, sync_token=None, echo_updated_at=None, updated_at=func.now())
         .execution_options(synchronize_session=False)
     )
     return f"moved the link of CRM {moved.crm_id}"
+
+
+async def expected_echoes(
+    session: AsyncSession, connection_id: uuid.UUID, kind: str, qbo_ids: Sequence[str]
+) -> dict[str, EntityLink]:
+    """The links among `qbo_ids` whose write's webhook is still expected."""
+    if not qbo_ids:
+        return {}
+    result = await session.execute(
+        select(EntityLink)
+        .where(
+            EntityLink.connection_id == connection_id,
+            EntityLink.kind == kind,
+            EntityLink.qbo_id.in_(list(qbo_ids)),
+            EntityLink.echo_updated_at.is_not(None),
+        )
+        .execution_options(populate_existing=True)
+    )
+    return {link.qbo_id: link for link in result.scalars() if link.qbo_id is not None}
+
+
+async def echo_received(session: AsyncSession, link_ids: Sequence[int]) -> None:
+    """The echo of these links' last write has come: a later webhook of them is read."""
+    if link_ids:
+        await session.execute(
+            update(EntityLink)
+            .where(EntityLink.id.in_(list(link_ids)))
+            .values(echo_updated_at=None)
+            .execution_options(synchronize_session=False)
+        )

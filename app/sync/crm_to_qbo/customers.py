@@ -32,6 +32,7 @@ from app.sync.mapping.customer import (
     map_contact,
 )
 from app.sync.mapping.customer_text import DELETED_SUFFIX, same_name, without_deleted_suffix
+from app.sync.own_echoes import write_stamp
 
 log = get_logger(__name__)
 
@@ -239,6 +240,7 @@ async def _link(
             origin=origin,
             sync_token=customer.SyncToken,
             content_hash=digest,
+            echo_updated_at=write_stamp(customer),
         )
     if holder is not None:
         # Two CRM contacts share this QBO customer (same email): the first keeps the link, this

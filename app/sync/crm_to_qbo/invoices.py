@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -24,6 +25,8 @@ from app.sync.crm_to_qbo.lookups import Intent, Lookup, create_once
 from app.sync.flow import FlowContext, marker
 from app.sync.mapping.customer_text import email_addresses
 from app.sync.mapping.documents import MappedDocument, totals_match
+from app.sync.own_echoes import write_stamp
+from app.sync.qbo_to_crm.review_requests import fully_paid
 from app.sync.results import SyncResult, failed, skipped, synced
 
 KIND = "invoice"
@@ -128,13 +131,15 @@ async def sync_invoice(ctx: FlowContext, event: InvoiceEvent, cache: TaxCodeCach
     assert invoice_id is not None
     ctx.qbo_ids["invoice"] = invoice_id
     ctx.notes.extend(mapped.notes)
-    state = link.link_state if link is not None else LinkState()
-    state = await record_amount_paid(ctx, data, invoice_id, customer_id, state)
+    before = link.link_state if link is not None else LinkState()
+    state = await record_amount_paid(ctx, data, invoice_id, customer_id, before)
     if data.status is InvoiceStatus.VOIDED:
         await void_payments(ctx, state)
         await _void(ctx, invoice_id, data.id)
         state = state.model_copy(update={"voided": True})
     state = state.model_copy(update={"updated_at": data.updated_at})
+    # A payment or void changed the invoice again after our write: its webhook is read.
+    changed_after = state.payments != before.payments or bool(state.voided)
     await entity_links.upsert(
         ctx.session,
         connection_id=ctx.connection.id,
@@ -147,6 +152,7 @@ async def sync_invoice(ctx: FlowContext, event: InvoiceEvent, cache: TaxCodeCach
         else (link.sync_token if link else None),
         content_hash=digest,
         state=state,
+        echo_updated_at=None if changed_after else _echo(written, link),
     )
     if (
         written is not None
@@ -162,6 +168,15 @@ async def sync_invoice(ctx: FlowContext, event: InvoiceEvent, cache: TaxCodeCach
             qbo_id=invoice_id,
         )
     return synced(KIND, data.id, invoice_id)
+
+
+def _echo(written: Invoice | None, link: EntityLink | None) -> datetime | None:
+    """What marks this write's webhook as our echo (app/sync/own_echoes.py), or None."""
+    if written is None:
+        # Nothing written now: an earlier write's echo may still be on its way.
+        return link.echo_updated_at if link is not None else None
+    # A paid invoice's webhook feeds the review rule (Q2): read it, never skip it.
+    return None if fully_paid(written) else write_stamp(written)
 
 
 async def _create(ctx: FlowContext, data: InvoiceData, fields: Invoice) -> Invoice | SyncResult:

@@ -2,8 +2,9 @@
 
 Changes reach here from the `qbo.changes.batch` job of their realm and entity
 (app/sync/qbo_batches.py takes a turn through them). Each change locks its row, claims the realm's
-other pending changes of the same entity (SKIP LOCKED), reads them all with one query
-(`Id IN (...)`) and applies them oldest first, marking each. A change a sibling already finished
+other pending changes of the same entity (SKIP LOCKED), settles the echoes of our own writes
+without a read (app/sync/own_echoes.py), reads the rest with one query (`Id IN (...)`) and
+applies them oldest first, marking each. A change a sibling already finished
 is a no-op. Handlers always reconcile to the object as QBO has it now, so duplicate and reordered
 notifications change nothing.
 
@@ -27,6 +28,7 @@ from app.models.states import ConnectionStatus, InboundState
 from app.repositories import connections, qbo_change_batches, qbo_changes
 from app.services.container import Outcome, Services
 from app.sync.flow import FlowContext, flow_context
+from app.sync.own_echoes import take_echoes
 from app.sync.qbo_to_crm import customers as qbo_customers
 from app.sync.qbo_to_crm.invoices import process_invoices, process_payments
 
@@ -88,7 +90,11 @@ async def handle_change(session: AsyncSession, services: Services, change: QboCh
     )
     batch = sorted([row, *siblings], key=_order)
     ctx = flow_context(session, services, connection)
-    results = await FLOWS[row.entity](ctx, batch)
+    # Webhooks of our own writes are settled from the link, without reading QBO.
+    results = await take_echoes(ctx, batch)
+    rest = [change for change in batch if change.id not in results]
+    if rest:
+        results.update(await FLOWS[row.entity](ctx, rest))
     for sibling in siblings:
         await qbo_changes.mark(
             session, sibling.id, InboundState.DONE, results.get(sibling.id, "processed in a batch")
