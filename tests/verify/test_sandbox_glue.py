@@ -39,8 +39,12 @@ async def test_checks_run_on_the_connected_company(
         ("unknown property", "pass"),
         ("inactive names", "pass"),
     ]
-    # The one object made (the unknown property was refused) is the customer made inactive.
-    assert [e["action"] for e in report.cleanup] == ["already inactive"]
+    # What was made (the unknown property was refused): the customer, reactivated by the check,
+    # and the item whose name the second item could not take, both made inactive.
+    assert [(e["entity"], e["action"]) for e in report.cleanup] == [
+        ("Customer", "made inactive"),
+        ("Item", "made inactive"),
+    ]
     async with httpx.AsyncClient() as http:
         url = f"{settings.qbo.api_base_url}/_emulator/companies/{connected_realm}/entities/customer"
         customers = (await http.get(url)).json()["Customer"]
