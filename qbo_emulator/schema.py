@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import re
+from decimal import Decimal
 from typing import Any
 
 from qbo_emulator import faults
@@ -142,9 +143,9 @@ def _object(
                 raise PropertyError(where, "a list is expected")
             for index, element in enumerate(item):
                 if element is not None:
-                    _value(kind, ref, element, f"{where}[{index}]", key, too_long)
+                    item[index] = _value(kind, ref, element, f"{where}[{index}]", key, too_long)
         else:
-            _value(kind, ref, item, where, key, too_long)
+            value[key] = _value(kind, ref, item, where, key, too_long)
         fault = _length_fault(type_name, key, item, parent_prop)
         if fault is not None:
             too_long.append(fault)
@@ -152,31 +153,46 @@ def _object(
 
 def _value(
     kind: str, ref: str, value: Any, path: str, prop: str, too_long: list[faults.QBOFault]
-) -> None:
+) -> Any:
+    """The value as the entity holds it once read: Jackson converts what it coerces, so a
+    numeric string is stored (and read back) as a number and "true" as a boolean."""
     if kind == "object":
         if not isinstance(value, dict):
             raise PropertyError(path, f"an object ({ref}) is expected")
         _object(ref, value, path, prop, too_long)
-        return
+        return value
     if isinstance(value, (dict, list)):
         raise PropertyError(path, f"a {kind} is expected")
     if value == "":
         # Jackson reads "" as null for a scalar. python-quickbooks, used against real QBO,
         # sends "" for every unset field (e.g. Invoice.TotalAmt, DueDate: quickbooks/objects).
-        return
+        return value
     if kind == "boolean":
-        # A number passes too (Jackson's scalar coercion; UNKNOWN, verify-qbo "wrong type").
-        if not isinstance(value, (bool, int, float)) and str(value).lower() not in (
-            "true",
-            "false",
-        ):
-            raise PropertyError(path, "a boolean is expected")
-    elif kind in ("decimal", "integer"):
-        pattern = NUMBER if kind == "decimal" else INTEGER
-        if isinstance(value, bool) or not (
-            isinstance(value, (int, float)) or pattern.match(str(value))
-        ):
-            raise PropertyError(path, f"a {kind} is expected")
+        return _boolean(value, path)
+    if kind in ("decimal", "integer"):
+        return _number(kind, value, path)
+    return value
+
+
+def _boolean(value: Any, path: str) -> bool:
+    # A number passes too (Jackson's scalar coercion: 0 is false; UNKNOWN, verify-qbo "wrong type").
+    if isinstance(value, (bool, int, float, Decimal)):
+        return bool(value)
+    text = str(value).lower()
+    if text not in ("true", "false"):
+        raise PropertyError(path, "a boolean is expected")
+    return text == "true"
+
+
+def _number(kind: str, value: Any, path: str) -> Any:
+    pattern = NUMBER if kind == "decimal" else INTEGER
+    if isinstance(value, bool) or not (
+        isinstance(value, (int, float, Decimal)) or pattern.match(str(value))
+    ):
+        raise PropertyError(path, f"a {kind} is expected")
+    if not isinstance(value, str):
+        return value
+    return Decimal(value.strip()) if kind == "decimal" else int(value.strip())
 
 
 def _length_fault(type_name: str, key: str, value: Any, parent_prop: str) -> faults.QBOFault | None:
