@@ -1,6 +1,6 @@
 """QBO requests per synced object, and CRM events synced per second, against the emulator.
 
-Run: uv run python bench/qbo_calls.py [--invoices 100] [--throughput 200]
+Run: uv run python bench/qbo_calls.py [--invoices 100] [--throughput 200] [--webhooks both]
 
 Everything runs on this machine: a PostgreSQL (DATABASE_URL when set, else an embedded one in a
 temporary directory), the QBO emulator (0 ms latency, caps lifted: see below) and the service
@@ -12,9 +12,18 @@ the emulator (its flags) and in the service (QBO_REQUESTS_PER_*), and in the bar
 baseline: this bench measures requests per object and our overhead per event, not Intuit's
 throttle; bench/realm_throughput.py measures the service under the real caps.
 
-Reported:
+Webhooks: every real deployment has QBO webhooks on, and each object we write announces itself
+through one. The bench runs twice (`--webhooks both`, the default): once with the emulator
+sending no webhooks, once with its webhooks delivered to the service's /v1/qbo/webhooks (signed
+with the verifier token the service has). With webhooks on, a measure ends when every webhook
+was delivered and every change of a synced entity is processed, so the reads they cost (none
+for the echoes of our own writes: app/sync/own_echoes.py) are counted.
+
+Reported (per mode, `webhooks_off` and `webhooks_on`):
 - requests for a first-time customer's invoice (customer + items + invoice);
-- requests per invoice in steady state (known customer and items; target <= 1.05, floor 1);
+- requests per invoice in steady state (known customer and items; target <= 1.05, floor 1),
+  sent all at once and sent one at a time (each waits for the last: a webhook then announces
+  one object, so a read of it is not shared with others in one query);
 - requests per sales receipt and per invoice payment in steady state;
 - events synced per second over several locations (one realm each, so QBO's 500 requests a
   minute per realm is not what is measured), as a ratio to the emulator's own rate for the same
@@ -55,6 +64,7 @@ from app.config import CrmSettings, QboSettings, Settings  # noqa: E402
 from app.db import migrate  # noqa: E402
 from app.db.provision import Database  # noqa: E402
 from app.integrations.crm.signatures import sign  # noqa: E402
+from app.integrations.quickbooks.change_entities import SYNCED_ENTITIES  # noqa: E402
 from app.logging import configure_logging  # noqa: E402
 from app.main import create_app  # noqa: E402
 from bench.harness import free_port  # noqa: E402
@@ -63,6 +73,7 @@ from bench.harness import postgres_server as database  # noqa: E402
 RESULTS = ROOT / "bench" / "results"
 SECRET = "bench-signing-secret"  # noqa: S105 - a throwaway local value
 API_KEY = "bench-api-key"
+VERIFIER = "emulator-verifier-token"  # the emulator's well-known default
 RETURN_URL = "http://127.0.0.1:9/done"
 
 
@@ -93,9 +104,11 @@ UNCAPPED_EMULATOR = (
 
 
 @contextmanager
-def emulator_process(port: int) -> Iterator[str]:
+def emulator_process(port: int, webhook_url: str | None = None) -> Iterator[str]:
     command = [sys.executable, "-m", "qbo_emulator", "--port", str(port), "--auto-consent"]
     command += [*UNCAPPED_EMULATOR]
+    if webhook_url:
+        command += ["--webhook-url", webhook_url, "--verifier-token", VERIFIER]
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [*command, "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -133,7 +146,7 @@ def settings_for(url: str, emulator: str, port: int, data_dir: Path) -> Settings
         qbo=QboSettings(
             client_id="emulator-client-id",
             client_secret=SecretStr("emulator-client-secret"),
-            webhook_verifier_token=SecretStr("emulator-verifier-token"),
+            webhook_verifier_token=SecretStr(VERIFIER),
             redirect_uri=f"http://127.0.0.1:{port}/v1/oauth/callback",
             api_base_url=emulator,
             oauth_base_url=emulator,
@@ -204,10 +217,11 @@ def receipt(n: int, who: int) -> dict[str, Any]:
 
 
 class Bench:
-    def __init__(self, service: str, emulator: str, url: str) -> None:
+    def __init__(self, service: str, emulator: str, url: str, webhooks: bool) -> None:
         self.service = service
         self.emulator = emulator
         self.url = url
+        self.webhooks = webhooks
         self.http = httpx.AsyncClient(timeout=30)
         self.realm = ""
 
@@ -256,9 +270,28 @@ class Bench:
             if failed is not None and failed[0]:
                 raise RuntimeError("a sync failed; see the sync log")
             if done is not None and done[0] >= expected:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise TimeoutError("events not processed in 10 minutes")
+        if self.webhooks:
+            await self.settle_webhooks()
+
+    async def settle_webhooks(self) -> None:
+        """Every webhook delivered (the emulator's flush answers then) and its changes done."""
+        await self.http.post(f"{self.emulator}/_emulator/webhooks/flush", timeout=120)
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            with psycopg.connect(self.url.replace("+psycopg", "")) as conn:
+                row = conn.execute(
+                    "SELECT count(*) FROM qbo_changes WHERE state IN ('pending','processing') "
+                    "AND entity = ANY(%s)",
+                    (list(SYNCED_ENTITIES),),
+                ).fetchone()
+            if row is not None and row[0] == 0:
                 return
             await asyncio.sleep(0.05)
-        raise TimeoutError("events not processed in 10 minutes")
+        raise TimeoutError("QBO changes not processed in 10 minutes")
 
     async def requests(self) -> int:
         log = (
@@ -309,13 +342,14 @@ class Bench:
         return create
 
 
-async def run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
+async def run(args: argparse.Namespace, url: str, tmp: Path, webhooks: bool) -> dict[str, Any]:
     emu_port, svc_port = free_port(), free_port()
     settings = settings_for(url, f"http://127.0.0.1:{emu_port}", svc_port, tmp)
     settings.worker.poll_interval_s = 0.1
     service_app = create_app(settings, run_worker=True, database=Database(url))
-    with emulator_process(emu_port) as emulator, serve(service_app, svc_port) as service:
-        bench = Bench(service, emulator, url)
+    hook = f"http://127.0.0.1:{svc_port}/v1/qbo/webhooks" if webhooks else None
+    with emulator_process(emu_port, hook) as emulator, serve(service_app, svc_port) as service:
+        bench = Bench(service, emulator, url, webhooks)
         await bench.connect()
         first, _ = await bench.measure([invoice(0, 0)], 0)
         n = args.invoices
@@ -324,26 +358,34 @@ async def run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
         paid, _ = await bench.measure(
             [invoice(i, 0, "10.00", "partially_paid") for i in range(1, n + 1)], 1 + 2 * n
         )
+        # One at a time, as a CRM sends them at an ordinary pace: no batch shares a read.
+        done, k = 1 + 3 * n, args.one_by_one
+        alone = 0
+        for i in range(k):
+            requests, _ = await bench.measure([invoice(30_000 + i, 0)], done + i)
+            alone += requests
+        done += k
         t = args.throughput
         locations = [f"loc_t{k}" for k in range(args.locations)]
         realms = [await bench.connect(location) for location in locations]
         # Warm each location up (its customer and item), then measure steady-state syncing.
         warm = [invoice(20_000 + k, 1, location=loc) for k, loc in enumerate(locations)]
-        await bench.measure(warm, 1 + 3 * n)
+        await bench.measure(warm, done)
         spread = [invoice(10_000 + i, 1, location=locations[i % len(locations)]) for i in range(t)]
-        _, elapsed = await bench.measure(spread, 1 + 3 * n + len(locations))
+        _, elapsed = await bench.measure(spread, done + len(locations))
         ours = t / elapsed
         baseline = await bench.baseline_creates(t, realms)
         await bench.http.aclose()
     return {
         "first_time_customer_invoice_requests": first,
         "steady_invoice_requests_per_object": steady / n,
+        "one_by_one_invoice_requests_per_object": alone / k,
         "steady_sales_receipt_requests_per_object": receipts / n,
         "invoice_payment_requests_per_object": paid / n,
         "events_per_s": round(ours, 1),
         "baseline_bare_invoice_creates_per_s": round(baseline, 1),
         "ratio_to_baseline": round(ours / baseline, 3),
-        "sizes": {"steady": n, "throughput": t, "locations": args.locations},
+        "sizes": {"steady": n, "one_by_one": k, "throughput": t, "locations": args.locations},
     }
 
 
@@ -354,6 +396,13 @@ def main() -> None:
     parser.add_argument("--invoices", type=int, default=100)
     parser.add_argument("--throughput", type=int, default=200)
     parser.add_argument("--locations", type=int, default=5)
+    parser.add_argument("--one-by-one", type=int, default=20, help="invoices sent one at a time")
+    parser.add_argument(
+        "--webhooks",
+        choices=["off", "on", "both"],
+        default="both",
+        help="QBO webhooks delivered to the service (on), not sent (off), or a run of each",
+    )
     args = parser.parse_args()
     configure_logging("WARNING")
     machine = {
@@ -361,21 +410,26 @@ def main() -> None:
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
+    modes = {"off": [False], "on": [True], "both": [False, True]}[args.webhooks]
+    results: dict[str, dict[str, Any]] = {}
     with database() as url, tempfile.TemporaryDirectory() as tmp:
-        reset(url)
         with psycopg.connect(url.replace("+psycopg", "")) as conn:
             row = conn.execute("SHOW server_version").fetchone()
         machine["postgres"] = row[0] if row else "?"
-        result = asyncio.run(run(args, url, Path(tmp)))
-    report = {"machine": machine, **result, "at": datetime.now(UTC).isoformat()}
+        for webhooks in modes:
+            reset(url)
+            name = "webhooks_on" if webhooks else "webhooks_off"
+            results[name] = asyncio.run(run(args, url, Path(tmp), webhooks))
+    report = {"machine": machine, **results, "at": datetime.now(UTC).isoformat()}
     print(json.dumps(report, indent=2))
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"qbo_calls-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     out.write_text(json.dumps(report, indent=2))
-    print("| measure | value |\n|---|---|")
-    for key, value in result.items():
+    names = list(results)
+    print("| measure | " + " | ".join(names) + " |\n|---|" + "---|" * len(names))
+    for key in results[names[0]]:
         if key != "sizes":
-            print(f"| {key} | {value} |")
+            print(f"| {key} | " + " | ".join(str(results[n][key]) for n in names) + " |")
     print(f"wrote {out.relative_to(ROOT)}")
 
 
