@@ -56,6 +56,6 @@ async def test_health_check_on_the_card(
 
     checking = next(a for a in await Qbo(emulator, realm).all("Account") if a["Name"] == "Checking")
     await section.get_by_label("Where payments land").select_option(checking["Id"])
-    await section.get_by_role("button", name="Save the deposit account").click()
+    await section.get_by_role("button", name="Use this account").click()
     await expect(page.get_by_role("status")).to_contain_text("deposited to the chosen account")
     assert (await describe(base))["deposit_account_id"] == checking["Id"]
