@@ -18,6 +18,7 @@ from app.api.routes import (
     callbacks,
     card,
     card_doctor,
+    card_reconciliation,
     connections,
     crm_events,
     doctor,
@@ -27,6 +28,7 @@ from app.api.routes import (
     metrics,
     oauth,
     qbo_webhooks,
+    reconciliation,
     sync_log,
 )
 from app.config import Settings, signing_secrets
@@ -105,6 +107,8 @@ def create_app(
     app.include_router(callbacks.router)
     app.include_router(doctor.router)
     app.include_router(card_doctor.router)
+    app.include_router(reconciliation.router)
+    app.include_router(card_reconciliation.router)
     app.include_router(highlevel.router)
     app.include_router(highlevel_oauth.router)
     install_openapi(app)

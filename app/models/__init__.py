@@ -11,6 +11,7 @@ from app.models.highlevel_location import HighLevelLocation
 from app.models.oauth_state import OAuthState
 from app.models.qbo_change import QboChange
 from app.models.qbo_request import QboRequestSlot
+from app.models.reconciliation import ReconciliationRun, ResyncRequest
 from app.models.review_request import ReviewRequest
 from app.models.sync_log import SyncLogEntry
 from app.models.write_intent import WriteIntent
@@ -27,6 +28,8 @@ __all__ = [
     "OAuthState",
     "QboChange",
     "QboRequestSlot",
+    "ReconciliationRun",
+    "ResyncRequest",
     "ReviewRequest",
     "SyncLogEntry",
     "WriteIntent",

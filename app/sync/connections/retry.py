@@ -87,10 +87,12 @@ async def _newest_event(session: AsyncSession, location_id: str, entry: SyncLogE
     return newest
 
 
-async def _queue(
-    session: AsyncSession, job_app: App, location_id: str, entry: SyncLogEntry, event: CrmEvent
-) -> RetryQueued:
-    await crm_events.reopen(session, event.id, f"retry of sync-log entry {entry.id} requested")
+async def requeue(
+    session: AsyncSession, job_app: App, location_id: str, event: CrmEvent, reason: str
+) -> None:
+    """Run a stored event again through the normal path (its object's lock, the exactly-once
+    creates): the retry of a failed entry, and the reconciliation report's Re-sync."""
+    await crm_events.reopen(session, event.id, reason)
     await defer_crm_event(
         session,
         job_app,
@@ -98,5 +100,13 @@ async def _queue(
         object_kind=event.object_kind,
         object_id=event.object_id,
         row_id=event.id,
+    )
+
+
+async def _queue(
+    session: AsyncSession, job_app: App, location_id: str, entry: SyncLogEntry, event: CrmEvent
+) -> RetryQueued:
+    await requeue(
+        session, job_app, location_id, event, f"retry of sync-log entry {entry.id} requested"
     )
     return RetryQueued(entry_id=entry.id, event_id=event.event_id, event_row_id=event.id)

@@ -28,7 +28,7 @@ from app.integrations.quickbooks.errors import QboError, action_for
 from app.logging import get_logger
 from app.models import CrmEvent as CrmEventRow
 from app.models.states import ConnectionStatus, InboundState, SyncState
-from app.repositories import connections
+from app.repositories import connections, reconciliation
 from app.repositories import sync_log as sync_log_repo
 from app.services.container import Outcome, Services
 from app.services.tax_codes import TaxCodeCache
@@ -167,7 +167,10 @@ async def handle_crm_event(
         result = failed(*ctx.document, str(exc), None)
     else:
         ctx.document = subject(event)
-        ctx.generation = await sync_log_repo.failed_count(session, connection.id, *ctx.document)
+        # Failed runs and Re-syncs from the reconciliation report each start a new generation.
+        ctx.generation = await sync_log_repo.failed_count(
+            session, connection.id, *ctx.document
+        ) + await reconciliation.resync_count(session, connection.id, *ctx.document)
         result = await _guarded_flow(ctx, event, services.tax_codes, final_attempt=final_attempt)
     await sync_log.record(ctx, result, crm_event_id=row.id, event_id=row.event_id)
     return Outcome(_STATE[result.state], sync_log.outcome_reason(result))
