@@ -67,7 +67,7 @@ async def test_review_automation_toggle_is_saved(
     # Keyboard only: focus the box, tick it with Space, move on and press Save with Enter.
     await toggle.focus()
     await page.keyboard.press("Space")
-    await page.get_by_role("button", name="Save").focus()
+    await page.get_by_role("button", name="Save review automation").focus()
     await shot(page, "3-toggle-focused")
     await page.keyboard.press("Enter")
     await expect(page.get_by_role("status")).to_have_text("Review automation is on.")
@@ -77,7 +77,7 @@ async def test_review_automation_toggle_is_saved(
     assert (await describe(base))["review_automation"] is True
 
     await page.get_by_label("Review automation").uncheck()
-    await page.get_by_role("button", name="Save").click()
+    await page.get_by_role("button", name="Save review automation").click()
     await expect(page.get_by_role("status")).to_have_text("Review automation is off.")
     assert (await describe(base))["review_automation"] is False
 
