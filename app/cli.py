@@ -34,7 +34,7 @@ def _exit_on_sigterm() -> None:
 
 def _settings() -> Settings:
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     generated = prepare_settings(settings)
     if generated:
         log.info(

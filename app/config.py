@@ -12,7 +12,7 @@ import os
 import secrets
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -207,6 +207,10 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8000", validation_alias="PUBLIC_BASE_URL"
     )
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
+    # auto: coloured lines for a person on a terminal, JSON lines otherwise (app/logging.py).
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto", validation_alias="LOG_FORMAT"
+    )
     host: str = Field(default="127.0.0.1", validation_alias="QBS_HOST")
     port: int = Field(default=8000, validation_alias="QBS_PORT")
     auto_migrate: bool = Field(default=True, validation_alias="QBS_AUTO_MIGRATE")

@@ -1,4 +1,10 @@
-"""JSON logs with dotted event names, a request id, and no secrets."""
+"""Logs with dotted event names, a request id, and no secrets: JSON lines, or on a terminal
+coloured lines a person reads (structlog's ConsoleRenderer).
+
+`LOG_FORMAT` (app/config.py): `auto` (the default) writes for a person when stderr is a
+terminal and JSON otherwise (a pipe, a file, a container's log collector); `json` and `console`
+force one.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import logging
 import re
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -26,8 +32,32 @@ def _redact(
     return event_dict
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """Route stdlib and structlog output through one JSON renderer on stderr."""
+def _is_terminal(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty()) if callable(isatty) else False
+
+
+def renderer_for(log_format: str, stream: TextIO) -> Any:
+    """JSON unless a person reads `stream` (a terminal) or `console` is asked for."""
+    terminal = _is_terminal(stream)
+    if log_format == "json" or (log_format != "console" and not terminal):
+        return structlog.processors.JSONRenderer()
+    # Colours only on a terminal: escape codes in a file are noise.
+    return structlog.dev.ConsoleRenderer(colors=terminal)
+
+
+def configure_logging(
+    level: str = "INFO", log_format: str = "auto", stream: TextIO | None = None
+) -> None:
+    """Route stdlib and structlog output through one renderer on stderr (or `stream`)."""
+    out = sys.stderr if stream is None else stream
+    renderer = renderer_for(log_format, out)
+    # The console renderer prints tracebacks itself; JSON needs them as a string field.
+    exception_step: list[Any] = (
+        [structlog.processors.format_exc_info]
+        if isinstance(renderer, structlog.processors.JSONRenderer)
+        else []
+    )
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         numeric = logging.INFO
@@ -53,11 +83,11 @@ def configure_logging(level: str = "INFO") -> None:
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
+            *exception_step,
+            renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(out)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

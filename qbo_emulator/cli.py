@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+from typing import Any, TextIO
 
 import structlog
 import uvicorn
@@ -40,6 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--throttle-format", choices=["json", "xml"], default="json")
     p.add_argument("--seed", type=int, help="random seed for realm ids, seeding and drop rate")
     p.add_argument("--log-level", default="info")
+    p.add_argument(
+        "--log-format",
+        choices=["auto", "json", "console"],
+        default=os.environ.get("LOG_FORMAT", "auto"),
+        help="auto: coloured lines on a terminal, JSON otherwise (default: $LOG_FORMAT or auto)",
+    )
     return p
 
 
@@ -73,16 +81,26 @@ def _not_injected_drop(record: logging.LogRecord) -> bool:
     return not (record.exc_info and isinstance(record.exc_info[1], DroppedConnection))
 
 
-def _configure_logging(level: str) -> None:
+def _renderer(log_format: str, stream: TextIO) -> Any:
+    """JSON unless a person reads `stream` (a terminal) or `console` is asked for (LOG_FORMAT,
+    as the service reads it)."""
+    terminal = stream.isatty()
+    if log_format == "json" or (log_format != "console" and not terminal):
+        return structlog.processors.JSONRenderer()
+    return structlog.dev.ConsoleRenderer(colors=terminal)
+
+
+def _configure_logging(level: str, log_format: str = "auto", stream: TextIO | None = None) -> None:
+    out = sys.stderr if stream is None else stream
     logging.getLogger("uvicorn.error").addFilter(_not_injected_drop)
-    logging.basicConfig(stream=sys.stderr, level=level.upper(), format="%(message)s")
+    logging.basicConfig(stream=out, level=level.upper(), format="%(message)s")
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso"),
-            structlog.processors.JSONRenderer(),
+            _renderer(log_format, out),
         ],
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=out),
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
     )
 
@@ -90,7 +108,7 @@ def _configure_logging(level: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     config = config_from_args(args)
-    _configure_logging(args.log_level)
+    _configure_logging(args.log_level, args.log_format)
     structlog.get_logger("qbo_emulator").info(
         "qbo_emulator.started",
         base_url=config.base_url,
