@@ -3,7 +3,7 @@
 # Release step: docker run --rm --env-file .env qbo-sync qbo-sync migrate
 # Run:   docker run --env-file .env -p 8000:8000 qbo-sync
 
-FROM python:3.11-slim AS build
+FROM python:3.13-slim AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
@@ -17,7 +17,7 @@ COPY qbo_emulator ./qbo_emulator
 COPY highlevel_emulator ./highlevel_emulator
 RUN pip install --no-deps .
 
-FROM python:3.11-slim AS runtime
+FROM python:3.13-slim AS runtime
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
