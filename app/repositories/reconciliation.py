@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select, update
+from sqlalchemy import ColumnElement, func, select, text, update
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import CrmEvent, EntityLink, ReconciliationRun, ResyncRequest, SyncLogEntry
@@ -35,44 +36,63 @@ def _doc_id() -> ColumnElement[str]:
     return doc_id
 
 
-def _group() -> ColumnElement[str]:
-    # All invoice.* snapshots are one document; a payment and a refund are their own.
-    return case((CrmEvent.type.in_(INVOICE_TYPES), "invoice"), else_=CrmEvent.type)
-
-
-def _doc_date() -> ColumnElement[str]:
-    """The document's date as the flows give it to QBO (TxnDate): the invoice's issue date, the
-    calendar day of the payment's or refund's own timestamp (its first ten characters)."""
-    data = CrmEvent.payload["data"]
-    return case(
-        (CrmEvent.type == PAYMENT_TYPE, func.left(data["paid_at"].astext, 10)),
-        (CrmEvent.type == REFUND_TYPE, func.left(data["refunded_at"].astext, 10)),
-        else_=data["issue_date"].astext,
-    )
+# The newest snapshot of each document whose date (in that snapshot) is in the period. All
+# invoice.* snapshots are one document; the date is the one the flows give QBO (TxnDate): the
+# invoice's issue date, the calendar day of the payment's or refund's own timestamp (its first
+# ten characters). Plain SQL: DISTINCT ON must repeat its expressions in ORDER BY verbatim.
+_PERIOD_DOCUMENTS = text(
+    """
+    SELECT id FROM (
+        SELECT DISTINCT ON (doc_group, doc_id) id, doc_day
+        FROM (
+            SELECT id, occurred_at,
+                   CASE WHEN type = ANY(:invoice_types) THEN 'invoice' ELSE type END AS doc_group,
+                   payload->'data'->>'id' AS doc_id,
+                   CASE type
+                       WHEN :payment THEN left(payload->'data'->>'paid_at', 10)
+                       WHEN :refund THEN left(payload->'data'->>'refunded_at', 10)
+                       ELSE payload->'data'->>'issue_date'
+                   END AS doc_day
+            FROM crm_events
+            WHERE location_id = :location_id AND type = ANY(:snapshot_types)
+        ) AS snapshots
+        ORDER BY doc_group, doc_id, occurred_at DESC, id DESC
+    ) AS newest
+    WHERE doc_day BETWEEN :day_from AND :day_to
+    ORDER BY doc_day, id
+    """
+)
 
 
 async def period_documents(
     session: AsyncSession, location_id: str, period_from: date, period_to: date
 ) -> list[CrmEvent]:
-    """The newest snapshot of every CRM document whose date (in that snapshot) is in the period,
-    oldest date first."""
-    newest = (
-        select(CrmEvent.id)
-        .where(CrmEvent.location_id == location_id, CrmEvent.type.in_(SNAPSHOT_TYPES))
-        .distinct(_group(), _doc_id())
-        .order_by(_group(), _doc_id(), CrmEvent.occurred_at.desc(), CrmEvent.id.desc())
-        .subquery()
-    )
-    result = await session.execute(
-        select(CrmEvent)
-        .where(
-            CrmEvent.id.in_(select(newest.c.id)),
-            _doc_date() >= period_from.isoformat(),
-            _doc_date() <= period_to.isoformat(),
+    """The newest snapshot of every CRM document dated in the period, oldest date first."""
+    ids = (
+        (
+            await session.execute(
+                _PERIOD_DOCUMENTS,
+                {
+                    "invoice_types": list(INVOICE_TYPES),
+                    "snapshot_types": list(SNAPSHOT_TYPES),
+                    "payment": PAYMENT_TYPE,
+                    "refund": REFUND_TYPE,
+                    "location_id": location_id,
+                    "day_from": period_from.isoformat(),
+                    "day_to": period_to.isoformat(),
+                },
+            )
         )
-        .order_by(_doc_date(), CrmEvent.id)
+        .scalars()
+        .all()
     )
-    return list(result.scalars())
+    events: list[CrmEvent] = []
+    for start in range(0, len(ids), CHUNK):
+        chunk = list(ids[start : start + CHUNK])
+        result = await session.execute(select(CrmEvent).where(CrmEvent.id.in_(chunk)))
+        found = {event.id: event for event in result.scalars()}
+        events.extend(found[row_id] for row_id in chunk)
+    return events
 
 
 async def deleted_invoices(session: AsyncSession, location_id: str) -> set[str]:
@@ -116,7 +136,7 @@ async def newest_entries(
                 SyncLogEntry.kind == kind,
                 SyncLogEntry.crm_id.in_(list(crm_ids[start : start + CHUNK])),
             )
-            .distinct(SyncLogEntry.crm_id)
+            .ext(distinct_on(SyncLogEntry.crm_id))
             .order_by(SyncLogEntry.crm_id, SyncLogEntry.id.desc())
         )
         found.update({e.crm_id: e for e in result.scalars() if e.crm_id is not None})
