@@ -397,6 +397,9 @@ def _parser() -> argparse.ArgumentParser:
     from app.doctor_cli import add_parser as add_doctor_parser
 
     add_doctor_parser(commands, settings=_settings, database=_database)
+    from app.reconcile_cli import add_parser as add_reconcile_parser
+
+    add_reconcile_parser(commands, settings=_settings, database=_database)
     purge = commands.add_parser(
         "purge", help="delete finished records past their retention (QBS_RETENTION_*)"
     )
