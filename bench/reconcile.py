@@ -44,7 +44,8 @@ from app.logging import configure_logging  # noqa: E402
 from app.main import create_app  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("bench_import", ROOT / "bench" / "import.py")
-assert _spec is not None and _spec.loader is not None
+assert _spec is not None
+assert _spec.loader is not None
 bench_import = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench_import)
 
@@ -110,7 +111,7 @@ async def run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
             realm = await bench.company(100, args.invoices)
             await bench.connect(LOCATION)
             await bench.until(
-                f"SELECT import_state FROM connections WHERE location_id = '{LOCATION}'", "done"
+                "SELECT import_state FROM connections WHERE location_id = 'loc_import'", "done"
             )
             documents = make_crm_documents(url.replace("+psycopg", ""))
             before = (await bench.request_log(realm))["total"]
@@ -144,7 +145,7 @@ def main() -> None:
     with database() as url, tempfile.TemporaryDirectory() as tmp:
         reset(url)
         result = asyncio.run(run(args, url, Path(tmp)))
-    print(json.dumps(result, indent=2))  # noqa: T201 - the bench's output
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
