@@ -59,7 +59,7 @@ class PeriodError(AppError):
     http_status = 422
     public_code = "invalid_request"
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, message: str, *, field: str = "to") -> None:
         super().__init__(message)
         self.field = field
 
@@ -74,9 +74,9 @@ class NotConnectedError(AppError):
 
 def check_period(period_from: date, period_to: date) -> None:
     if period_to < period_from:
-        raise PeriodError("to", "`to` is before `from`")
+        raise PeriodError("`to` is before `from`", field="to")
     if (period_to - period_from) > timedelta(days=MAX_DAYS):
-        raise PeriodError("to", f"a report covers at most {MAX_DAYS} days; split the period")
+        raise PeriodError(f"a report covers at most {MAX_DAYS} days; split the period")
 
 
 @dataclass(slots=True)
