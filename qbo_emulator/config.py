@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from decimal import Decimal
 from typing import Any, Literal
 
 import httpx
@@ -62,5 +63,9 @@ class EmulatorConfig:
             if key in known:
                 if key == "webhook_retry_schedule_s":
                     value = tuple(float(v) for v in value)
+                elif isinstance(value, Decimal):
+                    # The control API parses JSON fractions as Decimal (jsonutil); asyncio's
+                    # timeouts add them to the loop's float clock, a TypeError from Python 3.12.
+                    value = float(value)
                 setattr(self, key, value)
         return unknown
