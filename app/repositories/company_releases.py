@@ -16,6 +16,7 @@ from app.models import (
     Connection,
     DoctorResult,
     EntityLink,
+    ReconciliationRun,
     ReviewRequest,
     WriteIntent,
 )
@@ -24,11 +25,13 @@ from app.models import (
 # foreign key to connections.id, so a new such table cannot be forgotten here).
 ARCHIVED_TABLES: tuple[Table, ...] = (EntityLink.__table__, ReviewRequest.__table__)  # type: ignore[assignment]
 # Kept in place: the location's history, worded for people, valid whatever company comes next.
-KEPT_TABLES = ("sync_log", "company_releases")
+# Re-sync requests count into a document's write generation (its requestid): kept, so a
+# generation never goes back and a company that returns cannot replay an old create's answer.
+KEPT_TABLES = ("sync_log", "company_releases", "reconciliation_resyncs")
 # Dropped at release: a write intent names an object (or a lookup) in the released company, and
 # read by its Id in the next company it could adopt an unrelated object with the same Id.
-# The doctor's last result describes (and lists the accounts of) the released company.
-DROPPED_TABLES = ("write_intents", "doctor_results")
+# The doctor's last result and the reconciliation reports describe the released company.
+DROPPED_TABLES = ("write_intents", "doctor_results", "reconciliation_runs")
 
 
 async def _rows_as_json(session: AsyncSession, table: Table, connection_id: uuid.UUID) -> list[Any]:
@@ -63,6 +66,9 @@ async def archive(session: AsyncSession, connection: Connection) -> CompanyRelea
     await session.execute(delete(ReviewRequest).where(ReviewRequest.connection_id == connection.id))
     await session.execute(delete(WriteIntent).where(WriteIntent.connection_id == connection.id))
     await session.execute(delete(DoctorResult).where(DoctorResult.connection_id == connection.id))
+    await session.execute(
+        delete(ReconciliationRun).where(ReconciliationRun.connection_id == connection.id)
+    )
     await session.flush()
     return release
 
