@@ -123,6 +123,11 @@ async def test_a_lost_customer_create_without_requestid_replay_makes_one_custome
 ) -> None:
     base, _ = live_service
     # No email: nothing but the second guard can recognise the customer made by the lost create.
+    # The item exists already, so the customer create is the first write (the one whose answer
+    # the fault loses).
+    await qbo.create(
+        "Item", {"Name": "Consultation", "Type": "Service", "IncomeAccountRef": {"value": "1"}}
+    )
     await _company(qbo, honor_requestid=False)
     await _fault(qbo, "drop_after_write")
     await post(base, invoice({**CONTACT, "email": None}))
