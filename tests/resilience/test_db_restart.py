@@ -317,6 +317,10 @@ WORKER_ENV = {
     "QBS_WORKER_RETRY_BASE_S": "0.2",
     "QBS_WORKER_RETRY_CAP_S": "2",
     "QBS_WORKER_RECONNECT_BACKOFF_CAP_S": "1",
+    # A restart can fall between a QBO create and the transaction storing its answer; the write
+    # intent then waits this long before its lookup (production: longer than QBO's own request
+    # timeout), which must fit in SYNC_DEADLINE_S here.
+    "QBO_WRITE_SETTLE_S": "2",
 }
 RESTARTS = 2
 WORKER_DOWN_S = 3.0
