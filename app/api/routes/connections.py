@@ -23,6 +23,10 @@ from app.text_rules import unstorable
 router = APIRouter(dependencies=[Depends(require_crm_api_key)])
 
 LocationId = str
+# QuickBooks entity Ids are digit strings in every real response we hold
+# (../shared/reference/qbo-samples/); anything else is refused here with the field path instead
+# of reaching a QBO query.
+QBO_ID_PATTERN = r"^[0-9]{1,20}$"
 
 
 class ConnectionRequest(BaseModel):
@@ -65,8 +69,7 @@ class ConnectionPatch(BaseModel):
 
     deposit_account_id: str | None = Field(
         default=None,
-        min_length=1,
-        max_length=64,
+        pattern=QBO_ID_PATTERN,
         description=(
             "The QuickBooks account (Id) sales receipts and invoice payments deposit to: a Bank "
             "or Other Current Asset account, active. `null` goes back to QuickBooks' default, "
@@ -75,8 +78,7 @@ class ConnectionPatch(BaseModel):
     )
     fee_expense_account_id: str | None = Field(
         default=None,
-        min_length=1,
-        max_length=64,
+        pattern=QBO_ID_PATTERN,
         description=(
             "The expense account (Expense, Other Expense or Cost of Goods Sold) a CRM payment's "
             "processor fee (`data.fee`) is booked to, as an expense paid from the deposit "

@@ -26,12 +26,21 @@ def _page(reason: str, status: int) -> HTMLResponse:
     return HTMLResponse(render("invalid.html", reason=reason), status_code=status, headers=_HEADERS)
 
 
-@router.get("/v1/highlevel/install", response_model=None)
+@router.get(
+    "/v1/highlevel/install",
+    response_model=None,
+    responses={
+        303: {"description": "To HighLevel's page for choosing the sub-account"},
+        404: {"description": "This deployment has no HighLevel app (HIGHLEVEL_CLIENT_ID unset)"},
+    },
+)
 async def install(request: Request) -> Response:
     """Send the agency admin to HighLevel's page for choosing the sub-account to install on."""
     oauth = app_state(request).services.highlevel.oauth
     if oauth is None:
-        return _page("This service has no HighLevel app configured (HIGHLEVEL_CLIENT_ID).", 503)
+        # Not a fault of the service: a deployment without a HighLevel app has no install link,
+        # so the link is answered like any unknown page (a 5xx would page the operator).
+        return _page("This service has no HighLevel app configured (HIGHLEVEL_CLIENT_ID).", 404)
     return RedirectResponse(oauth.authorization_url(), status_code=303)
 
 
