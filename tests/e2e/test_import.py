@@ -280,7 +280,10 @@ async def test_import_without_invoices_and_rerun_after_done_does_nothing(
     assert (await qbo_requests(emulator, realm, db))["POST /query"] == 1 + 2
 
     # The job again (a replay, or a second defer): no QBO request, no callback, nothing changed.
-    before_requests, before_callbacks = await qbo_requests(emulator, realm, db), await callback_rows(db)
+    before_requests, before_callbacks = (
+        await qbo_requests(emulator, realm, db),
+        await callback_rows(db),
+    )
     async with db() as session:
         connection_id = str((await session.execute(select(Connection.id))).scalar_one())
     async with runtime_for(settings, database_url, db) as runtime:
