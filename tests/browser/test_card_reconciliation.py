@@ -50,6 +50,8 @@ async def test_reconciliation_page_on_the_card(
     await shot(page, "reconciliation")
     if os.environ.get("QBS_DOC_SCREENSHOTS") == "1":
         DOC_SHOT.parent.mkdir(parents=True, exist_ok=True)
+        # Wide enough for every column: at the card's 900 px the Re-sync buttons scroll.
+        await page.set_viewport_size({"width": 1280, "height": 1000})
         await page.screenshot(path=str(DOC_SHOT), full_page=True)
 
     await page.get_by_role("button", name="Re-sync Invoice INV-1").click()

@@ -158,7 +158,10 @@ async def test_sync_result_latency_with_the_deliverer_woken(
         latencies.append(time.monotonic() - started)
     median, worst = statistics.median(latencies), max(latencies)
     print(f"sync.result latency: median {median * 1000:.0f} ms, max {worst * 1000:.0f} ms")  # noqa: T201
-    assert worst < 2.5, latencies
+    # Sent only at the deliverer's 5 s tick, the latencies would spread over 0-5 s (median near
+    # 2.5 s); woken by the event's commit, they are the sync's own time. The median tells the
+    # two apart on a loaded machine, where one slow sample says nothing.
+    assert median < 1.0, latencies
 
 
 async def test_after_a_crm_outage_callbacks_flow_again_within_seconds(
