@@ -62,6 +62,14 @@ def stale(user: str = "root") -> QBOFault:
     )
 
 
+def period_closed() -> QBOFault:
+    """A transaction dated on or before the company's closing date. Code, Message and Detail
+    (its unfilled "{1}" included) as a real QBO answered an Invoice create into a closed period,
+    reported in routablehq/python-quickbooks issue #208; the HTTP status is UNKNOWN (400, as
+    every ValidationFault)."""
+    return QBOFault("5010", "Account Period Closed", "The account period has closed. {1}")
+
+
 def duplicate_name(holder_id: str | None = None, element: str = "DisplayName") -> QBOFault:
     """6240. Current QBO names the holder ("The name supplied already exists. : Id=123",
     element DisplayName: tests/emulator/samples/fault-duplicate-name-6240.json)."""

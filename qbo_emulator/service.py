@@ -82,11 +82,26 @@ def write(
     return create(emu, company, entity, body)
 
 
+def _open_period(emu: Emulator, company: Company, entity: str, *dated: JSON) -> None:
+    """Transactions dated on or before the closing date are refused (faults.period_closed).
+    Intuit's help ("Close your books in QuickBooks Online") says closing the books protects
+    transactions dated on or before the closing date from changes; the API refusing a create is
+    a real answer (python-quickbooks #208). A missing TxnDate is QBO's default, today."""
+    closed = company.book_close_date
+    if not closed or entity not in TRANSACTIONS:
+        return
+    for data in dated:
+        txn_date = str(data.get("TxnDate") or emu.clock.today())
+        if txn_date <= closed:
+            raise faults.period_closed()
+
+
 def create(emu: Emulator, company: Company, entity: str, body: JSON) -> JSON:
     # QBO reads the body into the entity's class before any rule runs (qbo_emulator/schema.py).
     schema.check(entity, body)
     handler = _handler(entity)
     request = {k: v for k, v in clean(body).items() if k not in SYSTEM_KEYS}
+    _open_period(emu, company, entity, request)
     data = copy.deepcopy(request)
     handler.prepare(emu, company, data, request, None)
     data["Id"] = company.new_id(entity)
@@ -108,6 +123,7 @@ def update(emu: Emulator, company: Company, entity: str, body: JSON) -> JSON:
     else:
         data = copy.deepcopy(request)
     data["Id"] = record.data["Id"]
+    _open_period(emu, company, entity, record.data, {"TxnDate": data.get("TxnDate")})
     handler.prepare(emu, company, data, request, record)
     return _commit(emu, company, entity, data, record, handler)
 
@@ -179,6 +195,7 @@ def delete(emu: Emulator, company: Company, entity: str, body: JSON) -> JSON:
         raise faults.unsupported("Delete")
     schema.check(entity, body)
     record = _current(company, entity, body)
+    _open_period(emu, company, entity, record.data)
     handler = _handler(entity)
     if handler.on_delete is not None:
         handler.on_delete(emu, company, record)
@@ -200,6 +217,7 @@ def void(emu: Emulator, company: Company, entity: str, body: JSON) -> JSON:
         raise faults.unsupported("Void")
     schema.check(entity, body)
     record = _current(company, entity, body)
+    _open_period(emu, company, entity, record.data)
     handler = _handler(entity)
     if handler.on_void is not None:
         handler.on_void(emu, company, record)

@@ -97,6 +97,12 @@ class QboStaleObjectError(QboError, PermanentError):
     """5010: the SyncToken is stale. Callers re-read and reapply; the job runner must not retry."""
 
 
+class QboPeriodClosedError(QboError, PermanentError):
+    """5010 "Account Period Closed": the document is dated on or before the company's closing
+    date. The same code as a stale SyncToken, told apart by its Message (a real answer:
+    routablehq/python-quickbooks issue #208); re-reading and re-applying cannot help."""
+
+
 class QboDuplicateNameError(QboError, PermanentError):
     """6240: the DisplayName is used by another customer, vendor or employee."""
 
@@ -184,6 +190,8 @@ def _classify(status: int | None, first: FaultError, fault_type: str | None) -> 
         return QboAuthorizationError
     if status == 401 or code == "3200":
         return QboAuthError
+    if code == "5010" and "period closed" in first.message.lower():
+        return QboPeriodClosedError
     by_code = _BY_CODE.get(code)
     if by_code is not None:
         return by_code
@@ -334,6 +342,12 @@ def action_for(error: QboError) -> str:
         return (
             "This app no longer has access to the QuickBooks company (disconnected, or the user "
             "lost admin rights). An admin must reconnect QuickBooks."
+        )
+    if isinstance(error, QboPeriodClosedError):
+        return (
+            "The books are closed for this document's date in QuickBooks. Move the closing date "
+            "(Settings → Account and settings → Advanced → Accounting → Close the books) or the "
+            "document's date, then retry."
         )
     if isinstance(error, QboStaleObjectError):
         return "Someone changed this record in QuickBooks at the same time. Retry to reapply."

@@ -15,6 +15,7 @@ from app.integrations.quickbooks.errors import (
     QboDuplicateNameError,
     QboError,
     QboNotFoundError,
+    QboPeriodClosedError,
     QboStaleObjectError,
     QboThrottledError,
     QboTransientError,
@@ -121,6 +122,14 @@ class TestErrorFromResponse:
             "SyncToken",
         )
         assert error.intuit_tid == "tid-9"  # header names are case-insensitive
+
+    def test_period_closed_5010_is_not_a_stale_sync_token(self) -> None:
+        # The fields a real QBO answer carried (routablehq/python-quickbooks issue #208).
+        body = fault("5010", "Account Period Closed", "The account period has closed. {1}")
+        error = error_from_response(400, {}, body)
+        assert type(error) is QboPeriodClosedError
+        assert isinstance(error, PermanentError)
+        assert "closing date" in action_for(error)
 
     def test_duplicate_name_6240(self) -> None:
         error = error_from_response(400, {}, fault("6240", "Duplicate Name Exists Error"))

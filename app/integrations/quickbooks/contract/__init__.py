@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from app.integrations.quickbooks.contract import (
     checks_api,
+    checks_books,
     checks_money,
     checks_names,
     checks_refunds,
@@ -33,6 +34,7 @@ ALL_CHECKS: tuple[Check, ...] = (
     *checks_tax.CHECKS,
     *checks_schema.CHECKS,
     *checks_refunds.CHECKS,
+    *checks_books.CHECKS,
     *checks_names.CHECKS[4:],
 )
 

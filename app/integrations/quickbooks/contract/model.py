@@ -31,7 +31,7 @@ class Needs:
 
     # None: any country (the emulator makes a US company).
     country: str | None = None
-    settings: Mapping[str, bool] = field(default_factory=dict)
+    settings: Mapping[str, bool | str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ from app.integrations.quickbooks.contract.session import CompanyFacts, read_fact
 # A real company counts 10 requests a second per realm and app; a little under keeps the checks
 # that are not about the throttle from being throttled.
 SANDBOX_MIN_INTERVAL_S = 0.12
-_SANDBOX_SETTINGS = frozenset({"custom_txn_numbers"})
+# Settings a sandbox run honours: read from the real company (custom numbers here; the closing
+# date by its check, which is skipped on a company without one).
+_SANDBOX_SETTINGS = frozenset({"custom_txn_numbers", "book_close_date"})
 
 
 class SkipCheck(Exception):  # noqa: N818 - a reason, not a failure
