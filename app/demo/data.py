@@ -21,6 +21,8 @@ class Company:
     invoice_totals: dict[str, str]
     payment_lines: list[dict[str, Any]]
     payment_totals: dict[str, str]
+    # Given back later from the order-form payment: a partial refund, split over its lines.
+    refund_amount: str
 
 
 _VAT = [{"name": "VAT", "rate": "20", "inclusive": False}]
@@ -35,6 +37,7 @@ COMPANIES = (
         invoice_totals={"subtotal": "29.97", "discount": "0.00", "tax": "0.00", "total": "29.97"},
         payment_lines=[{"name": "Consulting", "quantity": 1, "unit_price": "9.99"}],
         payment_totals={"subtotal": "9.99", "discount": "0.00", "tax": "0.00", "total": "9.99"},
+        refund_amount="4.00",
     ),
     Company(
         location="demo-gb",
@@ -60,6 +63,7 @@ COMPANIES = (
         },
         payment_lines=[{"name": "Course", "quantity": 1, "unit_price": "40.00", "taxes": _VAT}],
         payment_totals={"subtotal": "40.00", "discount": "0.00", "tax": "8.00", "total": "48.00"},
+        refund_amount="12.00",
     ),
 )
 
@@ -161,4 +165,27 @@ def voided_events(company: Company, invoice: dict[str, Any]) -> list[dict[str, A
     return [
         _invoice_event(company, second, "invoice.sent", moment),
         _invoice_event(company, second, "invoice.voided", voided_at, status="voided"),
+    ]
+
+
+def refund_events(company: Company) -> list[dict[str, Any]]:
+    """Part of the order-form payment given back (`payment.refunded`)."""
+    moment = datetime.now(UTC)
+    refund = {
+        "id": f"{company.location}-refund-1",
+        "payment_id": f"{company.location}-pay-1",
+        "refunded_at": moment.isoformat(),
+        "currency": company.currency,
+        "amount": company.refund_amount,
+        "reason": "One item returned",
+        "contact": _contact(company),
+    }
+    return [
+        {
+            "id": f"evt-{refund['id']}",
+            "type": "payment.refunded",
+            "occurred_at": moment.isoformat(),
+            "location_id": company.location,
+            "data": refund,
+        }
     ]

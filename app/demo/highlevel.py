@@ -29,7 +29,7 @@ from pydantic import SecretStr
 from app.config import CrmSettings, HighLevelSettings, QboSettings, Settings
 from app.db import migrate
 from app.db.provision import Database
-from app.demo.run import (
+from app.demo.stack import (
     STEP_TIMEOUT_S,
     DemoError,
     _database,

@@ -2,186 +2,52 @@
 
 Starts an embedded PostgreSQL (a temporary directory unless --data-dir), the QBO emulator with
 auto-consent, the service with its worker and a stand-in CRM (app.demo.crm), each on a free port
-of 127.0.0.1 in a thread of this process. Then, as a CRM would: connects a US and a UK company
-through the real OAuth redirects, waits for their contacts to be imported, posts signed events for
-each (an invoice sent, partially paid, paid; another sent then voided; an order-form payment),
-edits the customer "in QuickBooks" (the emulator's webhook reaches the service), waits for the
-review request, and prints what QuickBooks and the CRM ended up with, step by step.
-Everything stops and is removed at the end unless --keep-running.
+of 127.0.0.1 in a thread of this process (app/demo/stack.py). Then, as a CRM would: connects a US
+and a UK company through the real OAuth redirects, waits for their contacts to be imported, posts
+signed events for each (an invoice sent, partially paid, paid; another sent then voided; an
+order-form payment, then part of it refunded), edits the customer "in QuickBooks" (the emulator's
+webhook reaches the service), waits for the review request, and prints what QuickBooks and the
+CRM ended up with, step by step. Everything stops and is removed at the end unless --keep-running.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import secrets
-import socket
-import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
-import uvicorn
-from cryptography.fernet import Fernet
-from fastapi import FastAPI
-from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
-from app.config import CrmSettings, QboSettings, Settings
-from app.db import migrate
-from app.db.embedded import EmbeddedPostgres
-from app.db.provision import Database
-from app.demo.crm import CALLBACK_PATH, RETURN_PATH, DemoCrm
-from app.demo.data import COMPANIES, Company, events, payments_events, voided_events
-from app.integrations.crm.signatures import sign
+from app.demo.crm import RETURN_PATH
+from app.demo.data import (
+    COMPANIES,
+    Company,
+    events,
+    payments_events,
+    refund_events,
+    voided_events,
+)
+from app.demo.stack import (
+    CARD_LINK_PATH,
+    DemoError,
+    Stack,
+    _money,
+    has_card_link,
+    post_event,
+    qbo_object,
+    qbo_total,
+    running,
+    say,
+    settled_entries,
+    wait_for,
+)
 from app.logging import configure_logging
-from app.main import create_app
-from qbo_emulator.app import create_app as create_emulator
-from qbo_emulator.config import EmulatorConfig
 
-T = TypeVar("T")
-STEP_TIMEOUT_S = 30.0
 SEEDED_CUSTOMERS = 3
-CARD_LINK_PATH = "/v1/connections/{location_id}/card-link"
-
-
-def say(line: str = "") -> None:
-    print(line, flush=True)  # noqa: T201 - the demo talks to the person running it
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def serve(app: FastAPI, port: int) -> Iterator[str]:
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + STEP_TIMEOUT_S
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"{app.title} did not start on port {port}")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-
-
-def wait_for(what: str, check: Callable[[], T | None], timeout_s: float = STEP_TIMEOUT_S) -> T:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise DemoError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(0.1)
-
-
-class DemoError(Exception):
-    """A step did not turn out as expected; the message says which."""
-
-
-@dataclass
-class Stack:
-    service: str
-    emulator: str
-    crm_url: str
-    crm: DemoCrm
-    settings: Settings
-    app: FastAPI
-    http: httpx.Client
-    # (company, step, CRM side, QuickBooks side) for the closing table.
-    rows: list[tuple[str, str, str, str]] = field(default_factory=list)
-
-    @property
-    def auth(self) -> dict[str, str]:
-        assert self.settings.crm.api_key is not None
-        return {"Authorization": f"Bearer {self.settings.crm.api_key.get_secret_value()}"}
-
-
-def _settings(db_url: str, data_dir: Path, emulator: str, port: int, crm_url: str) -> Settings:
-    return Settings(
-        DATABASE_URL=db_url,
-        QBS_DATA_DIR=data_dir,
-        QBS_AUTO_MIGRATE=False,
-        PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
-        TOKEN_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
-        LOG_LEVEL="WARNING",
-        crm=CrmSettings(
-            signing_secret=SecretStr(secrets.token_urlsafe(32)),
-            api_key=SecretStr(secrets.token_urlsafe(32)),
-            callback_url=crm_url + CALLBACK_PATH,
-            return_url_origins=[crm_url],
-        ),
-        qbo=QboSettings(
-            client_id="emulator-client-id",
-            client_secret=SecretStr("emulator-client-secret"),
-            webhook_verifier_token=SecretStr("emulator-verifier-token"),
-            redirect_uri=f"http://127.0.0.1:{port}/v1/oauth/callback",
-            api_base_url=emulator,
-            oauth_base_url=emulator,
-        ),
-    )
-
-
-@contextlib.contextmanager
-def _database(data_dir: Path | None) -> Iterator[str]:
-    with contextlib.ExitStack() as stack:
-        if data_dir is None:
-            data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="qbs-demo-")))
-        embedded = EmbeddedPostgres(data_dir / "db", delete_on_stop=True)
-        url = embedded.start()
-        stack.callback(embedded.stop)
-        yield url
-
-
-@contextlib.contextmanager
-def running(data_dir: Path | None) -> Iterator[Stack]:
-    """Everything up, on free ports; torn down in reverse order on the way out."""
-    with contextlib.ExitStack() as stack:
-        started = time.monotonic()
-        db_url = stack.enter_context(_database(data_dir))
-        migrate.upgrade(db_url)
-        say(f"  database   PostgreSQL (embedded), migrated  [{time.monotonic() - started:.1f} s]")
-        emulator_port, service_port, crm_port = free_port(), free_port(), free_port()
-        # Webhooks go to the service, so changes made "in QuickBooks" reach the CRM.
-        emulator_config = EmulatorConfig(
-            base_url=f"http://127.0.0.1:{emulator_port}",
-            auto_consent=True,
-            webhook_url=f"http://127.0.0.1:{service_port}/v1/qbo/webhooks",
-        )
-        emulator = stack.enter_context(serve(create_emulator(emulator_config), emulator_port))
-        say(f"  emulator   {emulator}  (QuickBooks Online stand-in, auto-consent)")
-        crm_url = f"http://127.0.0.1:{crm_port}"
-        state_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="qbs-demo-st-")))
-        settings = _settings(db_url, state_dir, emulator, service_port, crm_url)
-        assert settings.crm.signing_secret is not None
-        crm = DemoCrm(settings.crm.signing_secret.get_secret_value())
-        stack.enter_context(serve(crm.app(), crm_port))
-        say(f"  CRM        {crm_url}  (receives signed callbacks)")
-        settings.worker.poll_interval_s = 0.1
-        app = create_app(settings, run_worker=True, database=Database(db_url))
-        service = stack.enter_context(serve(app, service_port))
-        say(f"  service    {service}  (API + job worker)")
-        http = stack.enter_context(httpx.Client(timeout=STEP_TIMEOUT_S))
-        yield Stack(service, emulator, crm_url, crm, settings, app, http)
 
 
 def connect(stack: Stack, company: Company) -> str:
@@ -234,49 +100,6 @@ def imported_contacts(stack: Stack, company: Company) -> int:
     return int(progress.get("done", 0))
 
 
-def post_event(stack: Stack, payload: dict[str, Any]) -> None:
-    body = json.dumps(payload).encode()
-    assert stack.settings.crm.signing_secret is not None
-    signature = sign(stack.settings.crm.signing_secret.get_secret_value(), body, int(time.time()))
-    answer = stack.http.post(
-        f"{stack.service}/v1/crm/events",
-        content=body,
-        headers={"Content-Type": "application/json", "X-Signature": signature},
-    )
-    if answer.status_code != 202:
-        raise DemoError(f"event {payload['id']} answered {answer.status_code}: {answer.text}")
-
-
-def settled_entries(stack: Stack, location: str, expected: int) -> list[dict[str, Any]]:
-    url = f"{stack.service}/v1/connections/{location}/sync-log"
-
-    def done() -> list[dict[str, Any]] | None:
-        entries: list[dict[str, Any]] = stack.http.get(url, headers=stack.auth).json()["entries"]
-        crm_side = [e for e in entries if e["direction"] == "crm_to_qbo"]
-        settled = [e for e in crm_side if e["state"] != "pending"]
-        return settled if len(settled) >= expected else None
-
-    return wait_for(f"the sync of {location}'s events", done)
-
-
-def qbo_total(stack: Stack, realm: str, entity: str, qbo_id: str | None) -> Decimal | None:
-    listing = stack.http.get(f"{stack.emulator}/_emulator/companies/{realm}/entities/{entity}")
-    for item in listing.json().get(entity, []):
-        if str(item.get("Id")) == str(qbo_id):
-            return Decimal(str(item["TotalAmt"]))
-    return None
-
-
-def _money(value: Decimal | None) -> str:
-    return "none" if value is None else f"{value:.2f}"
-
-
-def has_card_link(app: FastAPI) -> bool:
-    # The integration card is built separately; link to it only when this build serves it. The
-    # OpenAPI paths are read because included routers are wrapped and hide their own paths.
-    return CARD_LINK_PATH in app.openapi().get("paths", {})
-
-
 def sync_company(stack: Stack, company: Company) -> bool:
     """Connect, import, post, check; True when every step came out as expected."""
     say(f"\n{company.label}  [location {company.location}]")
@@ -311,13 +134,6 @@ def sync_company(stack: Stack, company: Company) -> bool:
     return lifecycle(stack, company, realm, posted[0]["data"]) and ok
 
 
-def qbo_object(
-    stack: Stack, realm: str, entity: str, match: Callable[[dict[str, Any]], bool]
-) -> Any:
-    listing = stack.http.get(f"{stack.emulator}/_emulator/companies/{realm}/entities/{entity}")
-    return next((item for item in listing.json().get(entity, []) if match(item)), None)
-
-
 def lifecycle(stack: Stack, company: Company, realm: str, invoice: dict[str, Any]) -> bool:
     """Payments, a void, a change made in QuickBooks and the review request it leads to."""
     for payload in payments_events(company, invoice):
@@ -339,7 +155,31 @@ def lifecycle(stack: Stack, company: Company, realm: str, invoice: dict[str, Any
                        f"voided, total {second and second['TotalAmt']}"))  # fmt: skip
     say(f"  voided       invoice {company.country}-1002 total {second and second['TotalAmt']}"
         f"  {'ok' if voided else 'NOT VOIDED'}")  # fmt: skip
-    return paid and voided and changed_in_qbo(stack, company, realm) and review_sent(stack, company)
+    refunded = refund(stack, company, realm)
+    return (
+        paid
+        and voided
+        and refunded
+        and changed_in_qbo(stack, company, realm)
+        and review_sent(stack, company)
+    )
+
+
+def refund(stack: Stack, company: Company, realm: str) -> bool:
+    """Part of the order-form payment refunded: a RefundReceipt of exactly that amount."""
+    for payload in refund_events(company):
+        post_event(stack, payload)
+    entries = settled_entries(stack, company.location, 7)
+    entry = next((e for e in entries if e["kind"] == "refund"), None)
+    qbo_id = entry["qbo_id"] if entry else None
+    total = qbo_total(stack, realm, "RefundReceipt", qbo_id)
+    amount = Decimal(company.refund_amount)
+    ok = entry is not None and entry["state"] == "synced" and total == amount
+    stack.rows.append((company.country, "payment refunded", f"{amount} {company.currency}",
+                       f"RefundReceipt {qbo_id}: {_money(total)}"))  # fmt: skip
+    say(f"  refunded     {amount} {company.currency} of the payment: QBO RefundReceipt {qbo_id}"
+        f" total {_money(total)}  {'ok' if ok else 'MISMATCH'}")  # fmt: skip
+    return ok
 
 
 def changed_in_qbo(stack: Stack, company: Company, realm: str) -> bool:
@@ -388,8 +228,9 @@ def review_sent(stack: Stack, company: Company) -> bool:
 
 
 def callbacks_received(stack: Stack) -> int:
-    # Per company: invoice, sales receipt, two payments and the voided invoice sent then voided.
-    expected = 6 * len(COMPANIES)
+    # Per company: invoice, sales receipt, two payments, the voided invoice sent then voided, and
+    # the refund.
+    expected = 7 * len(COMPANIES)
 
     def done() -> int | None:
         count = len(stack.crm.received("sync.result"))

@@ -31,7 +31,11 @@ def test_demo_runs_end_to_end_from_nothing(tmp_path: Path) -> None:
     assert "total 120.00  to the cent" in out
     assert "sales_receipt synced: CRM 48.00 GBP" in out
     assert "MISMATCH" not in out
-    assert "sync.result          12" in out
+    assert "sync.result          14" in out
+    refunds = [line for line in out.splitlines() if line.startswith("  refunded ")]
+    assert len(refunds) == 2, out
+    assert refunds[0].endswith("total 4.00  ok"), refunds
+    assert refunds[1].endswith("total 12.00  ok"), refunds
     assert out.count("paid         in two parts; QBO invoice balance 0  ok") == 2
     assert out.count("total 0  ok") == 2
     assert out.count("phone edited in QuickBooks -> CRM contact") == 2
