@@ -61,6 +61,19 @@ CHANGE_ENTITIES: Mapping[str, ChangeEntity] = {
             None,
             skipped="sales receipts are made from CRM payments, which stay the record of them",
         ),
+        # A refund or credit made in QuickBooks is not sent to the CRM: the CRM's own refunds
+        # are the record of money given back (docs/design.md, "QuickBooks → CRM").
+        ChangeEntity(
+            "RefundReceipt",
+            None,
+            skipped="refund receipts are made from CRM refunds, which stay the record of them",
+        ),
+        ChangeEntity(
+            "CreditMemo",
+            None,
+            skipped="credit memos are made from CRM refunds of invoice payments, which stay the "
+            "record of them",
+        ),
     )
 }
 
