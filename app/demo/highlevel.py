@@ -26,13 +26,14 @@ import httpx
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
-from app.config import CrmSettings, HighLevelSettings, QboSettings, Settings
+from app.config import CrmSettings, HighLevelSettings, Settings
 from app.db import migrate
 from app.db.provision import Database
 from app.demo.stack import (
     STEP_TIMEOUT_S,
     DemoError,
     _database,
+    emulator_qbo,
     free_port,
     say,
     serve,
@@ -81,14 +82,7 @@ def _settings(
             # No CRM_CALLBACK_URL: the HighLevel location's callbacks go to HighLevel's API.
             return_url_origins=[service],
         ),
-        qbo=QboSettings(
-            client_id="emulator-client-id",
-            client_secret=SecretStr("emulator-client-secret"),
-            webhook_verifier_token=SecretStr("emulator-verifier-token"),
-            redirect_uri=f"{service}/v1/oauth/callback",
-            api_base_url=qbo,
-            oauth_base_url=qbo,
-        ),
+        qbo=emulator_qbo(qbo, service),
         highlevel=HighLevelSettings(
             client_id=hl_config.client_id,
             client_secret=SecretStr(hl_config.client_secret),

@@ -102,6 +102,18 @@ class Stack:
         return {"Authorization": f"Bearer {self.settings.crm.api_key.get_secret_value()}"}
 
 
+def emulator_qbo(emulator: str, service: str) -> QboSettings:
+    """The QBO settings of a service talking to the emulator's published demo credentials."""
+    return QboSettings(
+        client_id="emulator-client-id",
+        client_secret=SecretStr("emulator-client-secret"),
+        webhook_verifier_token=SecretStr("emulator-verifier-token"),
+        redirect_uri=f"{service}/v1/oauth/callback",
+        api_base_url=emulator,
+        oauth_base_url=emulator,
+    )
+
+
 def _settings(db_url: str, data_dir: Path, emulator: str, port: int, crm_url: str) -> Settings:
     return Settings(
         DATABASE_URL=db_url,
@@ -116,14 +128,7 @@ def _settings(db_url: str, data_dir: Path, emulator: str, port: int, crm_url: st
             callback_url=crm_url + CALLBACK_PATH,
             return_url_origins=[crm_url],
         ),
-        qbo=QboSettings(
-            client_id="emulator-client-id",
-            client_secret=SecretStr("emulator-client-secret"),
-            webhook_verifier_token=SecretStr("emulator-verifier-token"),
-            redirect_uri=f"http://127.0.0.1:{port}/v1/oauth/callback",
-            api_base_url=emulator,
-            oauth_base_url=emulator,
-        ),
+        qbo=emulator_qbo(emulator, f"http://127.0.0.1:{port}"),
     )
 
 
