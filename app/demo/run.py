@@ -35,8 +35,8 @@ from app.demo.stack import (
     CARD_LINK_PATH,
     DemoError,
     Stack,
-    _money,
     has_card_link,
+    money_text,
     post_event,
     qbo_object,
     qbo_total,
@@ -125,11 +125,13 @@ def sync_company(stack: Stack, company: Company) -> bool:
         matches = entry["state"] == "synced" and total == crm_total
         ok = ok and matches
         verdict = "to the cent" if matches else f"MISMATCH ({entry.get('message')})"
-        stack.rows.append((company.country, entry["kind"], f"{crm_total} {company.currency}",
-                           f"{entity} {entry['qbo_id']}: {_money(total)} ({verdict})"))  # fmt: skip
+        qbo_side = f"{entity} {entry['qbo_id']}: {money_text(total)} ({verdict})"
+        stack.rows.append(
+            (company.country, entry["kind"], f"{crm_total} {company.currency}", qbo_side)
+        )
         say(
             f"  {entry['kind']:<12} {entry['state']}: CRM {crm_total} {company.currency}"
-            f" = QBO {entity} {entry['qbo_id']} total {_money(total)}  {verdict}"
+            f" = QBO {entity} {entry['qbo_id']} total {money_text(total)}  {verdict}"
         )
     return lifecycle(stack, company, realm, posted[0]["data"]) and ok
 
@@ -176,9 +178,9 @@ def refund(stack: Stack, company: Company, realm: str) -> bool:
     amount = Decimal(company.refund_amount)
     ok = entry is not None and entry["state"] == "synced" and total == amount
     stack.rows.append((company.country, "payment refunded", f"{amount} {company.currency}",
-                       f"RefundReceipt {qbo_id}: {_money(total)}"))  # fmt: skip
+                       f"RefundReceipt {qbo_id}: {money_text(total)}"))  # fmt: skip
     say(f"  refunded     {amount} {company.currency} of the payment: QBO RefundReceipt {qbo_id}"
-        f" total {_money(total)}  {'ok' if ok else 'MISMATCH'}")  # fmt: skip
+        f" total {money_text(total)}  {'ok' if ok else 'MISMATCH'}")  # fmt: skip
     return ok
 
 

@@ -201,14 +201,11 @@ def settled_entries(stack: Stack, location: str, expected: int) -> list[dict[str
 
 
 def qbo_total(stack: Stack, realm: str, entity: str, qbo_id: str | None) -> Decimal | None:
-    listing = stack.http.get(f"{stack.emulator}/_emulator/companies/{realm}/entities/{entity}")
-    for item in listing.json().get(entity, []):
-        if str(item.get("Id")) == str(qbo_id):
-            return Decimal(str(item["TotalAmt"]))
-    return None
+    found = qbo_object(stack, realm, entity, lambda item: str(item.get("Id")) == str(qbo_id))
+    return None if found is None else Decimal(str(found["TotalAmt"]))
 
 
-def _money(value: Decimal | None) -> str:
+def money_text(value: Decimal | None) -> str:
     return "none" if value is None else f"{value:.2f}"
 
 
