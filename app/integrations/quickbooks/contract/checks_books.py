@@ -18,7 +18,8 @@ EMULATOR_CLOSED = "2026-01-31"
 def _answer(answer: Answer) -> str:
     if answer.ok:
         return str(answer.status)
-    first = answer.errors()[0] if answer.errors() else {}
+    errors = answer.errors()
+    first = errors[0] if errors else {}
     return f"{answer.status} {first.get('code')} {first.get('Message')}"
 
 
