@@ -48,7 +48,7 @@ def _settings() -> Settings:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from app.api.server import server_config
+    from app.api.server import server_config, settle_heap
     from app.main import ProcessExit, create_app
 
     settings = _settings()
@@ -63,6 +63,7 @@ def _serve(args: argparse.Namespace) -> int:
         server.should_exit = True
 
     process_exit.request_stop = stop
+    settle_heap()
     server.run()
     if process_exit.code:
         log.error("service.exited", code=process_exit.code, reason=process_exit.reason)

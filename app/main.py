@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from app.api.body_limit import BodyLimitMiddleware
 from app.api.errors import register_error_handlers
+from app.api.fast_intake import ServiceApp
 from app.api.middleware import RequestContextMiddleware
 from app.api.openapi import install_openapi
 from app.api.routes import (
@@ -89,7 +90,7 @@ def create_app(
             if owned:
                 await asyncio.to_thread(db.close)
 
-    app = FastAPI(title="qbo-sync", version="0.1.0", lifespan=lifespan)
+    app = ServiceApp(title="qbo-sync", version="0.1.0", lifespan=lifespan)
     # Added first, so it runs inside the request context (its 413s are logged with an id).
     app.add_middleware(
         BodyLimitMiddleware,

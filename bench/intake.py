@@ -189,6 +189,10 @@ class Pool:
 
     async def send(self, raw: bytes) -> int:
         async with self.gate:
+            # As HTTP clients do (httpcore checks the socket before reuse): an idle connection
+            # the server has closed (keep-alive timeout) is dropped, not written to.
+            while self.idle and self.idle[-1][0].at_eof():
+                self.idle.pop()[1].close()
             if self.idle:
                 reader, writer = self.idle.pop()
             else:

@@ -17,7 +17,7 @@ REQUEST_ID_HEADER = b"x-request-id"
 _SAFE_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 
 
-def _incoming_request_id(scope: Scope) -> str:
+def incoming_request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
         if name == REQUEST_ID_HEADER and _SAFE_ID.match(value):
             return str(value.decode("ascii"))
@@ -32,7 +32,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope)
+        request_id = incoming_request_id(scope)
         started = time.perf_counter()
         status = 500
 
@@ -50,10 +50,15 @@ class RequestContextMiddleware:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
-                log.info(
-                    "http.request",
-                    method=scope.get("method"),
-                    path=scope.get("path"),
-                    status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                )
+                log_request(scope, status, started)
+
+
+def log_request(scope: Scope, status: int, started: float) -> None:
+    """The one `http.request` line of a request (also written by app/api/fast_intake.py)."""
+    log.info(
+        "http.request",
+        method=scope.get("method"),
+        path=scope.get("path"),
+        status=status,
+        duration_ms=round((time.perf_counter() - started) * 1000, 2),
+    )

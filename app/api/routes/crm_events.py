@@ -14,9 +14,13 @@ from app.integrations.crm.canonical import canonical_body_hash
 from app.integrations.crm.schemas import metric_label, parse_event
 from app.logging import get_logger
 from app.services.intake import IntakeStatus, accept_crm_event
-from app.state import app_state
+from app.state import AppState, app_state
 
 router = APIRouter()
+
+EVENTS_PATH = "/v1/crm/events"
+# Set by the fast path (app/api/fast_intake.py) when it has already met the request's error.
+PENDING_ERROR_KEY = "qbs.crm_intake_error"
 log = get_logger(__name__)
 
 _RESPONSES = {
@@ -31,7 +35,7 @@ _RESPONSES = {
 }
 
 
-@router.post("/v1/crm/events", status_code=202, responses=_RESPONSES)  # type: ignore[arg-type]
+@router.post(EVENTS_PATH, status_code=202, responses=_RESPONSES)  # type: ignore[arg-type]
 async def receive_crm_event(request: Request) -> JSONResponse:
     """Accept one signed CRM event (docs/design.md §2.1)."""
     try:
@@ -44,11 +48,28 @@ async def receive_crm_event(request: Request) -> JSONResponse:
 
 
 async def _receive(request: Request) -> JSONResponse:
+    pending = request.scope.get(PENDING_ERROR_KEY)
+    if isinstance(pending, BaseException):
+        raise pending
     state = app_state(request)
     body = await read_limited_body(request, state.settings.crm.max_event_bytes)
+    code, answer = await answer_crm_event(
+        state, body, request.headers.get(signatures.SIGNATURE_HEADER)
+    )
+    return JSONResponse(answer, status_code=code)
+
+
+async def answer_crm_event(
+    state: AppState, body: bytes, signature: str | None
+) -> tuple[int, dict[str, str]]:
+    """Verify, validate and store one event: the status code and JSON body of its answer.
+
+    Raises the error the error handlers turn into a 4xx/5xx. Shared by this route and the fast
+    path ahead of FastAPI's router (app/api/fast_intake.py).
+    """
     signatures.verify(
         state.signing_secrets,
-        request.headers.get(signatures.SIGNATURE_HEADER),
+        signature,
         body,
         now=time.time(),
         tolerance_s=state.settings.crm.signature_tolerance_s,
@@ -68,4 +89,4 @@ async def _receive(request: Request) -> JSONResponse:
         source="crm", type=metric_label(event.type), outcome=result.status.value
     ).inc()
     code = 202 if result.status is IntakeStatus.ACCEPTED else 200
-    return JSONResponse({"id": result.event_id, "status": result.status.value}, status_code=code)
+    return code, {"id": result.event_id, "status": result.status.value}
