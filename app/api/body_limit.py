@@ -28,7 +28,7 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit = self.own_limits.get(scope["path"], OTHER_ROUTES_MAX_BYTES)
-        declared = _content_length(scope)
+        declared = content_length(scope)
         if declared is not None and declared > limit:
             # Answer from the header: the client is not made to send a body nobody will read.
             response = JSONResponse(
@@ -53,7 +53,7 @@ class BodyLimitMiddleware:
         await self.app(scope, limited_receive, send)
 
 
-def _content_length(scope: Scope) -> int | None:
+def content_length(scope: Scope) -> int | None:
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
             text = value.decode("latin-1").strip()

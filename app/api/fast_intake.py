@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from starlette.types import Message, Receive, Scope, Send
 
 from app.api.body import BodyTooLargeError
+from app.api.body_limit import content_length
 from app.api.middleware import REQUEST_ID_HEADER, incoming_request_id, log_request
 from app.api.routes.crm_events import EVENTS_PATH, PENDING_ERROR_KEY, answer_crm_event
 from app.integrations.crm.signatures import SIGNATURE_HEADER
@@ -44,29 +45,22 @@ class ServiceApp(FastAPI):
 
     async def _intake(self, state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
         limit = state.settings.crm.max_event_bytes
-        signature: str | None = None
-        declared: int | None = None
-        for name, value in scope["headers"]:
-            if name == _SIGNATURE:
-                signature = value.decode("latin-1")
-            elif name == b"content-length":
-                text = value.decode("latin-1").strip()
-                declared = int(text) if text.isdigit() else None
+        declared = content_length(scope)
         if declared is not None and declared > limit:
             await super().__call__(scope, receive, send)  # the body limit answers 413
             return
-        body = await _read_body(receive, limit)
-        if body is None:
-            return  # the client went away: nobody to answer
         started = time.perf_counter()
         request_id = incoming_request_id(scope)
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             try:
-                if isinstance(body, BodyTooLargeError):
-                    raise body
-                code, answer = await answer_crm_event(state, body, signature)
+                body = await _read_body(receive, limit)
+                if body is None:
+                    return  # the client went away: nobody to answer
+                code, answer = await answer_crm_event(state, body, _signature(scope))
             except Exception as exc:  # answered by the full app's handlers
                 scope[PENDING_ERROR_KEY] = exc
+                # The full app's middleware takes the id already in this request's log lines.
+                scope["headers"] = [*scope["headers"], (REQUEST_ID_HEADER, request_id.encode())]
                 await super().__call__(scope, _no_body, send)
                 return
             payload = json.dumps(answer, separators=(",", ":")).encode()
@@ -85,7 +79,15 @@ class ServiceApp(FastAPI):
             log_request(scope, code, started)
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes | BodyTooLargeError | None:
+def _signature(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == _SIGNATURE:
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole body, or None if the client disconnected; BodyTooLargeError past `limit`."""
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -95,7 +97,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes | BodyTooLargeError 
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            return BodyTooLargeError(limit)
+            raise BodyTooLargeError(limit)
         chunks.append(chunk)
         if not message.get("more_body", False):
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
