@@ -132,6 +132,9 @@ async def held_periodic_job_with_its_next_run_queued(running: Running, worker_id
     """A periodic job (queueing lock) held by the worker, its next run already queued."""
     held = await held_job(running, worker_id)
     async with running.state.session_factory() as session, session.begin():
+        # The running worker defers this periodic job too: without the lock, its insert can
+        # commit between the DELETE and the INSERT below and take the queueing lock first.
+        await session.execute(text("LOCK TABLE procrastinate_jobs IN SHARE ROW EXCLUSIVE MODE"))
         await session.execute(
             text("DELETE FROM procrastinate_jobs WHERE queueing_lock = :lock AND status = 'todo'"),
             {"lock": names.DELIVER_CALLBACKS_TASK},
