@@ -15,8 +15,13 @@ when:
   object is read, so a second webhook naming the same second (a user's edit within the second
   of our write) is read, and reading gives the object as it is now, edit included.
 
+A Payment we make from a CRM invoice is linked (kind `payment`) with its own stamp, and applying
+it updates the invoice in QBO in the same request: the invoice link then holds the Payment's
+time and no SyncToken (the Update is expected, not a Create), so both webhooks are settled
+without a read, unless the Payment pays the invoice in full (the review rule reads those).
+
 A CDC-found change is never an echo: the poll only stores versions whose SyncToken the link does
-not hold, and our write's version is held. Entities without a link kind (Payment) are read.
+not hold, and our write's version is held. Entities without a link kind are read.
 The write side: `write_stamp` (what to store) in the CRM -> QBO flows.
 """
 

@@ -5,6 +5,7 @@ The emulator delivers its webhooks to the live service (app/sync/own_echoes.py r
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -13,7 +14,7 @@ from sqlalchemy import select
 
 from app.config import Settings
 from app.db.session import SessionFactory
-from app.models import QboChange
+from app.models import QboChange, ReviewRequest
 from app.models.states import InboundState
 from app.sync.own_echoes import ECHO_RESULT
 from tests.e2e.sync_helpers import Qbo, post, settle
@@ -129,3 +130,110 @@ async def test_a_user_edit_a_second_after_our_update_is_read_and_reaches_the_crm
     rows = await changes(db, "Customer")
     assert [r.operation for r in rows] == ["Create", "Update", "Update"]
     assert [r.state_reason == ECHO_RESULT for r in rows] == [True, True, False]
+
+
+def paid(amount: str, status: str, event_id: str) -> dict[str, Any]:
+    """The invoice of `invoice_event` with `amount` paid of its 115.42, a day later."""
+    due = Decimal("115.42") - Decimal(amount)
+    totals = {
+        "subtotal": "119.99",
+        "discount": "12.00",
+        "tax": "7.43",
+        "total": "115.42",
+        "amount_paid": amount,
+        "amount_due": str(due),
+    }
+    return invoice_event(
+        event_id,
+        f"invoice.{status}",
+        created_at="2099-01-01T00:00:00Z",
+        updated_at="2099-01-02T00:00:00Z",
+        status=status,
+        totals=totals,
+    )
+
+
+async def test_the_webhooks_of_our_partial_payment_are_not_read_back(
+    live_service: tuple[str, Settings],
+    emulator: str,
+    db: SessionFactory,
+) -> None:
+    base, _ = live_service
+    realm = await connect(base)
+    await webhooks_to(emulator, base)
+    qbo = Qbo(emulator, realm)
+    assert (await post(base, invoice_event(created_at="2099-01-01T00:00:00Z"))).status_code == 202
+    await settle(db)
+    await flush_and_settle(emulator, db)
+    mark = len((await qbo.requests())["requests"])
+    assert (await post(base, paid("50.00", "partially_paid", "evt_paid"))).status_code == 202
+    await settle(db)
+    await flush_and_settle(emulator, db)
+
+    [payment] = await qbo.all("Payment")
+    assert Decimal(str(payment["TotalAmt"])) == Decimal("50.00")
+    # The Payment's create and the invoice's balance update it caused: both ours, none read.
+    assert [(r.operation, r.state_reason) for r in await changes(db, "Payment")] == [
+        ("Create", ECHO_RESULT)
+    ]
+    invoice_rows = await changes(db, "Invoice")
+    assert [(r.operation, r.state_reason) for r in invoice_rows[1:]] == [("Update", ECHO_RESULT)]
+    assert await reads_after(qbo, mark) == []
+
+
+async def test_a_user_edit_of_the_invoice_after_our_payment_is_read(
+    live_service: tuple[str, Settings],
+    emulator: str,
+    db: SessionFactory,
+) -> None:
+    base, _ = live_service
+    realm = await connect(base)
+    await webhooks_to(emulator, base)
+    qbo = Qbo(emulator, realm)
+    assert (await post(base, invoice_event(created_at="2099-01-01T00:00:00Z"))).status_code == 202
+    await settle(db)
+    await flush_and_settle(emulator, db)
+    assert (await post(base, paid("50.00", "partially_paid", "evt_paid"))).status_code == 202
+    await settle(db)
+    invoice = await qbo.one("Invoice")
+    # A user's edit within the second of our payment: the second Update is read.
+    await qbo_call(
+        emulator,
+        "PATCH",
+        f"/companies/{realm}/entities/Invoice/{invoice['Id']}",
+        {"PrivateNote": "edited by a user"},
+    )
+    await flush_and_settle(emulator, db)
+    updates = [r for r in await changes(db, "Invoice") if r.operation == "Update"]
+    assert [r.state_reason == ECHO_RESULT for r in updates] == [True, False]
+
+
+async def test_a_payment_in_full_is_read_for_the_review_rule(
+    live_service: tuple[str, Settings],
+    emulator: str,
+    crm_receiver: CrmReceiver,
+    db: SessionFactory,
+) -> None:
+    base, _ = live_service
+    realm = await connect(base, review_automation=True)
+    await webhooks_to(emulator, base)
+    qbo = Qbo(emulator, realm)
+    assert (await post(base, invoice_event(created_at="2099-01-01T00:00:00Z"))).status_code == 202
+    await settle(db)
+    await flush_and_settle(emulator, db)
+    assert (await post(base, paid("115.42", "paid", "evt_paid"))).status_code == 202
+    await settle(db)
+    await flush_and_settle(emulator, db)
+
+    customer = await qbo.one("Customer")
+    await wait_for(
+        lambda: bool([c for c in crm_receiver.received if c["type"] == "review_request.send"]),
+        "the review request of the customer's first paid invoice",
+    )
+    payment_rows = await changes(db, "Payment")
+    assert [r.state_reason == ECHO_RESULT for r in payment_rows] == [False]
+    async with db() as session:
+        decision = await session.scalar(
+            select(ReviewRequest.decision).where(ReviewRequest.qbo_customer_id == customer["Id"])
+        )
+    assert decision == "sent"

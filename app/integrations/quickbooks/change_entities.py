@@ -49,8 +49,9 @@ CHANGE_ENTITIES: Mapping[str, ChangeEntity] = {
     for entity in (
         ChangeEntity("Customer", Customer, link_kind="customer", read_inactive=True),
         ChangeEntity("Invoice", Invoice, link_kind="invoice"),
-        # A payment applied to an imported invoice updates that invoice in the CRM.
-        ChangeEntity("Payment", Payment),
+        # A payment applied to an imported invoice updates that invoice in the CRM. The
+        # Payments we make from CRM invoices are linked (app/sync/crm_to_qbo/invoice_payments.py).
+        ChangeEntity("Payment", Payment, link_kind="payment"),
         ChangeEntity(
             "Item",
             None,

@@ -2,23 +2,42 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from app.integrations.crm.schemas import InvoiceData
+from app.integrations.quickbooks.change_entities import link_kind
 from app.integrations.quickbooks.entities import Ref, for_write
 from app.integrations.quickbooks.errors import QboStaleObjectError
 from app.integrations.quickbooks.transactions import LinkedTxn, Payment, PaymentLine
 from app.models.entity_link import LinkState
+from app.models.states import LinkOrigin
+from app.repositories import entity_links
 from app.sync.crm_to_qbo.document_lines import currency_ref, deposit_ref
 from app.sync.crm_to_qbo.lookups import Intent, Lookup, adopt_earlier, create_once
 from app.sync.flow import FlowContext, marker
+from app.sync.own_echoes import write_stamp
 
 KIND = "invoice_payment"
+# The Payments we create are linked, so their webhooks are known as ours (app/sync/own_echoes.py).
+PAYMENT_KIND = link_kind("Payment")
+
+
+@dataclass(frozen=True, slots=True)
+class Paid:
+    state: LinkState
+    # LastUpdatedTime of the one Payment this sync created, when its webhooks may be taken for
+    # our echo: it leaves a balance (a paid-in-full invoice's changes feed the review rule and
+    # are read) and no earlier attempt's Payment was adopted. Applying it updates the invoice
+    # in the same request (qbo_emulator/README.md, "Sources and unknowns": `payment applied to
+    # an invoice`), so the invoice's Update webhook names this time too.
+    echo: datetime | None = None
 
 
 async def record_amount_paid(
     ctx: FlowContext, data: InvoiceData, invoice_id: str, customer_id: str, state: LinkState
-) -> LinkState:
+) -> Paid:
     """Create one Payment for what was paid since the last snapshot; `state` with it recorded.
 
     The requestid is keyed by the new cumulative amount, so the same amount is never paid twice
@@ -40,7 +59,7 @@ async def record_amount_paid(
                 f"amount paid went down from {synced} to {target}; refunds are not reversed "
                 "in QuickBooks automatically"
             )
-        return state
+        return Paid(state)
     difference = target - synced
     note = marker("invoice-payment", f"{data.id}@{target}")
     txn_date = data.updated_at.date()
@@ -67,7 +86,25 @@ async def record_amount_paid(
     )
     intent = Intent(KIND, data.id, ctx.request_id("payment", str(target)), lookup)
     created, _ = await create_once(ctx, intent, payment, looked=True)
-    return _with_payment(ctx, state, created, target)
+    pays_in_full = target >= data.totals.total
+    echo = None if earlier is not None or pays_in_full else write_stamp(created)
+    await _link(ctx, f"{data.id}@{target}", created, echo)
+    return Paid(_with_payment(ctx, state, created, target), echo)
+
+
+async def _link(ctx: FlowContext, key: str, payment: Payment, echo: datetime | None) -> None:
+    """Link the Payment to the CRM invoice's cumulative amount paid it records (unique per
+    invoice: a Payment is only made when that amount rises)."""
+    await entity_links.upsert(
+        ctx.session,
+        connection_id=ctx.connection.id,
+        kind=PAYMENT_KIND,
+        crm_id=key,
+        qbo_id=payment.Id,
+        origin=LinkOrigin.CRM,
+        sync_token=payment.SyncToken,
+        echo_updated_at=echo,
+    )
 
 
 def _with_payment(ctx: FlowContext, state: LinkState, payment: Payment, paid: Decimal) -> LinkState:

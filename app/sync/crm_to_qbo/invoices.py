@@ -132,14 +132,13 @@ async def sync_invoice(ctx: FlowContext, event: InvoiceEvent, cache: TaxCodeCach
     ctx.qbo_ids["invoice"] = invoice_id
     ctx.notes.extend(mapped.notes)
     before = link.link_state if link is not None else LinkState()
-    state = await record_amount_paid(ctx, data, invoice_id, customer_id, before)
+    paid = await record_amount_paid(ctx, data, invoice_id, customer_id, before)
+    state = paid.state
     if data.status is InvoiceStatus.VOIDED:
         await void_payments(ctx, state)
         await _void(ctx, invoice_id, data.id)
         state = state.model_copy(update={"voided": True})
     state = state.model_copy(update={"updated_at": data.updated_at})
-    # A payment or void changed the invoice again after our write: its webhook is read.
-    changed_after = state.payments != before.payments or bool(state.voided)
     await entity_links.upsert(
         ctx.session,
         connection_id=ctx.connection.id,
@@ -147,12 +146,10 @@ async def sync_invoice(ctx: FlowContext, event: InvoiceEvent, cache: TaxCodeCach
         crm_id=data.id,
         qbo_id=invoice_id,
         origin=LinkOrigin.CRM,
-        sync_token=written.SyncToken
-        if written is not None
-        else (link.sync_token if link else None),
+        sync_token=_sync_token(written, link, state, before),
         content_hash=digest,
         state=state,
-        echo_updated_at=None if changed_after else _echo(written, link),
+        echo_updated_at=_echo(written, link, state, before, paid.echo),
     )
     if (
         written is not None
@@ -170,8 +167,34 @@ async def sync_invoice(ctx: FlowContext, event: InvoiceEvent, cache: TaxCodeCach
     return synced(KIND, data.id, invoice_id)
 
 
-def _echo(written: Invoice | None, link: EntityLink | None) -> datetime | None:
-    """What marks this write's webhook as our echo (app/sync/own_echoes.py), or None."""
+def _sync_token(
+    written: Invoice | None, link: EntityLink | None, state: LinkState, before: LinkState
+) -> str | None:
+    """The invoice's SyncToken as far as we know it: a Payment we applied (or a void) moved it
+    on by an amount no answer told us, so it is unknown then (an update reads it first)."""
+    if state.payments != before.payments or state.voided:
+        return None
+    if written is not None:
+        return written.SyncToken
+    return link.sync_token if link is not None else None
+
+
+def _echo(
+    written: Invoice | None,
+    link: EntityLink | None,
+    state: LinkState,
+    before: LinkState,
+    payment_echo: datetime | None,
+) -> datetime | None:
+    """What marks this sync's last change of the invoice as our echo (app/sync/own_echoes.py),
+    or None: every webhook of it is read."""
+    if state.voided:
+        return None
+    if state.payments != before.payments:
+        # Only the Payment changed the invoice (an Update at the Payment's time, expected as
+        # such since the SyncToken is no longer "0"); an invoice also written now gets two
+        # webhooks, and the second would be read anyway.
+        return payment_echo if written is None else None
     if written is None:
         # Nothing written now: an earlier write's echo may still be on its way.
         return link.echo_updated_at if link is not None else None
