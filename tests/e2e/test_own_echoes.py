@@ -47,6 +47,20 @@ async def changes(db: SessionFactory, entity: str) -> list[QboChange]:
         return list(rows.scalars())
 
 
+async def invoice_sent(
+    base: str, emulator: str, db: SessionFactory, *, flushed: bool, **connect_args: Any
+) -> tuple[str, Qbo]:
+    """A connected realm whose webhooks reach the service, and one CRM invoice synced to it;
+    with `flushed`, the webhooks of that sync delivered and processed too."""
+    realm = await connect(base, **connect_args)
+    await webhooks_to(emulator, base)
+    assert (await post(base, invoice_event(created_at="2099-01-01T00:00:00Z"))).status_code == 202
+    await settle(db)
+    if flushed:
+        await flush_and_settle(emulator, db)
+    return realm, Qbo(emulator, realm)
+
+
 async def test_the_webhooks_of_our_creates_are_not_read_back(
     live_service: tuple[str, Settings],
     emulator: str,
@@ -54,11 +68,7 @@ async def test_the_webhooks_of_our_creates_are_not_read_back(
     db: SessionFactory,
 ) -> None:
     base, _ = live_service
-    realm = await connect(base)
-    await webhooks_to(emulator, base)
-    qbo = Qbo(emulator, realm)
-    assert (await post(base, invoice_event(created_at="2099-01-01T00:00:00Z"))).status_code == 202
-    await settle(db)
+    _, qbo = await invoice_sent(base, emulator, db, flushed=False)
     mark = len((await qbo.requests())["requests"])
     rows = await flush_and_settle(emulator, db)
 
@@ -77,11 +87,7 @@ async def test_a_user_edit_right_after_our_create_is_read_and_reaches_the_crm(
     db: SessionFactory,
 ) -> None:
     base, _ = live_service
-    realm = await connect(base)
-    await webhooks_to(emulator, base)
-    qbo = Qbo(emulator, realm)
-    assert (await post(base, invoice_event(created_at="2099-01-01T00:00:00Z"))).status_code == 202
-    await settle(db)
+    realm, qbo = await invoice_sent(base, emulator, db, flushed=False)
     customer = await qbo.one("Customer")
     # Within the second of our create, most likely: only the operation tells them apart.
     await qbo_call(
@@ -105,12 +111,7 @@ async def test_a_user_edit_a_second_after_our_update_is_read_and_reaches_the_crm
     db: SessionFactory,
 ) -> None:
     base, _ = live_service
-    realm = await connect(base)
-    await webhooks_to(emulator, base)
-    qbo = Qbo(emulator, realm)
-    assert (await post(base, invoice_event(created_at="2099-01-01T00:00:00Z"))).status_code == 202
-    await settle(db)
-    await flush_and_settle(emulator, db)
+    realm, qbo = await invoice_sent(base, emulator, db, flushed=True)
     # Our update of the customer (an Update echo), then a user's Update a second later.
     assert (await post(base, contact_event(first_name="Anna"))).status_code == 202
     await settle(db)
@@ -159,12 +160,7 @@ async def test_the_webhooks_of_our_partial_payment_are_not_read_back(
     db: SessionFactory,
 ) -> None:
     base, _ = live_service
-    realm = await connect(base)
-    await webhooks_to(emulator, base)
-    qbo = Qbo(emulator, realm)
-    assert (await post(base, invoice_event(created_at="2099-01-01T00:00:00Z"))).status_code == 202
-    await settle(db)
-    await flush_and_settle(emulator, db)
+    _, qbo = await invoice_sent(base, emulator, db, flushed=True)
     mark = len((await qbo.requests())["requests"])
     assert (await post(base, paid("50.00", "partially_paid", "evt_paid"))).status_code == 202
     await settle(db)
@@ -187,12 +183,7 @@ async def test_a_user_edit_of_the_invoice_after_our_payment_is_read(
     db: SessionFactory,
 ) -> None:
     base, _ = live_service
-    realm = await connect(base)
-    await webhooks_to(emulator, base)
-    qbo = Qbo(emulator, realm)
-    assert (await post(base, invoice_event(created_at="2099-01-01T00:00:00Z"))).status_code == 202
-    await settle(db)
-    await flush_and_settle(emulator, db)
+    realm, qbo = await invoice_sent(base, emulator, db, flushed=True)
     assert (await post(base, paid("50.00", "partially_paid", "evt_paid"))).status_code == 202
     await settle(db)
     invoice = await qbo.one("Invoice")
@@ -215,12 +206,7 @@ async def test_a_payment_in_full_is_read_for_the_review_rule(
     db: SessionFactory,
 ) -> None:
     base, _ = live_service
-    realm = await connect(base, review_automation=True)
-    await webhooks_to(emulator, base)
-    qbo = Qbo(emulator, realm)
-    assert (await post(base, invoice_event(created_at="2099-01-01T00:00:00Z"))).status_code == 202
-    await settle(db)
-    await flush_and_settle(emulator, db)
+    _, qbo = await invoice_sent(base, emulator, db, flushed=True, review_automation=True)
     assert (await post(base, paid("115.42", "paid", "evt_paid"))).status_code == 202
     await settle(db)
     await flush_and_settle(emulator, db)
