@@ -108,7 +108,7 @@ def test_every_synced_entity_has_a_flow_and_cdc_reads_the_table() -> None:
     assert set(changes.FLOWS) == set(SYNCED_ENTITIES)
     assert changes.flow_problems() == []
     assert list(cdc.ENTITIES) == list(SYNCED_ENTITIES)
-    assert cdc.LINK_KINDS == {"Customer": "customer", "Invoice": "invoice"}
+    assert cdc.LINK_KINDS == {"Customer": "customer", "Invoice": "invoice", "Payment": "payment"}
     assert change_entities.table_problems() == []
 
 
