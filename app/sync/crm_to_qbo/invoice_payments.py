@@ -61,7 +61,8 @@ async def record_amount_paid(
             )
         return Paid(state)
     difference = target - synced
-    note = marker("invoice-payment", f"{data.id}@{target}")
+    key = f"{data.id}@{target}"
+    note = marker("invoice-payment", key)
     txn_date = data.updated_at.date()
     payment = for_write(
         Payment(
@@ -88,7 +89,7 @@ async def record_amount_paid(
     created, _ = await create_once(ctx, intent, payment, looked=True)
     pays_in_full = target >= data.totals.total
     echo = None if earlier is not None or pays_in_full else write_stamp(created)
-    await _link(ctx, f"{data.id}@{target}", created, echo)
+    await _link(ctx, key, created, echo)
     return Paid(_with_payment(ctx, state, created, target), echo)
 
 

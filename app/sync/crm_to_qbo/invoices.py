@@ -139,6 +139,7 @@ async def sync_invoice(ctx: FlowContext, event: InvoiceEvent, cache: TaxCodeCach
         await _void(ctx, invoice_id, data.id)
         state = state.model_copy(update={"voided": True})
     state = state.model_copy(update={"updated_at": data.updated_at})
+    paid_now = state.payments != before.payments
     await entity_links.upsert(
         ctx.session,
         connection_id=ctx.connection.id,
@@ -146,10 +147,10 @@ async def sync_invoice(ctx: FlowContext, event: InvoiceEvent, cache: TaxCodeCach
         crm_id=data.id,
         qbo_id=invoice_id,
         origin=LinkOrigin.CRM,
-        sync_token=_sync_token(written, link, state, before),
+        sync_token=_sync_token(written, link, paid_now or bool(state.voided)),
         content_hash=digest,
         state=state,
-        echo_updated_at=_echo(written, link, state, before, paid.echo),
+        echo_updated_at=_echo(written, link, bool(state.voided), paid_now, paid.echo),
     )
     if (
         written is not None
@@ -167,12 +168,10 @@ async def sync_invoice(ctx: FlowContext, event: InvoiceEvent, cache: TaxCodeCach
     return synced(KIND, data.id, invoice_id)
 
 
-def _sync_token(
-    written: Invoice | None, link: EntityLink | None, state: LinkState, before: LinkState
-) -> str | None:
-    """The invoice's SyncToken as far as we know it: a Payment we applied (or a void) moved it
+def _sync_token(written: Invoice | None, link: EntityLink | None, moved: bool) -> str | None:
+    """The invoice's SyncToken as far as we know it: a Payment we applied (or a void) `moved` it
     on by an amount no answer told us, so it is unknown then (an update reads it first)."""
-    if state.payments != before.payments or state.voided:
+    if moved:
         return None
     if written is not None:
         return written.SyncToken
@@ -182,15 +181,15 @@ def _sync_token(
 def _echo(
     written: Invoice | None,
     link: EntityLink | None,
-    state: LinkState,
-    before: LinkState,
+    voided: bool,
+    paid_now: bool,
     payment_echo: datetime | None,
 ) -> datetime | None:
     """What marks this sync's last change of the invoice as our echo (app/sync/own_echoes.py),
     or None: every webhook of it is read."""
-    if state.voided:
+    if voided:
         return None
-    if state.payments != before.payments:
+    if paid_now:
         # Only the Payment changed the invoice (an Update at the Payment's time, expected as
         # such since the SyncToken is no longer "0"); an invoice also written now gets two
         # webhooks, and the second would be read anyway.
